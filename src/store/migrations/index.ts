@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001-catalog.js';
+
+/**
+ * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
+ * file lookups. Numbered, and never edited once landed: a change is a new entry.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001-catalog': m0001,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};
