@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { ArchivistError, errnoCode } from '../errors.js';
+
+/**
+ * The only code in Archivist that opens files under a source (test/unit/read-only-guard.test.ts fails if
+ * another module does). Every open is O_RDONLY; O_NOATIME keeps even the access time untouched where the
+ * kernel allows it (it is refused with EPERM for files we do not own, so we retry without it);
+ * O_NOFOLLOW refuses a file swapped for a symlink after it was listed; O_NONBLOCK keeps a FIFO from
+ * hanging the scan, and the fstat check below refuses anything that is not a regular file.
+ */
+const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+const O_NOATIME = (fs.constants as Record<string, number>).O_NOATIME ?? 0;
+const BASE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+
+/** Bytes read at a time while hashing; large enough that a 10 MB photo is ten reads. */
+const CHUNK = 1024 * 1024;
+/** What media sniffing needs from the head of a file. */
+export const HEAD_BYTES = 4100;
+
+export type ReadFailure =
+  'permission-denied' | 'not-found' | 'not-a-regular-file' | 'changed-during-read' | 'io-error';
+
+export class SourceReadError extends ArchivistError {
+  readonly reason: ReadFailure;
+  constructor(reason: ReadFailure, message: string, cause?: unknown) {
+    super('io', message, { cause, retryable: reason === 'changed-during-read' || reason === 'io-error' });
+    this.reason = reason;
+  }
+}
+
+function classify(error: unknown, file: string): SourceReadError {
+  if (error instanceof SourceReadError) return error;
+  const code = errnoCode(error);
+  const message = `${file}: ${(error as Error).message}`;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return new SourceReadError('permission-denied', message, error);
+    case 'ENOENT':
+      return new SourceReadError('not-found', message, error);
+    case 'ELOOP': // O_NOFOLLOW met a symlink
+    case 'EISDIR':
+      return new SourceReadError('not-a-regular-file', message, error);
+    default:
+      return new SourceReadError('io-error', message, error);
+  }
+}
+
+/** Opens a source file for reading only. The caller must close the handle. */
+export async function openSourceFile(file: string): Promise<fs.promises.FileHandle> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, BASE_FLAGS | O_NOATIME);
+  } catch (error) {
+    if (O_NOATIME === 0 || errnoCode(error) !== 'EPERM') throw classify(error, file);
+    try {
+      handle = await fs.promises.open(file, BASE_FLAGS);
+    } catch (retryError) {
+      throw classify(retryError, file);
+    }
+  }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new SourceReadError('not-a-regular-file', `${file} is not a regular file`);
+  }
+  return handle;
+}
+
+export interface HashedFile {
+  sha256: string;
+  size: number;
+  /** The first bytes, for media sniffing, read in the same pass as the hash. */
+  head: Buffer;
+}
+
+/**
+ * Streams a file through SHA-256 in one read-only pass. Refuses the result if the file changed while
+ * it was read: a hash of a half-copied file would name content that never existed.
+ */
+export async function hashSourceFile(file: string): Promise<HashedFile> {
+  const handle = await openSourceFile(file);
+  try {
+    const before = await handle.stat({ bigint: true });
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(Number(before.size) < CHUNK ? Math.max(Number(before.size), 1) : CHUNK);
+    let head: Buffer | undefined;
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size);
+      if (bytesRead === 0) break;
+      if (!head) head = Buffer.from(buffer.subarray(0, Math.min(bytesRead, HEAD_BYTES)));
+      hash.update(buffer.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    const after = await handle.stat({ bigint: true });
+    if (after.mtimeNs !== before.mtimeNs || after.size !== before.size || BigInt(size) !== after.size) {
+      throw new SourceReadError('changed-during-read', `${file} changed while it was being read`);
+    }
+    return { sha256: hash.digest('hex'), size, head: head ?? Buffer.alloc(0) };
+  } catch (error) {
+    throw classify(error, file);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+import { isWithin } from '../home/home-path.js';
+
+export interface WalkedFile {
+  kind: 'file';
+  /** Relative to the source root, `/`-separated. */
+  rel: string;
+  abs: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  inode: string;
+}
+
+export type WalkProblemReason =
+  | 'permission-denied'
+  | 'symlink-outside-source'
+  | 'symlink-loop'
+  | 'symlink-broken'
+  | 'not-a-regular-file'
+  | 'stat-failed'
+  | 'directory-loop';
+
+export interface WalkProblem {
+  kind: 'problem';
+  rel: string;
+  reason: WalkProblemReason;
+  message: string;
+  /** A directory that could not be listed: what was known under it is not "missing", just unreadable. */
+  unreadableDir?: boolean;
+}
+
+export interface WalkSkip {
+  kind: 'skip';
+  rel: string;
+  why: 'junk' | 'symlink-inside-source';
+}
+
+export type WalkEntry = WalkedFile | WalkProblem | WalkSkip;
+
+/** How many lstat calls run at once: hides NAS latency without flooding a local disk. */
+const STAT_BATCH = 64;
+
+/**
+ * Walks a source without following any symlink and without opening any file: it lists directories and
+ * lstats entries, nothing else. Iterative (a deep tree cannot overflow the stack) and ordered by name, so
+ * two walks of the same tree yield the same sequence.
+ */
+export async function* walkSource(
+  root: string,
+  isJunk: (name: string) => boolean,
+): AsyncGenerator<WalkEntry> {
+  const rootStat = await fs.promises.lstat(root, { bigint: true });
+  const visited = new Set<string>([`${rootStat.dev}:${rootStat.ino}`]);
+  const pending: string[] = [''];
+
+  while (pending.length > 0) {
+    const relDir = pending.pop()!;
+    const absDir = relDir === '' ? root : path.join(root, relDir);
+    let names: string[];
+    try {
+      names = (await fs.promises.readdir(absDir)).sort();
+    } catch (error) {
+      yield {
+        kind: 'problem',
+        rel: relDir || '.',
+        reason:
+          errnoCode(error) === 'EACCES' || errnoCode(error) === 'EPERM' ? 'permission-denied' : 'stat-failed',
+        message: `cannot list directory: ${(error as Error).message}`,
+        unreadableDir: true,
+      };
+      continue;
+    }
+    const subdirs: string[] = [];
+    for (let i = 0; i < names.length; i += STAT_BATCH) {
+      const batch = names.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(
+        batch.map((name) =>
+          isJunk(name)
+            ? Promise.resolve(null)
+            : fs.promises
+                .lstat(path.join(absDir, name), { bigint: true })
+                .catch((error: unknown) => error as Error),
+        ),
+      );
+      for (let j = 0; j < batch.length; j++) {
+        const name = batch[j]!;
+        const stat = stats[j];
+        const rel = relDir === '' ? name : `${relDir}/${name}`;
+        const abs = path.join(absDir, name);
+        if (stat === null) {
+          yield { kind: 'skip', rel, why: 'junk' };
+        } else if (stat instanceof Error) {
+          const denied = errnoCode(stat) === 'EACCES' || errnoCode(stat) === 'EPERM';
+          yield {
+            kind: 'problem',
+            rel,
+            reason: denied ? 'permission-denied' : 'stat-failed',
+            message: stat.message,
+          };
+        } else if (stat?.isDirectory()) {
+          // Without following symlinks a loop needs a bind mount; the (device, inode) set still stops it.
+          const key = `${stat.dev}:${stat.ino}`;
+          if (visited.has(key)) {
+            yield {
+              kind: 'problem',
+              rel,
+              reason: 'directory-loop',
+              message: 'directory already visited (bind mount loop)',
+            };
+          } else {
+            visited.add(key);
+            subdirs.push(rel);
+          }
+        } else if (stat?.isFile()) {
+          yield {
+            kind: 'file',
+            rel,
+            abs,
+            size: Number(stat.size),
+            mtimeNs: stat.mtimeNs.toString(),
+            ctimeNs: stat.ctimeNs.toString(),
+            inode: stat.ino.toString(),
+          };
+        } else if (stat?.isSymbolicLink()) {
+          yield await classifySymlink(root, rel, abs);
+        } else {
+          yield {
+            kind: 'problem',
+            rel,
+            reason: 'not-a-regular-file',
+            message: 'device, FIFO or socket: skipped',
+          };
+        }
+      }
+    }
+    // Reverse so that popping visits subdirectories in name order.
+    for (let k = subdirs.length - 1; k >= 0; k--) pending.push(subdirs[k]!);
+  }
+}
+
+/** Symlinks are never followed; we only find out where they point, to report it. */
+async function classifySymlink(root: string, rel: string, abs: string): Promise<WalkEntry> {
+  try {
+    const target = await fs.promises.realpath(abs);
+    if (isWithin(target, root)) return { kind: 'skip', rel, why: 'symlink-inside-source' };
+    return {
+      kind: 'problem',
+      rel,
+      reason: 'symlink-outside-source',
+      message: `symlink to ${target}, outside the source: not followed`,
+    };
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'ELOOP')
+      return { kind: 'problem', rel, reason: 'symlink-loop', message: 'symlink loop: not followed' };
+    if (code === 'ENOENT') {
+      const target = await fs.promises.readlink(abs).catch(() => '?');
+      return {
+        kind: 'problem',
+        rel,
+        reason: 'symlink-broken',
+        message: `symlink to ${target}, which does not exist`,
+      };
+    }
+    return { kind: 'problem', rel, reason: 'stat-failed', message: (error as Error).message };
+  }
+}

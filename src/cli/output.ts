@@ -1,0 +1,59 @@
+import { ArchivistError } from '../errors.js';
+
+/** Options every command understands. */
+export interface GlobalOptions {
+  home?: string;
+  json?: boolean;
+}
+
+/**
+ * One JSON document on stdout with --json (the contract scripts rely on), otherwise text for a person.
+ */
+export function emit(options: { json?: boolean }, json: unknown, human: () => string): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  else process.stdout.write(`${human()}\n`);
+}
+
+/** Prints an error the way a person (or a script with --json) can act on, and returns the exit code. */
+export function reportError(error: unknown, json: boolean): number {
+  const known =
+    error instanceof ArchivistError
+      ? error
+      : new ArchivistError('internal', error instanceof Error ? error.message : String(error), {
+          cause: error,
+        });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ error: known.toJSON() }, null, 2)}\n`);
+  }
+  process.stderr.write(`archivist: ${known.message}\n`);
+  if (known.hint) process.stderr.write(`  ${known.hint}\n`);
+  if (known.code === 'internal' && error instanceof Error && error.stack) {
+    process.stderr.write(`${error.stack}\n`);
+  }
+  return known.exitCode;
+}
+
+/** Left-aligned columns for human output. */
+export function table(rows: readonly (readonly string[])[]): string {
+  if (rows.length === 0) return '';
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

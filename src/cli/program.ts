@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { registerAsset } from './commands/asset.js';
+import { registerAssets } from './commands/assets.js';
+import { registerCatalog } from './commands/catalog.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerInit } from './commands/init.js';
+import { registerSource } from './commands/source.js';
+import { registerVerifyReadonly } from './commands/verify-readonly.js';
+
+export function buildProgram(): Command {
+  const program = new Command('archivist')
+    .description(
+      'Catalog a photo and video archive read-only, process it with versioned pipelines, keep lineage.',
+    )
+    .option('--home <dir>', 'the Archivist home (default: $ARCHIVIST_HOME, else the user data directory)')
+    .option('--json', 'print one JSON document on stdout')
+    .showHelpAfterError()
+    .exitOverride();
+  registerInit(program);
+  registerSource(program);
+  registerCatalog(program);
+  registerAssets(program);
+  registerAsset(program);
+  registerVerifyReadonly(program);
+  registerDoctor(program);
+  return program;
+}

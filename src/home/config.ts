@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { ArchivistError } from '../errors.js';
+
+/**
+ * The home's `config.json`. Validated once when a home is opened, then frozen: a typo fails the
+ * command at start with the key named, instead of being silently ignored halfway through a run.
+ */
+export const ConfigSchema = z
+  .object({
+    catalog: z
+      .object({
+        /** Files hashed at once; more helps on a NAS, fewer on one spinning disk. */
+        hashConcurrency: z.number().int().min(1).max(64).default(4),
+        /** Extra names to skip while walking, in addition to the built-in junk list. */
+        ignore: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    tools: z
+      .object({
+        /** Explicit tool paths win over what is found on PATH or shipped with npm. */
+        ffmpeg: z.string().min(1).optional(),
+        ffprobe: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export const DEFAULT_CONFIG_TEXT = `${JSON.stringify(
+  { catalog: { hashConcurrency: 4, ignore: [] }, tools: {} },
+  null,
+  2,
+)}\n`;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Parses the text of a config file; every problem is reported with its key path. */
+export function parseConfig(text: string, fileName: string): Readonly<Config> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ArchivistError('config-invalid', `${fileName} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+      hint: `Fix the file, or delete it to get the defaults back.`,
+    });
+  }
+  const result = ConfigSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      return `${key}: ${issue.message}`;
+    });
+    throw new ArchivistError('config-invalid', `${fileName} is invalid:\n  ${problems.join('\n  ')}`, {
+      hint: 'Fix the keys named above; unknown keys are refused so that typos do not go unnoticed.',
+    });
+  }
+  return deepFreeze(result.data);
+}

@@ -1,0 +1,84 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { ArchivistError } from '../errors.js';
+import { MIGRATIONS, migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface OpenDatabase {
+  db: Db;
+  /** The raw handle, for pragmas and the integrity check; queries go through `db`. */
+  sqlite: BetterSqlite3.Database;
+  close(): Promise<void>;
+}
+
+export function openSqlite(file: string, options: { readonly?: boolean } = {}): OpenDatabase {
+  let sqlite: BetterSqlite3.Database;
+  try {
+    sqlite = new BetterSqlite3(file, { readonly: options.readonly ?? false, fileMustExist: true });
+    // WAL: readers (the API, `run watch`) never block the writer, and a crash leaves a consistent file.
+    if (!options.readonly) sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 10000');
+  } catch (error) {
+    throw new ArchivistError('database', `cannot open the database ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    sqlite,
+    close: () => db.destroy(),
+  };
+}
+
+/** Creates an empty database file (WAL mode) for a new home. */
+export function createSqlite(file: string): void {
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.close();
+}
+
+/** Names of the migrations this database has applied, oldest first. */
+function appliedMigrations(sqlite: BetterSqlite3.Database): string[] {
+  const table = sqlite
+    .prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'")
+    .get();
+  if (!table) return [];
+  return (sqlite.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map(
+    (row) => row.name,
+  );
+}
+
+/**
+ * Brings the schema up to date. A home written by a newer Archivist is refused rather than guessed at:
+ * running old code on a newer schema could lose data it does not know about.
+ */
+export async function migrate(open: OpenDatabase, homePath: string): Promise<void> {
+  const unknown = appliedMigrations(open.sqlite).filter((name) => !(name in MIGRATIONS));
+  if (unknown.length > 0) {
+    throw new ArchivistError(
+      'home-too-new',
+      `the home ${homePath} was written by a newer Archivist (migrations ${unknown.join(', ')})`,
+      { hint: 'Upgrade Archivist, or use another --home.' },
+    );
+  }
+  const migrator = new Migrator({ db: open.db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new ArchivistError(
+      'database',
+      `migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+export function integrityCheck(sqlite: BetterSqlite3.Database): string {
+  const rows = sqlite.pragma('integrity_check') as { integrity_check: string }[];
+  return rows.map((r) => r.integrity_check).join('; ');
+}
