@@ -1,4 +1,83 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { toAssetJson } from '../../catalog/asset-json.js';
+import { ArchivistError } from '../../errors.js';
+import { countAssets, listAssets, type AssetFilters } from '../../store/assets-repository.js';
+import type { MediaType } from '../../store/schema.js';
+import { findSourceByName } from '../../store/sources-repository.js';
+import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
+import { withHome } from '../with-home.js';
 
-// TODO: implement the `assets` command.
-export function registerAssets(_program: Command): void {}
+/** Without --limit a person sees a screenful; --json returns everything unless told otherwise. */
+const HUMAN_DEFAULT_LIMIT = 50;
+
+const AssetsOptions = z.object({
+  source: z.string().optional(),
+  type: z.enum(['image', 'video', 'sidecar', 'other']).optional(),
+  path: z.string().min(1).optional(),
+  missing: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).optional(),
+});
+
+function parseOptions(raw: unknown): z.infer<typeof AssetsOptions> {
+  const parsed = AssetsOptions.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new ArchivistError('usage', `--${issue.path.join('.')}: ${issue.message}`);
+}
+
+export function registerAssets(program: Command): void {
+  program
+    .command('assets')
+    .description('list cataloged assets')
+    .option('--source <name>', 'only assets with a location in this source')
+    .option('--type <type>', 'image, video, sidecar or other')
+    .option(
+      '--path <glob>',
+      'location path glob, case-insensitive; * also matches / (e.g. "2019/*", "*.heic")',
+    )
+    .option('--missing <step>', 'images and videos with no done item of this step')
+    .option('--limit <n>', 'at most N assets')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const parsed = parseOptions(command.opts());
+      await withHome(options, async (home) => {
+        if (parsed.source && !(await findSourceByName(home.db, parsed.source))) {
+          throw new ArchivistError('source-unknown', `there is no source named "${parsed.source}"`);
+        }
+        let mediaTypes: MediaType[] | undefined = parsed.type ? [parsed.type] : undefined;
+        if (parsed.missing) {
+          // Only images and videos are processed by steps. No run exists yet in this version, so no asset
+          // has a done item of any step: every image and video is missing it.
+          mediaTypes = (mediaTypes ?? ['image', 'video']).filter((t) => t === 'image' || t === 'video');
+        }
+        const filters: AssetFilters = {
+          source: parsed.source,
+          mediaTypes,
+          pathGlob: parsed.path,
+          limit: parsed.limit ?? (options.json ? undefined : HUMAN_DEFAULT_LIMIT),
+        };
+        const assets = (await listAssets(home.db, filters)).map(toAssetJson);
+        const total = options.json
+          ? assets.length
+          : await countAssets(home.db, { ...filters, limit: undefined });
+        emit(options, assets, () => {
+          if (assets.length === 0)
+            return 'No assets match. (Has the source been cataloged? `archivist catalog`)';
+          const rows = assets.map((a) => {
+            const first = a.locations[0];
+            const where = first
+              ? `${first.source}:${first.path}${first.status === 'missing' ? ' (missing)' : ''}`
+              : '';
+            const more = a.locations.length > 1 ? ` (+${a.locations.length - 1} more)` : '';
+            return [a.id.slice(0, 12), a.mediaType, formatBytes(a.size), `${where}${more}`];
+          });
+          const footer =
+            total > assets.length
+              ? `\n${assets.length} of ${total} shown (--limit N for more, --json for all)`
+              : `\n${total} assets`;
+          return table([['ID', 'TYPE', 'SIZE', 'LOCATION'], ...rows]) + footer;
+        });
+      });
+    });
+}

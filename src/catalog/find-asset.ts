@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ArchivistError } from '../errors.js';
+import type { Home } from '../home/home.js';
+import { isWithin } from '../home/home-path.js';
+import {
+  findAssetAtLocation,
+  findAssetsByIdPrefix,
+  locationsOf,
+  type AssetWithLocations,
+} from '../store/assets-repository.js';
+import { listSources } from '../store/sources-repository.js';
+import type { AssetRow } from '../store/schema.js';
+
+const ID_PREFIX = /^[0-9a-f]{4,64}$/i;
+
+async function withLocations(home: Home, asset: AssetRow): Promise<AssetWithLocations> {
+  const locations = await locationsOf(home.db, [asset.id]);
+  return { ...asset, locations: locations.get(asset.id) ?? [] };
+}
+
+/**
+ * Finds an asset by what a person has at hand: an absolute path, a path relative to the working
+ * directory, or the first characters of its id. A path that exists on disk (or contains a separator)
+ * is taken as a path; a missing file can still be looked up by the path it was cataloged at.
+ */
+export async function findAsset(home: Home, ref: string, cwd: string): Promise<AssetWithLocations> {
+  const resolved = path.resolve(cwd, ref);
+  const looksLikePath = ref.includes('/') || ref.includes(path.sep) || fs.existsSync(resolved);
+  if (looksLikePath) return findByPath(home, resolved);
+  if (ID_PREFIX.test(ref)) {
+    const matches = await findAssetsByIdPrefix(home.db, ref, 6);
+    if (matches.length === 1) return withLocations(home, matches[0]!);
+    if (matches.length > 1) {
+      throw new ArchivistError('asset-ambiguous', `the id prefix ${ref} matches several assets`, {
+        hint: `Give more characters: ${matches.map((m) => m.id.slice(0, 16)).join(', ')}${matches.length > 5 ? ', …' : ''}`,
+      });
+    }
+    throw new ArchivistError('asset-unknown', `no asset has an id starting with ${ref}`);
+  }
+  throw new ArchivistError('asset-unknown', `"${ref}" is neither a cataloged path nor an asset id`, {
+    hint: 'Give a file path (absolute or relative) or at least 4 hex characters of an asset id.',
+  });
+}
+
+async function findByPath(home: Home, resolved: string): Promise<AssetWithLocations> {
+  let canonical = resolved;
+  try {
+    canonical = fs.realpathSync(resolved);
+  } catch {
+    // Gone from disk: look it up under the path it was cataloged at.
+  }
+  const sources = await listSources(home.db);
+  const source = sources.find((s) => isWithin(canonical, s.path));
+  if (!source) {
+    throw new ArchivistError('asset-unknown', `${canonical} is not inside any source`, {
+      hint: `Sources: ${sources.map((s) => `${s.name} (${s.path})`).join(', ') || 'none yet'}.`,
+    });
+  }
+  const rel = path.relative(source.path, canonical).split(path.sep).join('/');
+  const asset = await findAssetAtLocation(home.db, source.id, rel);
+  if (!asset) {
+    throw new ArchivistError('asset-unknown', `${canonical} is not cataloged`, {
+      hint: `Run \`archivist catalog ${source.name}\` first (junk files and symlinks are never cataloged).`,
+    });
+  }
+  return withLocations(home, asset);
+}
