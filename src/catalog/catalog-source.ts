@@ -204,7 +204,11 @@ export async function catalogSource(
         break;
       case 'problem':
         if (entry.reason.startsWith('symlink')) summary.skipped.symlinks++;
-        if (entry.unreadableDir) unreadableDirs.push(entry.rel === '.' ? '' : entry.rel);
+        // A directory that cannot be listed, or an entry that cannot even be stat'ed (a folder without
+        // the x permission): what is known there is unknown now, not missing.
+        if (entry.unreadableDir || entry.reason === 'permission-denied' || entry.reason === 'stat-failed') {
+          unreadableDirs.push(entry.rel === '.' ? '' : entry.rel);
+        }
         report(entry.rel, entry.reason, entry.message);
         break;
       case 'file': {
@@ -223,7 +227,7 @@ export async function catalogSource(
 
   // Known locations this walk did not see are gone, unless they sit under a directory we could not list.
   const underUnreadable = (rel: string) =>
-    unreadableDirs.some((dir) => dir === '' || rel.startsWith(`${dir}/`));
+    unreadableDirs.some((dir) => dir === '' || rel === dir || rel.startsWith(`${dir}/`));
   const vanished = [...known.values()].filter((row) => !seen.has(row.id) && !underUnreadable(row.path));
 
   // A vanished file whose content appeared at a new path moved; pair them, same file name first.

@@ -20,7 +20,9 @@ export async function addSource(home: Home, name: string, requestedPath: string)
   }
   let canonical: string;
   try {
-    canonical = fs.realpathSync(requestedPath);
+    // The native realpath(3): it resolves `link/..` physically, as the OS does; fs.realpathSync would
+    // first normalize `..` away lexically and could name a different folder.
+    canonical = fs.realpathSync.native(requestedPath);
   } catch (error) {
     const why =
       errnoCode(error) === 'ENOENT' ? 'does not exist' : `cannot be read (${(error as Error).message})`;

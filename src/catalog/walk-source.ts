@@ -145,6 +145,15 @@ export async function* walkSource(
 async function classifySymlink(root: string, rel: string, abs: string): Promise<WalkEntry> {
   try {
     const target = await fs.promises.realpath(abs);
+    // A link to its own folder or one above it (`up -> ..`) is a loop for anything that follows links.
+    if (isWithin(path.dirname(abs), target)) {
+      return {
+        kind: 'problem',
+        rel,
+        reason: 'symlink-loop',
+        message: `symlink to ${target}, a folder that contains it (a loop): not followed`,
+      };
+    }
     if (isWithin(target, root)) return { kind: 'skip', rel, why: 'symlink-inside-source' };
     return {
       kind: 'problem',

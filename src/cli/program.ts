@@ -2,8 +2,10 @@ import { Command } from 'commander';
 import { registerAsset } from './commands/asset.js';
 import { registerAssets } from './commands/assets.js';
 import { registerCatalog } from './commands/catalog.js';
+import { registerCollection } from './commands/collection.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
+import { registerRun } from './commands/run.js';
 import { registerSource } from './commands/source.js';
 import { registerVerifyReadonly } from './commands/verify-readonly.js';
 
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
   registerCatalog(program);
   registerAssets(program);
   registerAsset(program);
+  registerCollection(program);
+  registerRun(program);
   registerVerifyReadonly(program);
   registerDoctor(program);
   return program;

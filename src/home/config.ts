@@ -16,6 +16,24 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    runs: z
+      .object({
+        /** Attempts per item before it is `failed` (retryable reasons only: crashes, timeouts, I/O). */
+        maxAttempts: z.number().int().min(1).max(20).default(3),
+        /** A step taking longer than this is killed and its item fails with `timeout`. */
+        itemTimeoutSec: z.number().min(1).max(86_400).default(300),
+        /** Free space the store must keep, per policy: bytes, `500MB`, `2GB` or `5%`. */
+        minFree: z
+          .object({ sandbox: z.string().min(1).default('1GB'), production: z.string().min(1).default('2GB') })
+          .strict()
+          .prefault({}),
+        /** Sandbox artifacts are deleted by `gc` this long after they were made. */
+        sandboxRetentionDays: z.number().min(0).max(3650).default(7),
+        /** Worker processes per run when --workers is not given (default: one per core). */
+        workers: z.number().int().min(1).max(256).optional(),
+      })
+      .strict()
+      .prefault({}),
     tools: z
       .object({
         /** Explicit tool paths win over what is found on PATH or shipped with npm. */
@@ -30,7 +48,16 @@ export const ConfigSchema = z
 export type Config = z.infer<typeof ConfigSchema>;
 
 export const DEFAULT_CONFIG_TEXT = `${JSON.stringify(
-  { catalog: { hashConcurrency: 4, ignore: [] }, tools: {} },
+  {
+    catalog: { hashConcurrency: 4, ignore: [] },
+    runs: {
+      maxAttempts: 3,
+      itemTimeoutSec: 300,
+      minFree: { sandbox: '1GB', production: '2GB' },
+      sandboxRetentionDays: 7,
+    },
+    tools: {},
+  },
   null,
   2,
 )}\n`;

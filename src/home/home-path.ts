@@ -16,10 +16,21 @@ function defaultHomePath(env: NodeJS.ProcessEnv): string {
     case 'darwin':
       return path.join(os.homedir(), 'Library', 'Application Support', 'archivist');
     case 'win32':
-      return path.join(env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local'), 'archivist');
+      return path.join(
+        absoluteOr(env.LOCALAPPDATA, path.join(os.homedir(), 'AppData', 'Local')),
+        'archivist',
+      );
     default:
-      return path.join(env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'archivist');
+      // XDG: an unset, empty or relative $XDG_DATA_HOME is ignored (an empty one must not mean the cwd).
+      return path.join(
+        absoluteOr(env.XDG_DATA_HOME, path.join(os.homedir(), '.local', 'share')),
+        'archivist',
+      );
   }
+}
+
+function absoluteOr(value: string | undefined, fallback: string): string {
+  return value && path.isAbsolute(value) ? value : fallback;
 }
 
 /** The fixed layout of a home. Everything Archivist writes lives under these paths. */
@@ -40,5 +51,6 @@ export type HomeLayout = ReturnType<typeof homeLayout>;
 /** True when `inner` is `outer` or lies below it (both canonical). */
 export function isWithin(inner: string, outer: string): boolean {
   const rel = path.relative(outer, inner);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // `..` as a whole first segment, not as a prefix: a folder may be named `..photos`.
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }

@@ -1,6 +1,14 @@
 import fs from 'node:fs';
 import { ArchivistError, errnoCode } from '../errors.js';
-import { createSqlite, migrate, openSqlite, type Db, type OpenDatabase } from '../store/database.js';
+import {
+  APPLICATION_ID,
+  createSqlite,
+  migrate,
+  openSqlite,
+  readSqliteHeader,
+  type Db,
+  type OpenDatabase,
+} from '../store/database.js';
 import { DEFAULT_CONFIG_TEXT, parseConfig, type Config } from './config.js';
 import { homeLayout, type HomeLayout } from './home-path.js';
 
@@ -20,13 +28,23 @@ function isEmptyDir(dir: string): boolean {
 }
 
 /**
- * Reads the marker through a read-only handle: a foreign SQLite file must not even be switched to WAL
- * mode by looking at it.
+ * Tells an Archivist database from any other file without modifying it: first by the application id in
+ * the SQLite header (plain read-only I/O); only a database that is not in WAL mode, or that sits in a
+ * complete home layout (homes made before the application id), is opened read-only to check the marker.
+ * A read-only SQLite open of a foreign WAL database would create `-wal` and `-shm` files beside it.
  */
-function isArchivistDatabase(file: string): boolean {
+function isArchivistDatabase(layout: HomeLayout): boolean {
+  const header = readSqliteHeader(layout.database);
+  if (!header) return false;
+  if (header.applicationId === APPLICATION_ID) return true;
+  if (header.applicationId !== 0) return false;
+  const legacyLayout = [layout.config, layout.artifacts, layout.tmp, layout.logs, layout.baselines].every(
+    (entry) => fs.existsSync(entry),
+  );
+  if (header.walMode && !legacyLayout) return false;
   let database: OpenDatabase | undefined;
   try {
-    database = openSqlite(file, { readonly: true });
+    database = openSqlite(layout.database, { readonly: true });
     const row = database.sqlite.prepare("select value from meta where key = 'marker'").get() as
       { value: string } | undefined;
     return row?.value === HOME_MARKER;
@@ -45,8 +63,17 @@ function notAHome(root: string): ArchivistError {
 
 /** Creates a home, or reports that it already is one. Refuses a directory that holds anything else. */
 export async function initHome(requested: string): Promise<{ home: Home; created: boolean }> {
-  fs.mkdirSync(requested, { recursive: true });
-  const root = fs.realpathSync(requested);
+  try {
+    fs.mkdirSync(requested, { recursive: true });
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw notAHome(requested);
+    throw new ArchivistError('io', `cannot create the home ${requested}: ${(error as Error).message}`, {
+      cause: error,
+      hint: 'Choose a folder you can write to (--home DIR or $ARCHIVIST_HOME).',
+    });
+  }
+  const root = fs.realpathSync.native(requested);
   const layout = homeLayout(root);
   const exists = fs.existsSync(layout.database);
   if (!exists && !isEmptyDir(root)) {
@@ -84,13 +111,14 @@ export async function initHome(requested: string): Promise<{ home: Home; created
 export async function openHome(requested: string): Promise<Home> {
   let root: string;
   try {
-    root = fs.realpathSync(requested);
+    root = fs.realpathSync.native(requested);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') {
       throw new ArchivistError('home-missing', `there is no Archivist home at ${requested}`, {
         hint: `Run \`archivist init\` to create it (or pass --home DIR / set $ARCHIVIST_HOME).`,
       });
     }
+    if (errnoCode(error) === 'ENOTDIR') throw notAHome(requested); // a file stands where a folder should
     throw new ArchivistError('io', `cannot read the home ${requested}: ${(error as Error).message}`, {
       cause: error,
     });
@@ -106,9 +134,13 @@ export async function openHome(requested: string): Promise<Home> {
     throw notAHome(root);
   }
 
-  if (!isArchivistDatabase(layout.database)) throw notAHome(root);
+  if (!isArchivistDatabase(layout)) throw notAHome(root);
   const database = openSqlite(layout.database);
   try {
+    // A home made before the application id existed gets it now, so it is recognised without SQLite.
+    if (database.sqlite.pragma('application_id', { simple: true }) !== APPLICATION_ID) {
+      database.sqlite.pragma(`application_id = ${APPLICATION_ID}`);
+    }
     await migrate(database, root);
     const config = readConfig(layout.config);
     for (const dir of [layout.artifacts, layout.tmp, layout.logs, layout.baselines]) {

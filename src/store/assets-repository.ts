@@ -124,3 +124,20 @@ export async function findAssetAtLocation(
     .where('locations.path', '=', path)
     .executeTakeFirst();
 }
+
+/** Ids (with media type) of every asset matching the filters, in path order: a collection's scope. */
+export async function assetIdsMatching(
+  db: Db,
+  filters: AssetFilters,
+): Promise<{ id: string; mediaType: MediaType }[]> {
+  const rows = await filteredLocations(db, filters)
+    .select([
+      'assets.id',
+      'assets.media_type',
+      sql<string>`min(sources.name || '/' || locations.path)`.as('sort_key'),
+    ])
+    .groupBy('assets.id')
+    .orderBy('sort_key')
+    .execute();
+  return rows.map((row) => ({ id: row.id, mediaType: row.media_type }));
+}

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { ArchivistError } from '../errors.js';
@@ -35,9 +36,37 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
   };
 }
 
+/**
+ * `PRAGMA application_id` of an Archivist database ("ARCV"), stored in the file header: a home's database
+ * is told apart from any other SQLite file by reading 100 bytes, without letting SQLite touch the file.
+ */
+export const APPLICATION_ID = 0x41524356;
+
+/**
+ * The 100-byte header of a SQLite file, read with plain read-only I/O; undefined when the file is not a
+ * SQLite database. Opening a foreign WAL-mode database with SQLite, even read-only, would create `-wal` and
+ * `-shm` files beside it.
+ */
+export function readSqliteHeader(file: string): { applicationId: number; walMode: boolean } | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const header = Buffer.alloc(100);
+    if (fs.readSync(fd, header, 0, 100, 0) < 100) return undefined;
+    if (header.toString('latin1', 0, 16) !== 'SQLite format 3\0') return undefined;
+    // Offsets 18 and 19 (write and read format versions) are 2 in WAL mode; 68 is the application id.
+    return { applicationId: header.readUInt32BE(68), walMode: header[18] === 2 || header[19] === 2 };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 /** Creates an empty database file (WAL mode) for a new home. */
 export function createSqlite(file: string): void {
   const sqlite = new BetterSqlite3(file);
+  sqlite.pragma(`application_id = ${APPLICATION_ID}`);
   sqlite.pragma('journal_mode = WAL');
   sqlite.close();
 }

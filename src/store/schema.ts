@@ -10,6 +10,11 @@ export interface Database {
   assets: AssetsTable;
   locations: LocationsTable;
   scans: ScansTable;
+  collections: CollectionsTable;
+  runs: RunsTable;
+  artifacts: ArtifactsTable;
+  lineage: LineageTable;
+  work_items: WorkItemsTable;
 }
 
 export interface MetaTable {
@@ -67,3 +72,107 @@ export type SourceRow = Selectable<SourcesTable>;
 export type AssetRow = Selectable<AssetsTable>;
 export type LocationRow = Selectable<LocationsTable>;
 export type NewLocation = Insertable<LocationsTable>;
+
+export type RunStatus =
+  'queued' | 'running' | 'cancelling' | 'cancelled' | 'paused' | 'interrupted' | 'completed';
+export type Policy = 'sandbox' | 'production';
+export type ItemStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface CollectionsTable {
+  id: Generated<number>;
+  name: string;
+  filters_json: string;
+  created_at: string;
+}
+
+export interface RunsTable {
+  id: string;
+  pipeline_name: string;
+  pipeline_version: number;
+  params_json: string;
+  tool_versions_json: string;
+  collection_name: string | null;
+  /** The collection's filters as they were when the run was made; the frozen scope is its work items. */
+  scope_json: string;
+  policy: Policy;
+  min_free_bytes: number;
+  min_free_spec: string;
+  workers: number;
+  max_attempts: number;
+  item_timeout_ms: number;
+  force: number;
+  seed: number;
+  status: RunStatus;
+  status_reason: string | null;
+  parent_run_id: string | null;
+  host: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  coordinator_pid: number | null;
+  coordinator_host: string | null;
+  /** Milliseconds since the epoch; a run whose coordinator stopped beating is `interrupted`. */
+  heartbeat_at: number | null;
+  stats_json: string | null;
+}
+
+export interface ArtifactsTable {
+  id: string;
+  kind: string;
+  step: string;
+  asset_id: string;
+  run_id: string;
+  sha256: string;
+  size: number;
+  mime: string;
+  /** Relative to the home's artifact store. */
+  path: string;
+  cache_key: string;
+  policy: Policy;
+  is_current: number;
+  expires_at: string | null;
+  created_at: string;
+}
+
+export interface LineageTable {
+  artifact_id: string;
+  run_id: string;
+  pipeline: string;
+  step: string;
+  tool_name: string;
+  tool_version: string;
+  params_json: string;
+  inputs_json: string;
+  worker: string;
+  host: string;
+  duration_ms: number;
+  created_at: string;
+}
+
+export interface WorkItemsTable {
+  id: Generated<number>;
+  run_id: string;
+  asset_id: string;
+  step: string;
+  step_index: number;
+  order_key: number;
+  status: ItemStatus;
+  attempts: Generated<number>;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  not_before: Generated<number>;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  reason: string | null;
+  message: string | null;
+  stderr_tail: string | null;
+  artifact_id: string | null;
+  reused: Generated<number>;
+}
+
+export type RunRow = Selectable<RunsTable>;
+export type WorkItemRow = Selectable<WorkItemsTable>;
+export type ArtifactRow = Selectable<ArtifactsTable>;
+export type LineageRow = Selectable<LineageTable>;
+export type CollectionRow = Selectable<CollectionsTable>;

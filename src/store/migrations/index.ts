@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-catalog.js';
+import * as m0002 from './0002-runs.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -7,6 +8,7 @@ import * as m0001 from './0001-catalog.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-catalog': m0001,
+  '0002-runs': m0002,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,88 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { HomeLayout } from '../home/home-path.js';
+import type { StepOutput } from '../pipeline/step.js';
+
+export interface StoredFile {
+  sha256: string;
+  size: number;
+  /** Relative to the artifact store, `/`-separated. */
+  path: string;
+}
+
+/** Where content with this hash lives: fanned out so no directory holds millions of files. */
+export function storePath(sha256: string, extension: string): string {
+  return `${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}.${extension}`;
+}
+
+export function absoluteArtifactPath(layout: HomeLayout, relative: string): string {
+  return path.join(layout.artifacts, ...relative.split('/'));
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.promises.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of fs.createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+/**
+ * Puts a step's output into the content-addressed store: write to a temp file under the home, fsync,
+ * rename into place, fsync the directory. Only after this returns may the database row be committed:
+ * a half-written file must never be visible, and a row must never point at nothing.
+ */
+export async function storeArtifactFile(layout: HomeLayout, output: StepOutput): Promise<StoredFile> {
+  const temp = path.join(layout.tmp, `artifact-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let sha256: string;
+  let size: number;
+  try {
+    if (output.bytes) {
+      await fs.promises.writeFile(temp, output.bytes, { flag: 'wx' });
+      sha256 = createHash('sha256').update(output.bytes).digest('hex');
+      size = output.bytes.length;
+    } else if (output.file) {
+      // A step's scratch file is already under the home: move it rather than copy it.
+      await fs.promises.rename(output.file, temp);
+      ({ sha256, size } = await hashFile(temp));
+    } else {
+      throw new Error('a step output needs bytes or a file');
+    }
+    const handle = await fs.promises.open(temp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const relative = storePath(sha256, output.extension);
+    const final = absoluteArtifactPath(layout, relative);
+    await fs.promises.mkdir(path.dirname(final), { recursive: true });
+    // Same hash, same bytes: if the file is already there, keep it and drop ours.
+    await fs.promises.rename(temp, final);
+    await fsyncDir(path.dirname(final));
+    return { sha256, size, path: relative };
+  } finally {
+    await fs.promises.rm(temp, { force: true });
+  }
+}
+
+/** True when the store holds a file with the expected size: a reused artifact must really be there. */
+export function artifactFileExists(layout: HomeLayout, relative: string, size: number): boolean {
+  try {
+    return fs.statSync(absoluteArtifactPath(layout, relative)).size === size;
+  } catch {
+    return false;
+  }
+}

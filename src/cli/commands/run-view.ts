@@ -1,0 +1,130 @@
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ArchivistError } from '../../errors.js';
+import { releaseWorkItems } from '../../runs/finish-work-item.js';
+import { toRunJson } from '../../runs/run-json.js';
+import { findRun, getRun, listRuns, runCoverage, transitionRun } from '../../store/runs-repository.js';
+import { emit, table, type GlobalOptions } from '../output.js';
+import { ProgressLine } from '../progress.js';
+import { coverageLine, describeRun, runExitCode } from '../run-format.js';
+import { withHome } from '../with-home.js';
+
+const ACTIVE = new Set(['queued', 'running', 'cancelling']);
+
+export function registerRunView(run: Command): void {
+  run
+    .command('list')
+    .description('runs, newest first, with status and coverage')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      await withHome(options, async (home) => {
+        const runs = await Promise.all(
+          (await listRuns(home.db)).map(async (row) => ({
+            id: row.id,
+            status: row.status,
+            statusReason: row.status_reason,
+            pipeline: { name: row.pipeline_name, version: row.pipeline_version },
+            policy: row.policy,
+            collection: row.collection_name,
+            parentRunId: row.parent_run_id,
+            createdAt: row.created_at,
+            counts: (await runCoverage(home.db, row.id)).total,
+          })),
+        );
+        emit(options, runs, () =>
+          runs.length === 0
+            ? 'No runs yet. Start one with: archivist run start <pipeline> --collection <name>'
+            : table([
+                ['ID', 'STATUS', 'PIPELINE', 'POLICY', 'COLLECTION', 'DONE', 'FAILED', 'SKIPPED', 'CREATED'],
+                ...runs.map((r) => [
+                  r.id,
+                  r.status,
+                  `${r.pipeline.name}@${r.pipeline.version}`,
+                  r.policy,
+                  r.collection ?? '-',
+                  `${r.counts.done}/${r.counts.total}`,
+                  String(r.counts.failed),
+                  String(r.counts.skipped),
+                  r.createdAt,
+                ]),
+              ]),
+        );
+      });
+    });
+
+  run
+    .command('show <run>')
+    .description("a run's record, coverage per step, failures grouped by reason, and its figures")
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      await withHome(options, async (home) => {
+        const json = await toRunJson(home.db, await findRun(home.db, ref));
+        emit(options, json, () => describeRun(json));
+      });
+    });
+
+  run
+    .command('watch <run>')
+    .description('live progress per step until the run stops')
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      await withHome(options, async (home) => {
+        const { id } = await findRun(home.db, ref);
+        const progress = new ProgressLine();
+        let last = '';
+        for (;;) {
+          const row = await getRun(home.db, id);
+          const { steps } = await runCoverage(home.db, id);
+          const text = `${id} ${row.status}  ${Object.entries(steps)
+            .map(([s, c]) => coverageLine(s, c))
+            .join('  |  ')
+            .replace(/\s+/g, ' ')}`;
+          if (process.stderr.isTTY) progress.update(text);
+          else if (text !== last && !options.json) process.stderr.write(`${text}\n`);
+          last = text;
+          if (!ACTIVE.has(row.status)) break;
+          await sleep(500);
+        }
+        progress.done();
+        const json = await toRunJson(home.db, await getRun(home.db, id));
+        emit(options, json, () => describeRun(json));
+        process.exitCode = runExitCode(json);
+      });
+    });
+
+  run
+    .command('cancel <run>')
+    .description(
+      'stop a run: no new claims, in-flight steps aborted after a short grace; committed work stays',
+    )
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      await withHome(options, async (home) => {
+        const row = await findRun(home.db, ref);
+        if (row.status === 'completed') {
+          throw new ArchivistError('usage', `run ${row.id} is already completed; there is nothing to cancel`);
+        }
+        if (row.status === 'running') {
+          await transitionRun(home.db, row.id, ['running'], 'cancelling');
+        } else if (row.status !== 'cancelling' && row.status !== 'cancelled') {
+          // No coordinator is working on it (queued, paused or interrupted): record the cancel directly.
+          await releaseWorkItems(home.db, { runId: row.id });
+          await transitionRun(home.db, row.id, ['queued', 'paused', 'interrupted'], 'cancelled', {
+            status_reason: 'cancelled by the user',
+          });
+        }
+        // Wait for the coordinator to stop its workers; it records `cancelled` itself.
+        for (let waited = 0; waited < 60_000; waited += 200) {
+          const now = await getRun(home.db, row.id);
+          if (now.status !== 'cancelling' && now.status !== 'running') break;
+          await sleep(200);
+        }
+        const json = await toRunJson(home.db, await getRun(home.db, row.id));
+        emit(options, json, () =>
+          json.status === 'cancelled'
+            ? `Run ${json.id} cancelled: ${json.counts.done} done, ${json.counts.pending} pending (resume with: archivist run resume ${json.id})`
+            : `Run ${json.id} is ${json.status}.`,
+        );
+      });
+    });
+}

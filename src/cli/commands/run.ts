@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+import { registerRunCompare } from './run-compare.js';
+import { registerRunStart } from './run-start.js';
+import { registerRunView } from './run-view.js';
+
+export function registerRun(program: Command): void {
+  const run = program
+    .command('run')
+    .description('versioned pipeline runs: start, watch, cancel, resume, retry, compare');
+  registerRunStart(run);
+  registerRunView(run);
+  registerRunCompare(run);
+}

@@ -1,0 +1,92 @@
+import type { RunJson } from '../runs/run-json.js';
+import type { StepCounts } from '../store/runs-repository.js';
+import { bar } from './progress.js';
+import { formatBytes, table } from './output.js';
+
+export function coverageLine(step: string, counts: StepCounts): string {
+  const finished = counts.done + counts.failed + counts.skipped;
+  const fraction = counts.total === 0 ? 1 : finished / counts.total;
+  return `${step.padEnd(12)} ${bar(fraction)} ${String(finished).padStart(6)}/${counts.total}  done ${counts.done}${
+    counts.reused ? ` (${counts.reused} reused)` : ''
+  }  running ${counts.running}  pending ${counts.pending}  failed ${counts.failed}  skipped ${counts.skipped}`;
+}
+
+/** `run show` for a person: the record, coverage per step, failures grouped by reason, the figures. */
+export function describeRun(run: RunJson): string {
+  const lines = [
+    `Run ${run.id}  ${run.status.toUpperCase()}${run.statusReason ? `  (${run.statusReason})` : ''}`,
+    table([
+      ['pipeline', `${run.pipeline.name}@${run.pipeline.version}`],
+      ['policy', run.policy],
+      ['collection', run.collection ?? '(none)'],
+      ...(run.parentRunId ? [['retry of', run.parentRunId]] : []),
+      [
+        'params',
+        Object.entries(run.params)
+          .map(([step, p]) => `${step} ${JSON.stringify(p)}`)
+          .join('  '),
+      ],
+      [
+        'tools',
+        Object.entries(run.toolVersions)
+          .map(([step, t]) => `${step}: ${t.name} ${t.version}`)
+          .join(', '),
+      ],
+      ['min free', `${run.minFree.spec} (${formatBytes(run.minFree.bytes)})`],
+      ['workers', String(run.workers)],
+      ['created', run.createdAt],
+      ['started', run.stats.startedAt ?? '-'],
+      ['finished', run.stats.finishedAt ?? '-'],
+    ]).replace(/^/gm, '  '),
+    'Coverage:',
+    ...Object.entries(run.steps).map(([step, counts]) => `  ${coverageLine(step, counts)}`),
+  ];
+  if (run.failures.length > 0) {
+    const byReason = new Map<string, RunJson['failures']>();
+    for (const failure of run.failures)
+      byReason.set(failure.reason, [...(byReason.get(failure.reason) ?? []), failure]);
+    lines.push(`Failures (${run.failures.length}):`);
+    for (const [reason, failures] of byReason) {
+      lines.push(`  ${reason} (${failures.length})`);
+      for (const f of failures.slice(0, 10)) {
+        lines.push(
+          `    ${f.step.padEnd(10)} ${f.path ?? f.assetId}  [${f.attempts} attempt${f.attempts === 1 ? '' : 's'}]`,
+        );
+        if (f.message) lines.push(`      ${f.message}`);
+        const tail = f.stderrTail?.split('\n').filter(Boolean).at(-1);
+        if (tail) lines.push(`      stderr: ${tail}`);
+      }
+      if (failures.length > 10) lines.push(`    … ${failures.length - 10} more (--json for all)`);
+    }
+  }
+  const stats = run.stats as Record<string, unknown>;
+  if (typeof stats.wallSeconds === 'number') {
+    const steps = (stats.steps ?? {}) as Record<string, { meanMs: number; p50Ms: number; p95Ms: number }>;
+    lines.push(
+      `Figures: ${stats.wallSeconds.toFixed(1)} s, ${typeof stats.throughputPerSec === 'number' ? stats.throughputPerSec : '-'} items/s, worker CPU ${(
+        Number(stats.workerCpuMs ?? 0) / 1000
+      ).toFixed(
+        1,
+      )} s, peak worker memory ${formatBytes(Number(stats.peakWorkerRssBytes ?? 0))}, worker crashes ${typeof stats.workerCrashes === 'number' ? stats.workerCrashes : 0}`,
+    );
+    for (const [step, t] of Object.entries(steps))
+      lines.push(`  ${step}: mean ${t.meanMs} ms, p50 ${t.p50Ms} ms, p95 ${t.p95Ms} ms`);
+  }
+  return lines.join('\n');
+}
+
+/** Exit codes of PRODUCT section 5 for a foreground run: 3 finished with failures, 4 stopped early. */
+export function runExitCode(run: Pick<RunJson, 'status' | 'counts'>): number {
+  switch (run.status) {
+    case 'completed':
+      return run.counts.failed > 0 ? 3 : 0;
+    case 'cancelled':
+    case 'paused':
+    case 'interrupted':
+    case 'cancelling':
+      return 4;
+    case 'queued':
+    case 'running':
+      return 0;
+  }
+}

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Home } from '../home/home.js';
+import { coordinateRun } from '../runs/coordinator.js';
+import { toRunJson } from '../runs/run-json.js';
+import { getRun } from '../store/runs-repository.js';
+import { emit, type GlobalOptions } from './output.js';
+import { ProgressLine } from './progress.js';
+import { coverageLine, describeRun, runExitCode } from './run-format.js';
+
+const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
+
+export function defaultWorkers(home: Home): number {
+  return home.config.runs.workers ?? os.cpus().length;
+}
+
+/**
+ * Runs a planned (or resumable) run: in the foreground with live progress, or `--detach`ed as a
+ * background coordinator whose output goes to the home's logs. Sets the exit code of PRODUCT section 5.
+ */
+export async function launchRun(
+  home: Home,
+  runId: string,
+  options: GlobalOptions & { workers: number; detach?: boolean },
+): Promise<void> {
+  if (options.detach) {
+    const log = path.join(home.layout.logs, `coordinator-${runId}.log`);
+    const out = fs.openSync(log, 'a');
+    const child = spawn(
+      process.execPath,
+      [
+        CLI_MAIN,
+        '--home',
+        home.layout.root,
+        'run',
+        'coordinate',
+        runId,
+        '--workers',
+        String(options.workers),
+      ],
+      { detached: true, stdio: ['ignore', out, out], env: process.env },
+    );
+    child.unref();
+    fs.closeSync(out);
+    emit(options, { id: runId, status: 'queued', detached: true, coordinatorPid: child.pid, log }, () =>
+      [
+        `Run ${runId} started in the background (coordinator pid ${child.pid}).`,
+        `Watch it: archivist run watch ${runId}`,
+        `Log: ${log}`,
+      ].join('\n'),
+    );
+    return;
+  }
+
+  const progress = new ProgressLine();
+  await coordinateRun(home, runId, {
+    workers: options.workers,
+    onTick: (snapshot) => {
+      const lines = Object.entries(snapshot.steps).map(([step, counts]) => coverageLine(step, counts));
+      progress.update(`${runId} ${snapshot.status}  ${lines.join('  |  ').replace(/\s+/g, ' ')}`);
+    },
+  });
+  progress.done();
+  const run = await toRunJson(home.db, await getRun(home.db, runId));
+  emit(options, run, () => describeRun(run));
+  process.exitCode = runExitCode(run);
+}

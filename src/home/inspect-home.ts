@@ -1,0 +1,234 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../errors.js';
+import {
+  APPLICATION_ID,
+  integrityCheck,
+  openSqlite,
+  readSqliteHeader,
+  type OpenDatabase,
+} from '../store/database.js';
+import { MIGRATIONS } from '../store/migrations/index.js';
+import { parseConfig, type Config } from './config.js';
+import { homeLayout } from './home-path.js';
+
+/** Must equal the marker `initHome` writes (home.ts); it is how a home is told apart from other SQLite. */
+const HOME_MARKER = 'archivist-home';
+
+/** SQLite's words for "this file is not a database" and "this database has no meta table". */
+const NOT_OURS = /no such table|not a database/i;
+
+export type HomeState = 'ok' | 'missing' | 'empty' | 'not-a-directory' | 'foreign' | 'unreadable';
+
+export interface DatabaseHealth {
+  path: string;
+  ok: boolean;
+  /** `ok`, or what SQLite's integrity check (or opening the file) reported. */
+  integrity: string;
+  migrations: { applied: string[]; pending: string[]; unknown: string[] };
+}
+
+export interface ConfigHealth {
+  path: string;
+  ok: boolean;
+  problem?: string;
+}
+
+export interface HomeInspection {
+  /** Canonical when it exists. */
+  path: string;
+  state: HomeState;
+  message: string;
+  hint?: string;
+  createdAt: string | null;
+  database: DatabaseHealth | null;
+  config: ConfigHealth | null;
+  /** The configured tool paths, or none when the config cannot be read. */
+  tools: Config['tools'];
+}
+
+/**
+ * Looks at a home without changing anything in it: unlike `openHome` it applies no migration, creates no
+ * directory and opens the database read-only, so `doctor` can be pointed at any directory, even a wrong one,
+ * and leave it exactly as it was.
+ */
+export function inspectHome(requested: string): HomeInspection {
+  const base = { createdAt: null, database: null, config: null, tools: {} };
+  let root: string;
+  try {
+    root = fs.realpathSync(requested);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') {
+      return {
+        ...base,
+        path: requested,
+        state: 'missing',
+        message: `there is no Archivist home at ${requested} yet`,
+        hint: 'Run `archivist init` to create it (or pass --home DIR / set $ARCHIVIST_HOME).',
+      };
+    }
+    return {
+      ...base,
+      path: requested,
+      state: 'unreadable',
+      message: `cannot read ${requested}: ${msg(error)}`,
+    };
+  }
+  const layout = homeLayout(root);
+  try {
+    if (!fs.statSync(root).isDirectory()) {
+      return {
+        ...base,
+        path: root,
+        state: 'not-a-directory',
+        message: `${root} is a file, not an Archivist home`,
+        hint: 'Pass --home with a directory.',
+      };
+    }
+    if (!fs.existsSync(layout.database)) {
+      if (fs.readdirSync(root).length === 0) {
+        return {
+          ...base,
+          path: root,
+          state: 'empty',
+          message: `${root} is empty: it is not an Archivist home yet`,
+          hint: `Run \`archivist init --home ${root}\` to create one there.`,
+        };
+      }
+      return foreign(root, base);
+    }
+  } catch (error) {
+    return { ...base, path: root, state: 'unreadable', message: `cannot read ${root}: ${msg(error)}` };
+  }
+
+  // Same recognition rule as home.ts's isArchivistDatabase: the header first, so that SQLite never opens
+  // (and never creates `-wal`/`-shm` beside) a foreign WAL database.
+  const header = readSqliteHeader(layout.database);
+  if (!header) return foreign(root, base);
+  if (header.applicationId !== 0 && header.applicationId !== APPLICATION_ID) return foreign(root, base);
+  if (header.applicationId === 0 && header.walMode) {
+    const legacyLayout = [layout.config, layout.artifacts, layout.tmp, layout.logs, layout.baselines].every(
+      (entry) => fs.existsSync(entry),
+    );
+    if (!legacyLayout) return foreign(root, base);
+  }
+
+  const config = inspectConfig(layout.config);
+  let database: OpenDatabase;
+  try {
+    database = openSqlite(layout.database, { readonly: true });
+  } catch (error) {
+    if (NOT_OURS.test(msg(error))) return foreign(root, base);
+    return unreadableDatabase(root, layout.database, error, config);
+  }
+  try {
+    const marker = readMeta(database, 'marker');
+    if (marker === undefined || marker.value !== HOME_MARKER) return foreign(root, base);
+    const health = databaseHealth(database, layout.database);
+    return {
+      path: root,
+      state: 'ok',
+      message: `${root} is an Archivist home`,
+      createdAt: readMeta(database, 'created_at')?.value ?? null,
+      database: health,
+      config: config.health,
+      tools: config.tools,
+    };
+  } catch (error) {
+    // No meta table, or not a database at all: a SQLite file of someone else's, or some other file.
+    if (NOT_OURS.test(msg(error))) return foreign(root, base);
+    return unreadableDatabase(root, layout.database, error, config);
+  } finally {
+    database.sqlite.close();
+  }
+}
+
+function foreign(root: string, base: Pick<HomeInspection, 'createdAt' | 'database' | 'config' | 'tools'>) {
+  return {
+    ...base,
+    path: root,
+    state: 'foreign' as const,
+    message: `${root} is not an Archivist home (it holds other files)`,
+    hint: 'Pass --home with the directory you gave to `archivist init`, or an empty directory to `init`.',
+  };
+}
+
+function unreadableDatabase(
+  root: string,
+  file: string,
+  error: unknown,
+  config: ReturnType<typeof inspectConfig>,
+): HomeInspection {
+  return {
+    path: root,
+    state: 'unreadable',
+    message: `the database of ${root} cannot be read`,
+    hint: 'Restore archivist.db from a backup; the artifact store next to it is not affected.',
+    createdAt: null,
+    database: {
+      path: file,
+      ok: false,
+      integrity: msg(error),
+      migrations: { applied: [], pending: [], unknown: [] },
+    },
+    config: config.health,
+    tools: config.tools,
+  };
+}
+
+function readMeta(database: OpenDatabase, key: string): { value: string } | undefined {
+  return database.sqlite.prepare('select value from meta where key = ?').get(key) as
+    { value: string } | undefined;
+}
+
+function databaseHealth(database: OpenDatabase, file: string): DatabaseHealth {
+  let integrity: string;
+  try {
+    integrity = integrityCheck(database.sqlite);
+  } catch (error) {
+    // Badly damaged pages make the check itself throw (SQLITE_CORRUPT) instead of listing problems.
+    integrity = msg(error);
+  }
+  const applied = appliedMigrations(database);
+  return {
+    path: file,
+    ok: integrity === 'ok',
+    integrity,
+    migrations: {
+      applied,
+      pending: Object.keys(MIGRATIONS).filter((name) => !applied.includes(name)),
+      unknown: applied.filter((name) => !(name in MIGRATIONS)),
+    },
+  };
+}
+
+function appliedMigrations(database: OpenDatabase): string[] {
+  const table = database.sqlite
+    .prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'")
+    .get();
+  if (!table) return [];
+  const rows = database.sqlite.prepare('select name from kysely_migration order by name').all() as {
+    name: string;
+  }[];
+  return rows.map((row) => row.name);
+}
+
+function inspectConfig(file: string): { health: ConfigHealth; tools: Config['tools'] } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    // Like openHome: a missing config means the defaults.
+    if (errnoCode(error) === 'ENOENT') return { health: { path: file, ok: true }, tools: {} };
+    return { health: { path: file, ok: false, problem: msg(error) }, tools: {} };
+  }
+  try {
+    return { health: { path: file, ok: true }, tools: parseConfig(text, path.basename(file)).tools };
+  } catch (error) {
+    return { health: { path: file, ok: false, problem: msg(error) }, tools: {} };
+  }
+}
+
+function msg(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,98 @@
+import type { z } from 'zod';
+import type { MediaType } from '../store/schema.js';
+
+/** Why an item failed, in words a person can act on; the same list the CLI and UI group failures by. */
+export type FailureReason =
+  | 'unsupported-format'
+  | 'decode-error'
+  | 'no-metadata'
+  | 'tool-missing'
+  | 'timeout'
+  | 'worker-crashed'
+  | 'source-missing'
+  | 'io-error'
+  | 'step-error';
+
+/** Reasons worth another attempt: the next one may well succeed. */
+export const RETRYABLE_REASONS: ReadonlySet<FailureReason> = new Set([
+  'timeout',
+  'worker-crashed',
+  'io-error',
+]);
+
+export interface StepInput {
+  step: string;
+  artifactId: string;
+  /** Absolute path of the earlier step's artifact file in the store. */
+  file: string;
+  sha256: string;
+}
+
+export interface StepContext<P> {
+  asset: {
+    id: string;
+    mediaType: MediaType;
+    mime: string | null;
+    size: number;
+    /** Absolute path of a present location; read it only through tools or the source reader. */
+    file: string;
+  };
+  params: P;
+  /** Artifacts of earlier steps this step declared in `needs`. */
+  inputs: readonly StepInput[];
+  /** Aborted on cancel or timeout: kill child tools when it fires. */
+  signal: AbortSignal;
+  /** A private scratch directory under the home, emptied after the step. */
+  scratchDir: string;
+}
+
+/** What a step produced: the bytes (or a file in its scratch dir) of one artifact, or nothing. */
+export interface StepOutput {
+  bytes?: Buffer;
+  file?: string;
+  mime: string;
+  /** File extension in the store, without the dot. */
+  extension: string;
+}
+
+/**
+ * Expected outcomes are values: a corrupt file is not an exception, it is `failed` with a reason.
+ * Exceptions thrown by a step are bugs, recorded as `step-error`.
+ */
+export type StepOutcome =
+  | { status: 'done'; output: StepOutput | null; command?: string }
+  | { status: 'skipped'; reason: string; message: string }
+  | {
+      status: 'failed';
+      reason: FailureReason;
+      message: string;
+      stderrTail?: string;
+      retryable?: boolean;
+      command?: string;
+    };
+
+export interface ToolInfo {
+  name: string;
+  /** The version actually found at run time; lineage records it. */
+  version: () => Promise<string>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface StepDefinition<Params extends z.ZodObject<any> = z.ZodObject<any>> {
+  name: string;
+  tool: ToolInfo;
+  artifactKind: string;
+  /** Media types the step applies to; items of other assets are `skipped` with a reason. */
+  mediaTypes: readonly MediaType[];
+  params: Params;
+  /** Earlier steps whose artifacts are inputs: this step's item waits until they are done. */
+  needs?: readonly string[];
+  run(context: StepContext<z.infer<Params>>): Promise<StepOutcome>;
+}
+
+export interface PipelineDefinition {
+  name: string;
+  version: number;
+  description: string;
+  steps: readonly StepDefinition[];
+}

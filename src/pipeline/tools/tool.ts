@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Where a tool came from: an explicit path in the home's config, the system (PATH), an npm package, or
+ * something bundled inside an npm package. Recorded so that a result can say which binary made it.
+ */
+export type ToolSource = 'config' | 'system' | 'npm' | 'bundled';
+
+/**
+ * What detecting one external tool found. A missing or broken tool is a value, not an exception: the
+ * caller (doctor now, run start later) decides whether it is fatal.
+ */
+export interface ToolReport {
+  name: string;
+  /** The tool's own version string, as it reports it; null when it could not be run. */
+  version: string | null;
+  /** The executable, package directory or script that was (or would have been) used. */
+  path: string | null;
+  source: ToolSource | null;
+  ok: boolean;
+  /** Why `ok` is false, in words a user can act on. */
+  problem?: string;
+  /** What to do about the problem. */
+  hint?: string;
+}
+
+/**
+ * Finds an executable on PATH the way a shell does, without spawning one. Only regular files with an
+ * execute bit count, so a directory or a non-executable file named `ffmpeg` is not mistaken for it.
+ */
+export function findOnPath(command: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter((dir) => dir !== '');
+  const extensions =
+    process.platform === 'win32' ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT').toLowerCase().split(';')] : [''];
+  for (const dir of dirs) {
+    for (const extension of extensions) {
+      const candidate = path.join(dir, command + extension);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  return null;
+}
+
+export function isExecutableFile(file: string): boolean {
+  try {
+    if (!fs.statSync(file).isFile()) return false;
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The message of anything thrown, for a report's `problem`. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,95 @@
+import os from 'node:os';
+import type { Db } from '../store/database.js';
+import type { MediaType, Policy } from '../store/schema.js';
+import type { ResolvedParams } from '../pipeline/params.js';
+import type { PipelineDefinition } from '../pipeline/step.js';
+import { seededRank } from './collections.js';
+import { newRunId } from './run-id.js';
+
+export interface RunPlan {
+  pipeline: PipelineDefinition;
+  params: ResolvedParams;
+  toolVersions: Record<string, { name: string; version: string }>;
+  collectionName: string | null;
+  /** The filters the scope came from, kept for the record; the scope itself is the work items. */
+  scope: unknown;
+  assets: readonly { id: string; mediaType: MediaType }[];
+  policy: Policy;
+  minFree: { bytes: number; spec: string };
+  workers: number;
+  maxAttempts: number;
+  itemTimeoutMs: number;
+  force: boolean;
+  seed: number;
+  parentRunId: string | null;
+}
+
+/** Every step's tool version, found now: the run records what will actually do the work. */
+export async function detectToolVersions(pipeline: PipelineDefinition): Promise<RunPlan['toolVersions']> {
+  const versions: RunPlan['toolVersions'] = {};
+  for (const step of pipeline.steps)
+    versions[step.name] = { name: step.tool.name, version: await step.tool.version() };
+  return versions;
+}
+
+/**
+ * Writes the run and its frozen scope, one work item per (asset, step), in one transaction: a run is
+ * either fully planned or not there at all. Later catalog changes cannot change this list.
+ */
+export async function createRun(db: Db, plan: RunPlan): Promise<string> {
+  const id = newRunId();
+  const now = new Date().toISOString();
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('runs')
+      .values({
+        id,
+        pipeline_name: plan.pipeline.name,
+        pipeline_version: plan.pipeline.version,
+        params_json: JSON.stringify(plan.params),
+        tool_versions_json: JSON.stringify(plan.toolVersions),
+        collection_name: plan.collectionName,
+        scope_json: JSON.stringify(plan.scope),
+        policy: plan.policy,
+        min_free_bytes: plan.minFree.bytes,
+        min_free_spec: plan.minFree.spec,
+        workers: plan.workers,
+        max_attempts: plan.maxAttempts,
+        item_timeout_ms: plan.itemTimeoutMs,
+        force: plan.force ? 1 : 0,
+        seed: plan.seed,
+        status: 'queued',
+        status_reason: null,
+        parent_run_id: plan.parentRunId,
+        host: os.hostname(),
+        created_at: now,
+      })
+      .execute();
+
+    const rows = plan.assets.flatMap((asset, index) => {
+      // Sandbox runs go in a seeded shuffled order, so the first results represent the whole scope.
+      const orderKey =
+        plan.policy === 'sandbox' ? Number.parseInt(seededRank(plan.seed, asset.id).slice(0, 12), 16) : index;
+      return plan.pipeline.steps.map((step, stepIndex) => {
+        const applies = step.mediaTypes.includes(asset.mediaType);
+        return {
+          run_id: id,
+          asset_id: asset.id,
+          step: step.name,
+          step_index: stepIndex,
+          order_key: orderKey,
+          status: applies ? ('pending' as const) : ('skipped' as const),
+          reason: applies ? null : 'not-applicable',
+          message: applies ? null : `${step.name} does not apply to ${asset.mediaType} files`,
+        };
+      });
+    });
+    for (let i = 0; i < rows.length; i += 400) {
+      await trx
+        .insertInto('work_items')
+        .values(rows.slice(i, i + 400))
+        .execute();
+    }
+  });
+  return id;
+}

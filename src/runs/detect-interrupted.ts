@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import type { Db } from '../store/database.js';
+import { transitionRun } from '../store/runs-repository.js';
+import { releaseWorkItems } from './finish-work-item.js';
+
+/** A coordinator beats every second; this much silence means it is gone. */
+export const COORDINATOR_STALE_MS = 10_000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // A killed process stays a zombie until its parent reaps it, and kill(pid, 0) still succeeds on it.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): trust kill(0)
+  }
+}
+
+/**
+ * Any command calls this on start: a run whose coordinator is gone (its process is dead on this host, or
+ * its heartbeat stopped) becomes `interrupted`, and the items it had in flight go back to pending without
+ * counting the attempt. `run resume` continues it.
+ */
+export async function detectInterruptedRuns(db: Db, now: number = Date.now()): Promise<string[]> {
+  const candidates = await db
+    .selectFrom('runs')
+    .select(['id', 'status', 'coordinator_pid', 'coordinator_host', 'heartbeat_at'])
+    .where('status', 'in', ['running', 'cancelling'])
+    .execute();
+  const interrupted: string[] = [];
+  for (const run of candidates) {
+    const local = run.coordinator_host === os.hostname() && run.coordinator_pid !== null;
+    const dead = local && run.coordinator_pid !== process.pid && !processAlive(run.coordinator_pid!);
+    const stale = run.heartbeat_at === null || now - run.heartbeat_at > COORDINATOR_STALE_MS;
+    if (!dead && !stale) continue;
+    const why = dead
+      ? `coordinator (pid ${run.coordinator_pid}) is gone`
+      : `coordinator silent since ${run.heartbeat_at ? new Date(run.heartbeat_at).toISOString() : 'start'}`;
+    // A cancel that lost its coordinator is finished by recording it as cancelled.
+    const to = run.status === 'cancelling' ? 'cancelled' : 'interrupted';
+    if (await transitionRun(db, run.id, [run.status], to, { status_reason: why })) {
+      await releaseWorkItems(db, { runId: run.id });
+      interrupted.push(run.id);
+    }
+  }
+  return interrupted;
+}

@@ -1,0 +1,103 @@
+import { sql } from 'kysely';
+import type { Db } from '../store/database.js';
+import type { RunRow } from '../store/schema.js';
+import { runCoverage, type StepCounts } from '../store/runs-repository.js';
+
+export interface FailureJson {
+  itemId: number;
+  assetId: string;
+  path: string | null;
+  step: string;
+  attempts: number;
+  reason: string;
+  message: string | null;
+  stderrTail: string | null;
+}
+
+/** The run JSON of PRODUCT section 5, shared by the CLI and the API. */
+export interface RunJson {
+  id: string;
+  status: RunRow['status'];
+  statusReason: string | null;
+  pipeline: { name: string; version: number };
+  policy: RunRow['policy'];
+  params: Record<string, Record<string, unknown>>;
+  toolVersions: Record<string, { name: string; version: string }>;
+  collection: string | null;
+  scope: unknown;
+  parentRunId: string | null;
+  minFree: { bytes: number; spec: string };
+  workers: number;
+  maxAttempts: number;
+  itemTimeoutSec: number;
+  force: boolean;
+  seed: number;
+  host: string;
+  createdAt: string;
+  counts: StepCounts;
+  steps: Record<string, StepCounts>;
+  failures: FailureJson[];
+  stats: Record<string, unknown> & { startedAt: string | null; finishedAt: string | null };
+}
+
+export async function runFailures(db: Db, runId: string, limit?: number): Promise<FailureJson[]> {
+  let query = db
+    .selectFrom('work_items as w')
+    .select([
+      'w.id',
+      'w.asset_id',
+      'w.step',
+      'w.attempts',
+      'w.reason',
+      'w.message',
+      'w.stderr_tail',
+      // The first location a person would recognise the file by.
+      sql<string | null>`(select s.name || ':' || l.path from locations l join sources s on s.id = l.source_id
+        where l.asset_id = w.asset_id order by l.status = 'missing', s.name, l.path limit 1)`.as('path'),
+    ])
+    .where('w.run_id', '=', runId)
+    .where('w.status', '=', 'failed')
+    .orderBy('w.reason')
+    .orderBy('path');
+  if (limit !== undefined) query = query.limit(limit);
+  const rows = await query.execute();
+  return rows.map((row) => ({
+    itemId: row.id,
+    assetId: row.asset_id,
+    path: row.path,
+    step: row.step,
+    attempts: row.attempts,
+    reason: row.reason ?? 'unknown',
+    message: row.message,
+    stderrTail: row.stderr_tail,
+  }));
+}
+
+export async function toRunJson(db: Db, run: RunRow): Promise<RunJson> {
+  const coverage = await runCoverage(db, run.id);
+  const stats = run.stats_json ? (JSON.parse(run.stats_json) as Record<string, unknown>) : {};
+  return {
+    id: run.id,
+    status: run.status,
+    statusReason: run.status_reason,
+    pipeline: { name: run.pipeline_name, version: run.pipeline_version },
+    policy: run.policy,
+    params: JSON.parse(run.params_json) as RunJson['params'],
+    toolVersions: JSON.parse(run.tool_versions_json) as RunJson['toolVersions'],
+    collection: run.collection_name,
+    scope: JSON.parse(run.scope_json) as unknown,
+    parentRunId: run.parent_run_id,
+    minFree: { bytes: run.min_free_bytes, spec: run.min_free_spec },
+    workers: run.workers,
+    maxAttempts: run.max_attempts,
+    itemTimeoutSec: run.item_timeout_ms / 1000,
+    force: run.force === 1,
+    seed: run.seed,
+    host: run.host,
+    createdAt: run.created_at,
+    counts: coverage.total,
+    steps: coverage.steps,
+    failures: await runFailures(db, run.id),
+    stats: { ...stats, startedAt: run.started_at, finishedAt: run.finished_at },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Entry point of a worker process forked by a run's coordinator: `node worker-process.js <home> <run>`.
+ * It claims items from the database itself (so a crash here loses at most the item in flight) and talks
+ * to its coordinator over the IPC channel. When that channel closes, the coordinator is gone, and a
+ * worker without a coordinator stops at once rather than work unsupervised.
+ */
+import os from 'node:os';
+import { openHome } from '../home/home.js';
+import { registerBuiltinPipelines } from '../pipeline/builtin.js';
+import { findPipeline, loadExtraPipelines } from '../pipeline/registry.js';
+import { getRun } from '../store/runs-repository.js';
+import { runWorkerLoop } from './worker.js';
+import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
+
+const [homeRoot, runId] = process.argv.slice(2);
+if (!homeRoot || !runId) {
+  process.stderr.write('usage: worker-process <home> <run>\n');
+  process.exit(2);
+}
+
+const stop = new AbortController();
+const abortWork = new AbortController();
+const send = (message: WorkerMessage) => {
+  if (process.connected) process.send?.(message);
+};
+
+process.on('disconnect', () => {
+  // The coordinator died (even SIGKILL closes the channel): abort tools, then go.
+  abortWork.abort();
+  setTimeout(() => process.exit(70), 200).unref();
+});
+process.on('message', (message: CoordinatorMessage) => {
+  if (message.type === 'stop') {
+    stop.abort();
+    setTimeout(() => abortWork.abort(), message.graceMs).unref();
+  }
+});
+process.on('SIGTERM', () => {
+  stop.abort();
+  abortWork.abort();
+});
+
+const home = await openHome(homeRoot);
+registerBuiltinPipelines();
+await loadExtraPipelines();
+const run = await getRun(home.db, runId);
+const pipeline = findPipeline(`${run.pipeline_name}@${run.pipeline_version}`);
+const workerId = `${os.hostname()}:${process.pid}`;
+send({ type: 'ready', workerId });
+
+const why = await runWorkerLoop({
+  home,
+  run,
+  pipeline,
+  workerId,
+  stop: stop.signal,
+  abortWork: abortWork.signal,
+  send,
+});
+const usage = process.resourceUsage();
+send({
+  type: 'exiting',
+  why,
+  cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
+  maxRssBytes: usage.maxRSS * 1024,
+});
+await home.close();
+process.disconnect?.();
+process.exitCode = 0;
