@@ -86,3 +86,11 @@ export function artifactFileExists(layout: HomeLayout, relative: string, size: n
     return false;
   }
 }
+
+/** Reads a stored artifact; refuses any path outside the store, so this can never reach an original. */
+export function readStoredArtifact(layout: HomeLayout, absolute: string): Buffer {
+  const relative = path.relative(layout.artifacts, absolute);
+  if (relative.startsWith('..') || path.isAbsolute(relative))
+    throw new Error(`${absolute} is not in the artifact store`);
+  return fs.readFileSync(absolute);
+}

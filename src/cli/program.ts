@@ -1,13 +1,16 @@
 import { Command } from 'commander';
+import { registerArtifact } from './commands/artifact.js';
 import { registerAsset } from './commands/asset.js';
 import { registerAssets } from './commands/assets.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCollection } from './commands/collection.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerRun } from './commands/run.js';
 import { registerSource } from './commands/source.js';
 import { registerVerifyReadonly } from './commands/verify-readonly.js';
+import { registerWorker } from './commands/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('archivist')
@@ -25,6 +28,9 @@ export function buildProgram(): Command {
   registerAsset(program);
   registerCollection(program);
   registerRun(program);
+  registerArtifact(program);
+  registerWorker(program);
+  registerGc(program);
   registerVerifyReadonly(program);
   registerDoctor(program);
   return program;

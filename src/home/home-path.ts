@@ -6,9 +6,17 @@ import path from 'node:path';
  * Returned absolute; canonicalized (realpath) once it exists, by `openHome`.
  */
 export function resolveHomePath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (flag) return path.resolve(flag);
-  if (env.ARCHIVIST_HOME) return path.resolve(env.ARCHIVIST_HOME);
+  if (flag) return absolute(flag);
+  if (env.ARCHIVIST_HOME) return absolute(env.ARCHIVIST_HOME);
   return defaultHomePath(env);
+}
+
+/**
+ * Absolute without normalizing: `link/../home` must reach what the OS reaches (the parent of the link's
+ * target), which the realpath in `openHome` then resolves; path.resolve would drop `link/..` lexically.
+ */
+function absolute(dir: string): string {
+  return path.isAbsolute(dir) ? dir : `${process.cwd()}${path.sep}${dir}`;
 }
 
 function defaultHomePath(env: NodeJS.ProcessEnv): string {

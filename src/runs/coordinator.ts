@@ -9,6 +9,7 @@ import type { RunStatus } from '../store/schema.js';
 import { getRun, runCoverage, transitionRun, type StepCounts } from '../store/runs-repository.js';
 import { failWorkItem, releaseWorkItems, skipOrphanedDependents } from './finish-work-item.js';
 import { computeRunStats } from './run-stats.js';
+import { openRunLog } from './run-log.js';
 import { needsOf } from './worker.js';
 import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
 
@@ -74,6 +75,11 @@ export async function coordinateRun(
   const run = await getRun(db, runId);
   const pipeline = findPipeline(`${run.pipeline_name}@${run.pipeline_version}`);
   const needs = needsOf(pipeline);
+  const log = openRunLog(home.layout, runId, 'coordinator');
+  log.info(
+    { event: 'coordinator-start', workers: options.workers, status: run.status },
+    'coordinator took the run',
+  );
 
   const workers = new Set<WorkerState>();
   let stopping = null as { since: number } | null;
@@ -141,6 +147,18 @@ export async function coordinateRun(
         .select('attempts')
         .where('id', '=', item.itemId)
         .executeTakeFirst();
+      log.warn(
+        {
+          event: 'worker-died',
+          worker: state.id,
+          itemId: item.itemId,
+          code,
+          signal,
+          timeout: state.killedForTimeout,
+          stderrTail: state.stderr.slice(-20),
+        },
+        `worker ${state.id} died on item ${item.itemId}`,
+      );
       const how = state.killedForTimeout ? 'timeout' : `worker crashed (${signal ?? `exit code ${code}`})`;
       const result = await failWorkItem(db, item.itemId, null, {
         reason: state.killedForTimeout ? 'timeout' : 'worker-crashed',

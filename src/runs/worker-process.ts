@@ -9,6 +9,7 @@ import { openHome } from '../home/home.js';
 import { registerBuiltinPipelines } from '../pipeline/builtin.js';
 import { findPipeline, loadExtraPipelines } from '../pipeline/registry.js';
 import { getRun } from '../store/runs-repository.js';
+import { openRunLog } from './run-log.js';
 import { runWorkerLoop } from './worker.js';
 import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
 
@@ -48,6 +49,7 @@ const pipeline = findPipeline(`${run.pipeline_name}@${run.pipeline_version}`);
 const workerId = `${os.hostname()}:${process.pid}`;
 send({ type: 'ready', workerId });
 
+const log = openRunLog(home.layout, run.id, 'worker');
 const why = await runWorkerLoop({
   home,
   run,
@@ -56,7 +58,9 @@ const why = await runWorkerLoop({
   stop: stop.signal,
   abortWork: abortWork.signal,
   send,
+  log,
 });
+log.info({ event: 'worker-exit', why }, `worker ${why}`);
 const usage = process.resourceUsage();
 send({
   type: 'exiting',

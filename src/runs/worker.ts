@@ -20,6 +20,7 @@ import {
   skipWorkItem,
 } from './finish-work-item.js';
 import { extendLease, HEARTBEAT_MS, LEASE_MS } from './lease.js';
+import type { RunLog } from './run-log.js';
 import type { WorkerMessage } from './worker-messages.js';
 
 export interface WorkerContext {
@@ -32,6 +33,7 @@ export interface WorkerContext {
   /** Fires a grace period after `stop`: in-flight steps are aborted and their items given back. */
   abortWork: AbortSignal;
   send: (message: WorkerMessage) => void;
+  log: RunLog;
   now?: () => number;
 }
 
@@ -223,6 +225,24 @@ async function processItem(
           ? 'skipped'
           : 'lost';
       case 'failed': {
+        // Enough to rerun this item by hand: the file, the step, its params, the tool and what it said.
+        context.log.warn(
+          {
+            event: 'item-failed',
+            itemId: item.id,
+            assetId: asset.id,
+            file,
+            step: step.name,
+            params,
+            tool,
+            command: outcome.command ?? null,
+            attempt: item.attempts,
+            reason: outcome.reason,
+            message: outcome.message,
+            stderrTail: outcome.stderrTail ?? null,
+          },
+          `${step.name} failed on ${file ?? asset.id}: ${outcome.reason}`,
+        );
         const result = await failWorkItem(home.db, item.id, workerId, {
           reason: outcome.reason,
           message: outcome.message,
@@ -288,6 +308,17 @@ async function processItem(
             },
           };
         }
+        context.log.info(
+          {
+            event: 'item-done',
+            itemId: item.id,
+            assetId: asset.id,
+            step: step.name,
+            durationMs: now() - started,
+            artifactId: artifact?.created.id ?? null,
+          },
+          `${step.name} done`,
+        );
         const ok = await completeWorkItem(home.db, item, workerId, {
           durationMs: now() - started,
           artifact,

@@ -7,6 +7,8 @@ export interface AssetFilters {
   source?: string;
   mediaTypes?: readonly MediaType[];
   pathGlob?: string;
+  /** Only assets with no done work item of this step (in any run). */
+  missingStep?: string;
   limit?: number;
 }
 
@@ -34,6 +36,21 @@ function filteredLocations(db: Db, filters: AssetFilters) {
   if (filters.source) query = query.where('sources.name', '=', filters.source);
   if (filters.mediaTypes) query = query.where('assets.media_type', 'in', filters.mediaTypes);
   if (filters.pathGlob) query = query.where(pathMatchesGlob(sql.ref('locations.path'), filters.pathGlob));
+  if (filters.missingStep) {
+    const step = filters.missingStep;
+    query = query.where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('work_items')
+            .select('work_items.id')
+            .whereRef('work_items.asset_id', '=', 'assets.id')
+            .where('work_items.step', '=', step)
+            .where('work_items.status', '=', 'done'),
+        ),
+      ),
+    );
+  }
   return query;
 }
 

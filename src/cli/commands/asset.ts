@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import { metadataOf, toArtifactJson, type ArtifactJson } from '../../artifacts/artifact-json.js';
 import { toAssetJson, type AssetJson } from '../../catalog/asset-json.js';
+import { artifactsOfAsset } from '../../store/artifacts-repository.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
 import { withHome } from '../with-home.js';
 
-function describe(asset: AssetJson & { metadata: unknown; artifacts: unknown[] }): string {
+function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJson[] }): string {
   const lines = [
     `Asset ${asset.id}`,
     table([
@@ -18,8 +20,31 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: unknown[] }
       (l) =>
         `  ${l.status === 'missing' ? `MISSING since ${l.missingSince ?? '?'}: ` : ''}${l.source}:${l.path}\n    ${l.absolutePath}  (modified ${l.mtime})`,
     ),
-    `Artifacts: ${asset.artifacts.length === 0 ? 'none yet (no run has processed this asset)' : asset.artifacts.length}`,
+    `Artifacts (${asset.artifacts.length}):${asset.artifacts.length === 0 ? ' none yet (no run has processed this asset)' : ''}`,
+    ...asset.artifacts.map(
+      (a) =>
+        `  ${a.current ? '*' : ' '} ${a.kind.padEnd(10)} ${a.id}  ${a.mime} ${formatBytes(a.size)}  ${a.lineage.pipeline} ${a.step} ` +
+        `(${a.lineage.tool.name} ${a.lineage.tool.version}) run ${a.runId} ${a.createdAt}${a.expiresAt ? `, expires ${a.expiresAt}` : ''}\n` +
+        `      params ${JSON.stringify(a.lineage.params)}\n      ${a.path}`,
+    ),
   ];
+  if (asset.metadata && typeof asset.metadata === 'object') {
+    const m = asset.metadata as Record<string, unknown>;
+    lines.push('Metadata:');
+    for (const key of [
+      'takenAt',
+      'takenAtSource',
+      'width',
+      'height',
+      'make',
+      'model',
+      'mimeType',
+      'durationSec',
+    ]) {
+      const value = m[key];
+      if (typeof value === 'string' || typeof value === 'number') lines.push(`  ${key.padEnd(14)} ${value}`);
+    }
+  }
   return lines.join('\n');
 }
 
@@ -31,8 +56,10 @@ export function registerAsset(program: Command): void {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
         const asset = await findAsset(home, ref, process.cwd());
-        // Artifacts and metadata arrive with runs; the fields exist now so the contract does not change.
-        const json = { ...toAssetJson(asset), artifacts: [] as unknown[], metadata: null };
+        const artifacts = (await artifactsOfAsset(home.db, asset.id)).map((a) =>
+          toArtifactJson(home.layout, a),
+        );
+        const json = { ...toAssetJson(asset), artifacts, metadata: metadataOf(home.layout, artifacts) };
         emit(options, json, () => describe(json));
       });
     });

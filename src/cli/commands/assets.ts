@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { toAssetJson } from '../../catalog/asset-json.js';
 import { ArchivistError } from '../../errors.js';
+import { listPipelines } from '../../pipeline/registry.js';
 import { countAssets, listAssets, type AssetFilters } from '../../store/assets-repository.js';
 import type { MediaType } from '../../store/schema.js';
 import { findSourceByName } from '../../store/sources-repository.js';
@@ -47,14 +48,24 @@ export function registerAssets(program: Command): void {
         }
         let mediaTypes: MediaType[] | undefined = parsed.type ? [parsed.type] : undefined;
         if (parsed.missing) {
-          // Only images and videos are processed by steps. No run exists yet in this version, so no asset
-          // has a done item of any step: every image and video is missing it.
+          const steps = new Set(listPipelines().flatMap((p) => p.steps.map((s) => s.name)));
+          if (!steps.has(parsed.missing)) {
+            throw new ArchivistError(
+              'usage',
+              `--missing ${parsed.missing}: no pipeline has a step of that name`,
+              {
+                hint: `Steps: ${[...steps].sort().join(', ') || '(no pipelines registered)'}.`,
+              },
+            );
+          }
+          // Steps process images and videos; sidecars and other files never "miss" one.
           mediaTypes = (mediaTypes ?? ['image', 'video']).filter((t) => t === 'image' || t === 'video');
         }
         const filters: AssetFilters = {
           source: parsed.source,
           mediaTypes,
           pathGlob: parsed.path,
+          missingStep: parsed.missing,
           limit: parsed.limit ?? (options.json ? undefined : HUMAN_DEFAULT_LIMIT),
         };
         const assets = (await listAssets(home.db, filters)).map(toAssetJson);

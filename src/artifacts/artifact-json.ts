@@ -1,0 +1,78 @@
+import type { HomeLayout } from '../home/home-path.js';
+import type { ArtifactWithLineage } from '../store/artifacts-repository.js';
+import { absoluteArtifactPath, readStoredArtifact } from './artifact-store.js';
+
+/** The artifact JSON of PRODUCT section 5, shared by the CLI and the API. */
+export interface ArtifactJson {
+  id: string;
+  kind: string;
+  step: string;
+  assetId: string;
+  runId: string;
+  sha256: string;
+  size: number;
+  mime: string;
+  path: string;
+  policy: string;
+  current: boolean;
+  expiresAt: string | null;
+  createdAt: string;
+  lineage: {
+    runId: string;
+    pipeline: string;
+    step: string;
+    tool: { name: string; version: string };
+    params: Record<string, unknown>;
+    createdAt: string;
+    inputs: { assetId: string; sha256: string; artifactId?: string }[];
+    worker: string;
+    host: string;
+    durationMs: number;
+  };
+}
+
+export function toArtifactJson(layout: HomeLayout, artifact: ArtifactWithLineage): ArtifactJson {
+  const { lineage } = artifact;
+  return {
+    id: artifact.id,
+    kind: artifact.kind,
+    step: artifact.step,
+    assetId: artifact.asset_id,
+    runId: artifact.run_id,
+    sha256: artifact.sha256,
+    size: artifact.size,
+    mime: artifact.mime,
+    path: absoluteArtifactPath(layout, artifact.path),
+    policy: artifact.policy,
+    current: artifact.is_current === 1,
+    expiresAt: artifact.expires_at,
+    createdAt: artifact.created_at,
+    lineage: {
+      runId: lineage.run_id,
+      pipeline: lineage.pipeline,
+      step: lineage.step,
+      tool: { name: lineage.tool_name, version: lineage.tool_version },
+      params: JSON.parse(lineage.params_json) as Record<string, unknown>,
+      createdAt: lineage.created_at,
+      inputs: JSON.parse(lineage.inputs_json) as ArtifactJson['lineage']['inputs'],
+      worker: lineage.worker,
+      host: lineage.host,
+      durationMs: lineage.duration_ms,
+    },
+  };
+}
+
+/**
+ * The normalized metadata of an asset: its current metadata artifact, else the newest one. Null until a
+ * run has produced one (or when the file has gone from the store).
+ */
+export function metadataOf(layout: HomeLayout, artifacts: readonly ArtifactJson[]): unknown {
+  const candidates = artifacts.filter((a) => a.kind === 'metadata');
+  const chosen = candidates.find((a) => a.current) ?? candidates[0];
+  if (!chosen) return null;
+  try {
+    return JSON.parse(readStoredArtifact(layout, chosen.path).toString('utf8')) as unknown;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Home } from '../home/home.js';
+import { deleteArtifactRecords, expiredArtifacts, referencedPaths } from '../store/artifacts-repository.js';
+
+/**
+ * A file younger than this is never an orphan: a worker renames its artifact into the store a moment
+ * before it commits the row, and gc must not win that race.
+ */
+const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+/** Scratch and temp files older than this belong to nothing that is still running. */
+const TEMP_GRACE_MS = 24 * 60 * 60 * 1000;
+
+export interface GcReport {
+  dryRun: boolean;
+  expiredArtifacts: number;
+  orphanFiles: number;
+  orphanBytes: number;
+  tempEntries: number;
+  keptFiles: number;
+}
+
+/**
+ * Deletes expired sandbox artifacts (record and lineage; the file when nothing else points to it),
+ * files in the store no record points to, and stale temp files. Never a file any record points to.
+ */
+export async function collectGarbage(
+  home: Home,
+  options: { dryRun: boolean; now?: number },
+): Promise<GcReport> {
+  const now = options.now ?? Date.now();
+  const report: GcReport = {
+    dryRun: options.dryRun,
+    expiredArtifacts: 0,
+    orphanFiles: 0,
+    orphanBytes: 0,
+    tempEntries: 0,
+    keptFiles: 0,
+  };
+
+  const expired = await expiredArtifacts(home.db, new Date(now).toISOString());
+  report.expiredArtifacts = expired.length;
+  if (!options.dryRun)
+    await deleteArtifactRecords(
+      home.db,
+      expired.map((a) => a.id),
+    );
+  const referenced = await referencedPaths(home.db);
+  // In a dry run the expired rows still exist; count their files as what would go.
+  if (options.dryRun) for (const artifact of expired) referenced.delete(artifact.path);
+
+  const files = fs
+    .readdirSync(home.layout.artifacts, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile());
+  for (const entry of files) {
+    const absolute = path.join(entry.parentPath, entry.name);
+    const relative = path.relative(home.layout.artifacts, absolute).split(path.sep).join('/');
+    if (referenced.has(relative)) {
+      report.keptFiles++;
+      continue;
+    }
+    const stat = fs.statSync(absolute);
+    if (now - stat.mtimeMs < ORPHAN_GRACE_MS && !expired.some((a) => a.path === relative)) {
+      report.keptFiles++;
+      continue;
+    }
+    report.orphanFiles++;
+    report.orphanBytes += stat.size;
+    if (!options.dryRun) fs.rmSync(absolute, { force: true });
+  }
+
+  for (const name of fs.readdirSync(home.layout.tmp)) {
+    const absolute = path.join(home.layout.tmp, name);
+    if (now - fs.statSync(absolute).mtimeMs < TEMP_GRACE_MS) continue;
+    report.tempEntries++;
+    if (!options.dryRun) fs.rmSync(absolute, { recursive: true, force: true });
+  }
+  return report;
+}
