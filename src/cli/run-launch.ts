@@ -1,21 +1,11 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Home } from '../home/home.js';
 import { coordinateRun } from '../runs/coordinator.js';
 import { toRunJson } from '../runs/run-json.js';
+import { spawnCoordinator } from '../runs/spawn-coordinator.js';
 import { getRun } from '../store/runs-repository.js';
 import { emit, type GlobalOptions } from './output.js';
 import { ProgressLine } from './progress.js';
 import { coverageLine, describeRun, runExitCode } from './run-format.js';
-
-const CLI_MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
-
-export function defaultWorkers(home: Home): number {
-  return home.config.runs.workers ?? os.cpus().length;
-}
 
 /**
  * Runs a planned (or resumable) run: in the foreground with live progress, or `--detach`ed as a
@@ -27,34 +17,16 @@ export async function launchRun(
   options: GlobalOptions & { workers: number; detach?: boolean },
 ): Promise<void> {
   if (options.detach) {
-    const log = path.join(home.layout.logs, `coordinator-${runId}.log`);
-    const out = fs.openSync(log, 'a');
-    const child = spawn(
-      process.execPath,
+    const { pid, log } = spawnCoordinator(home.layout, runId, options.workers);
+    emit(options, { id: runId, status: 'queued', detached: true, coordinatorPid: pid, log }, () =>
       [
-        CLI_MAIN,
-        '--home',
-        home.layout.root,
-        'run',
-        'coordinate',
-        runId,
-        '--workers',
-        String(options.workers),
-      ],
-      { detached: true, stdio: ['ignore', out, out], env: process.env },
-    );
-    child.unref();
-    fs.closeSync(out);
-    emit(options, { id: runId, status: 'queued', detached: true, coordinatorPid: child.pid, log }, () =>
-      [
-        `Run ${runId} started in the background (coordinator pid ${child.pid}).`,
+        `Run ${runId} started in the background (coordinator pid ${pid}).`,
         `Watch it: archivist run watch ${runId}`,
         `Log: ${log}`,
       ].join('\n'),
     );
     return;
   }
-
   const progress = new ProgressLine();
   await coordinateRun(home, runId, {
     workers: options.workers,

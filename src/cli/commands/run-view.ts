@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ArchivistError } from '../../errors.js';
-import { releaseWorkItems } from '../../runs/finish-work-item.js';
+import { cancelRun } from '../../runs/run-requests.js';
 import { toRunJson } from '../../runs/run-json.js';
-import { findRun, getRun, listRuns, runCoverage, transitionRun } from '../../store/runs-repository.js';
+import { findRun, getRun, listRuns, runCoverage } from '../../store/runs-repository.js';
 import { emit, table, type GlobalOptions } from '../output.js';
 import { ProgressLine } from '../progress.js';
 import { coverageLine, describeRun, runExitCode } from '../run-format.js';
@@ -101,24 +100,7 @@ export function registerRunView(run: Command): void {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
         const row = await findRun(home.db, ref);
-        if (row.status === 'completed') {
-          throw new ArchivistError('usage', `run ${row.id} is already completed; there is nothing to cancel`);
-        }
-        if (row.status === 'running') {
-          await transitionRun(home.db, row.id, ['running'], 'cancelling');
-        } else if (row.status !== 'cancelling' && row.status !== 'cancelled') {
-          // No coordinator is working on it (queued, paused or interrupted): record the cancel directly.
-          await releaseWorkItems(home.db, { runId: row.id });
-          await transitionRun(home.db, row.id, ['queued', 'paused', 'interrupted'], 'cancelled', {
-            status_reason: 'cancelled by the user',
-          });
-        }
-        // Wait for the coordinator to stop its workers; it records `cancelled` itself.
-        for (let waited = 0; waited < 60_000; waited += 200) {
-          const now = await getRun(home.db, row.id);
-          if (now.status !== 'cancelling' && now.status !== 'running') break;
-          await sleep(200);
-        }
+        await cancelRun(home, row.id);
         const json = await toRunJson(home.db, await getRun(home.db, row.id));
         emit(options, json, () =>
           json.status === 'cancelled'

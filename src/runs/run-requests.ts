@@ -1,0 +1,223 @@
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { ArchivistError } from '../errors.js';
+import type { Home } from '../home/home.js';
+import { resolveParams } from '../pipeline/params.js';
+import { findPipeline } from '../pipeline/registry.js';
+import type { Policy } from '../store/schema.js';
+import { findRun, getRun, transitionRun } from '../store/runs-repository.js';
+import { getCollection, resolveCollection } from './collections.js';
+import { createRun, detectToolVersions } from './create-run.js';
+import { diskSpace, parseMinFree } from './disk-threshold.js';
+import { releaseWorkItems } from './finish-work-item.js';
+
+/**
+ * What a user may ask of runs, checked by one schema whether it came from the CLI or the HTTP API, and
+ * carried out by one function each, so both front ends behave the same.
+ */
+const Workers = z.coerce.number().int().min(1).max(256);
+
+export const StartRunRequest = z
+  .object({
+    pipeline: z.string().min(1),
+    collection: z.string().min(1),
+    policy: z.enum(['sandbox', 'production']).default('sandbox'),
+    set: z.array(z.string()).default([]),
+    workers: Workers.optional(),
+    minFree: z.string().min(1).optional(),
+    force: z.boolean().default(false),
+    seed: z.coerce.number().int().optional(),
+  })
+  .strict();
+export type StartRunRequest = z.input<typeof StartRunRequest>;
+
+export const RetryRunRequest = z
+  .object({
+    run: z.string().min(1),
+    failedOnly: z.boolean().default(false),
+    set: z.array(z.string()).default([]),
+    policy: z.enum(['sandbox', 'production']).optional(),
+    workers: Workers.optional(),
+    minFree: z.string().min(1).optional(),
+    force: z.boolean().default(false),
+  })
+  .strict();
+export type RetryRunRequest = z.input<typeof RetryRunRequest>;
+
+export const ResumeRunRequest = z
+  .object({
+    run: z.string().min(1),
+    includeFailed: z.boolean().default(false),
+    workers: Workers.optional(),
+    minFree: z.string().min(1).optional(),
+  })
+  .strict();
+export type ResumeRunRequest = z.input<typeof ResumeRunRequest>;
+
+/** Parses a request, turning the first problem into a usage error that names the field. */
+export function parseRequest<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new ArchivistError('usage', `${issue.path.join('.') || 'request'}: ${issue.message}`);
+}
+
+export function defaultWorkers(home: Home): number {
+  return home.config.runs.workers ?? os.cpus().length;
+}
+
+function minFreeOf(home: Home, policy: Policy, spec: string | undefined): { bytes: number; spec: string } {
+  const chosen = spec ?? home.config.runs.minFree[policy];
+  return { spec: chosen, bytes: parseMinFree(chosen, diskSpace(home.layout.artifacts).total) };
+}
+
+export interface PlannedRun {
+  runId: string;
+  workers: number;
+}
+
+/** Plans a run: everything is checked before anything is written, so a refused run leaves no record. */
+export async function startRun(home: Home, input: unknown): Promise<PlannedRun> {
+  const request = parseRequest(StartRunRequest, input);
+  const pipeline = findPipeline(request.pipeline);
+  const params = resolveParams(pipeline, request.set);
+  const minFree = minFreeOf(home, request.policy, request.minFree);
+  const { row, filters } = await getCollection(home.db, request.collection);
+  const assets = await resolveCollection(home.db, filters);
+  if (assets.length === 0) {
+    throw new ArchivistError('usage', `collection "${row.name}" has no assets`, {
+      hint: 'Catalog a source first, or widen the collection.',
+    });
+  }
+  const workers = request.workers ?? defaultWorkers(home);
+  const runId = await createRun(home.db, {
+    pipeline,
+    params,
+    toolVersions: await detectToolVersions(pipeline),
+    collectionName: row.name,
+    scope: filters,
+    assets,
+    policy: request.policy,
+    minFree,
+    workers,
+    maxAttempts: home.config.runs.maxAttempts,
+    itemTimeoutMs: home.config.runs.itemTimeoutSec * 1000,
+    force: request.force,
+    seed: request.seed ?? Math.floor(Math.random() * 2 ** 31),
+    parentRunId: null,
+  });
+  return { runId, workers };
+}
+
+/** A new run over an old run's items (or only its failed ones), linked by parentRunId, params changed by `set`. */
+export async function retryRun(home: Home, input: unknown): Promise<PlannedRun> {
+  const request = parseRequest(RetryRunRequest, input);
+  const old = await findRun(home.db, request.run);
+  const pipeline = findPipeline(`${old.pipeline_name}@${old.pipeline_version}`);
+  const params = resolveParams(
+    pipeline,
+    request.set,
+    JSON.parse(old.params_json) as Record<string, Record<string, unknown>>,
+  );
+  const policy: Policy = request.policy ?? old.policy;
+  let query = home.db
+    .selectFrom('work_items')
+    .innerJoin('assets', 'assets.id', 'work_items.asset_id')
+    .select(['assets.id', 'assets.media_type', (eb) => eb.fn.min('work_items.order_key').as('order')])
+    .where('work_items.run_id', '=', old.id)
+    .groupBy('assets.id')
+    .orderBy('order');
+  if (request.failedOnly) query = query.where('work_items.status', '=', 'failed');
+  const assets = (await query.execute()).map((row) => ({ id: row.id, mediaType: row.media_type }));
+  if (assets.length === 0) {
+    throw new ArchivistError(
+      'usage',
+      `run ${old.id} has no ${request.failedOnly ? 'failed ' : ''}items to retry`,
+    );
+  }
+  const workers = request.workers ?? old.workers;
+  const runId = await createRun(home.db, {
+    pipeline,
+    params,
+    toolVersions: await detectToolVersions(pipeline),
+    collectionName: old.collection_name,
+    scope: { retryOf: old.id, failedOnly: request.failedOnly },
+    assets,
+    policy,
+    minFree: minFreeOf(home, policy, request.minFree ?? old.min_free_spec),
+    workers,
+    maxAttempts: home.config.runs.maxAttempts,
+    itemTimeoutMs: home.config.runs.itemTimeoutSec * 1000,
+    force: request.force,
+    seed: old.seed,
+    parentRunId: old.id,
+  });
+  return { runId, workers };
+}
+
+/** Readies a stopped run to continue: checks it may be resumed, applies a new threshold, re-opens failed items. */
+export async function prepareResume(home: Home, input: unknown): Promise<PlannedRun> {
+  const request = parseRequest(ResumeRunRequest, input);
+  const run = await findRun(home.db, request.run);
+  if (run.status === 'completed') {
+    throw new ArchivistError('usage', `run ${run.id} is completed; a completed run never changes`, {
+      hint: `To process its items again, use \`archivist run retry ${run.id}\` (a new run linked to it).`,
+    });
+  }
+  if (run.status === 'running' || run.status === 'cancelling') {
+    throw new ArchivistError(
+      'usage',
+      `run ${run.id} is ${run.status} (coordinator pid ${run.coordinator_pid ?? '?'})`,
+      {
+        hint: 'Watch it with `archivist run watch`, or cancel it first.',
+      },
+    );
+  }
+  if (request.minFree) {
+    const minFree = minFreeOf(home, run.policy, request.minFree);
+    await home.db
+      .updateTable('runs')
+      .set({ min_free_bytes: minFree.bytes, min_free_spec: minFree.spec })
+      .where('id', '=', run.id)
+      .execute();
+  }
+  if (request.includeFailed) {
+    await home.db
+      .updateTable('work_items')
+      .set({ status: 'pending', attempts: 0, not_before: 0, finished_at: null })
+      .where('run_id', '=', run.id)
+      .where((eb) =>
+        eb.or([
+          eb('status', '=', 'failed'),
+          eb.and([eb('status', '=', 'skipped'), eb('reason', '=', 'input-unavailable')]),
+        ]),
+      )
+      .execute();
+  }
+  return { runId: run.id, workers: request.workers ?? run.workers };
+}
+
+/**
+ * Asks a run to stop. A running run becomes `cancelling` and its coordinator finishes the job (no new
+ * claims, in-flight steps aborted after a grace period, then `cancelled`); a run nobody is working on is
+ * recorded `cancelled` at once. Waits up to `waitMs` for the coordinator.
+ */
+export async function cancelRun(home: Home, ref: string, waitMs = 60_000): Promise<void> {
+  const run = await findRun(home.db, ref);
+  if (run.status === 'completed')
+    throw new ArchivistError('usage', `run ${run.id} is already completed; there is nothing to cancel`);
+  if (run.status === 'running') {
+    await transitionRun(home.db, run.id, ['running'], 'cancelling');
+  } else if (run.status !== 'cancelling' && run.status !== 'cancelled') {
+    await releaseWorkItems(home.db, { runId: run.id });
+    await transitionRun(home.db, run.id, ['queued', 'paused', 'interrupted'], 'cancelled', {
+      status_reason: 'cancelled by the user',
+    });
+  }
+  for (let waited = 0; waited < waitMs; waited += 200) {
+    const now = await getRun(home.db, run.id);
+    if (now.status !== 'cancelling' && now.status !== 'running') return;
+    await sleep(200);
+  }
+}
