@@ -46,6 +46,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('stats_json', 'text')
     .execute();
 
+  // Artifact and lineage reference each other, checked at commit (deferred): a transaction that records
+  // an artifact without its lineage, or lineage without its artifact, fails as a whole.
   await db.schema
     .createTable('artifacts')
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -62,16 +64,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('is_current', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('expires_at', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
+    .addForeignKeyConstraint('artifacts_lineage', ['id'], 'lineage', ['artifact_id'], (fk) =>
+      fk.deferrable().initiallyDeferred(),
+    )
     .execute();
   await db.schema.createIndex('artifacts_asset').on('artifacts').columns(['asset_id', 'kind']).execute();
   await db.schema.createIndex('artifacts_cache_key').on('artifacts').column('cache_key').execute();
   await db.schema.createIndex('artifacts_run').on('artifacts').column('run_id').execute();
 
-  // Lineage is its own row with every column required: an artifact without it cannot exist, because the
-  // one function that records artifacts writes both in the same transaction and this table refuses nulls.
+  // Lineage is its own row with every column required; with the deferred references above, an artifact
+  // without it cannot be committed.
   await db.schema
     .createTable('lineage')
-    .addColumn('artifact_id', 'text', (c) => c.primaryKey().references('artifacts.id'))
+    .addColumn('artifact_id', 'text', (c) => c.primaryKey())
     .addColumn('run_id', 'text', (c) => c.notNull().references('runs.id'))
     .addColumn('pipeline', 'text', (c) => c.notNull())
     .addColumn('step', 'text', (c) => c.notNull())
@@ -83,6 +88,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('host', 'text', (c) => c.notNull())
     .addColumn('duration_ms', 'integer', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
+    .addForeignKeyConstraint('lineage_artifact', ['artifact_id'], 'artifacts', ['id'], (fk) =>
+      fk.deferrable().initiallyDeferred(),
+    )
     .execute();
 
   await db.schema
