@@ -46,7 +46,7 @@ export async function findAsset(home: Home, ref: string, cwd: string): Promise<A
 async function findByPath(home: Home, resolved: string): Promise<AssetWithLocations> {
   let canonical = resolved;
   try {
-    canonical = fs.realpathSync(resolved);
+    canonical = fs.realpathSync.native(resolved);
   } catch {
     // Gone from disk: look it up under the path it was cataloged at.
   }

@@ -13,7 +13,7 @@ import { DEFAULT_CONFIG_TEXT, parseConfig, type Config } from './config.js';
 import { homeLayout, type HomeLayout } from './home-path.js';
 
 /** Written into `meta` at init; how an Archivist home is told apart from any other SQLite file. */
-const HOME_MARKER = 'archivist-home';
+export const HOME_MARKER = 'archivist-home';
 
 export interface Home {
   layout: HomeLayout;

@@ -10,10 +10,9 @@ import {
 } from '../store/database.js';
 import { MIGRATIONS } from '../store/migrations/index.js';
 import { parseConfig, type Config } from './config.js';
+import { HOME_MARKER } from './home.js';
 import { homeLayout } from './home-path.js';
 
-/** Must equal the marker `initHome` writes (home.ts); it is how a home is told apart from other SQLite. */
-const HOME_MARKER = 'archivist-home';
 
 /** SQLite's words for "this file is not a database" and "this database has no meta table". */
 const NOT_OURS = /no such table|not a database/i;
@@ -56,7 +55,7 @@ export function inspectHome(requested: string): HomeInspection {
   const base = { createdAt: null, database: null, config: null, tools: {} };
   let root: string;
   try {
-    root = fs.realpathSync(requested);
+    root = fs.realpathSync.native(requested);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') {
       return {
