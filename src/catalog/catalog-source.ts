@@ -15,7 +15,7 @@ import {
 import { finishScan, startScan } from '../store/scans-repository.js';
 import type { LocationRow, SourceRow } from '../store/schema.js';
 import { detectMediaKind } from './media-type.js';
-import { hashSourceFile, SourceReadError } from './source-reader.js';
+import { hashSourceFile, isLocalFilesystem, SourceReadError } from './source-reader.js';
 import { walkSource } from './walk-source.js';
 
 export interface CatalogError {
@@ -60,7 +60,7 @@ export interface CatalogOptions {
 }
 
 /** Writes are flushed in batches: few transactions, yet a crash loses at most one batch of hashing. */
-const FLUSH_EVERY = 500;
+const FLUSH_EVERY = 2000;
 
 function statsOf(file: { size: number; mtimeNs: string; ctimeNs: string; inode: string }): FileStats {
   return { size: file.size, mtimeNs: file.mtimeNs, ctimeNs: file.ctimeNs, inode: file.inode };
@@ -89,6 +89,7 @@ export async function catalogSource(
     );
   }
 
+  const localDisk = isLocalFilesystem(source.path);
   const scanId = await startScan(db, source.id, now());
   const known = await loadLocations(db, source.id);
   // (inode, size, mtime) of known files: a file moved within the filesystem keeps them, so it need not be re-read.
@@ -169,7 +170,7 @@ export async function catalogSource(
       asset = { id: twin.asset_id, size: file.size, mediaType: 'other', mime: null };
     } else {
       try {
-        const hashed = await hashSourceFile(file.abs);
+        const hashed = await hashSourceFile(file.abs, localDisk ? file.size : undefined);
         summary.hashed++;
         summary.bytesHashed += hashed.size;
         const kind = await detectMediaKind(hashed.head, file.rel);
@@ -196,7 +197,7 @@ export async function catalogSource(
   };
 
   const inFlight = new Set<Promise<void>>();
-  for await (const entry of walkSource(source.path, options.isJunk)) {
+  for await (const entry of walkSource(source.path, options.isJunk, { localDisk })) {
     switch (entry.kind) {
       case 'skip':
         if (entry.why === 'junk') summary.skipped.junk++;

@@ -75,11 +75,93 @@ export interface HashedFile {
   head: Buffer;
 }
 
+/** Files up to this size are read with synchronous calls: on a cached or local file, one blocking syscall
+ * costs microseconds, while each async call costs a thread-pool round trip (tens of microseconds). */
+const SYNC_MAX = CHUNK;
+const syncBuffer = Buffer.allocUnsafe(SYNC_MAX + 1);
+
+function openSync(file: string): number {
+  try {
+    return fs.openSync(file, BASE_FLAGS | O_NOATIME);
+  } catch (error) {
+    if (O_NOATIME === 0 || errnoCode(error) !== 'EPERM') throw classify(error, file);
+    try {
+      return fs.openSync(file, BASE_FLAGS);
+    } catch (retryError) {
+      throw classify(retryError, file);
+    }
+  }
+}
+
+/** The small-file path: open, fstat, read into a shared buffer, fstat, close; nothing awaited in between. */
+function hashSmallFileSync(file: string): HashedFile | undefined {
+  const fd = openSync(file);
+  try {
+    const before = fs.fstatSync(fd, { bigint: true });
+    if (!before.isFile()) throw new SourceReadError('not-a-regular-file', `${file} is not a regular file`);
+    if (before.size > BigInt(SYNC_MAX)) return undefined;
+    const hash = createHash('sha256');
+    let size = 0;
+    for (;;) {
+      const bytesRead = fs.readSync(fd, syncBuffer, size, syncBuffer.length - size, size);
+      size += bytesRead;
+      // At the size fstat gave, stop: a file that grew meanwhile fails the size check below.
+      if (bytesRead === 0 || size >= Number(before.size) || size >= syncBuffer.length) break;
+    }
+    if (size >= syncBuffer.length) {
+      // It grew past what we expected while we read it.
+      throw new SourceReadError('changed-during-read', `${file} changed while it was being read`);
+    }
+    hash.update(syncBuffer.subarray(0, size));
+    const after = fs.fstatSync(fd, { bigint: true });
+    if (after.mtimeNs !== before.mtimeNs || after.size !== before.size || BigInt(size) !== after.size) {
+      throw new SourceReadError('changed-during-read', `${file} changed while it was being read`);
+    }
+    return {
+      sha256: hash.digest('hex'),
+      size,
+      head: Buffer.from(syncBuffer.subarray(0, Math.min(size, HEAD_BYTES))),
+    };
+  } catch (error) {
+    throw classify(error, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Filesystems where a blocking call is a network round trip (statfs magic numbers: NFS, SMB/CIFS, SMB2,
+ * FUSE, 9p, AFS, Ceph): there the catalog keeps every call asynchronous and parallel.
+ */
+const NETWORK_FILESYSTEMS = new Set([
+  0x6969, 0xff534d42, 0x517b, 0xfe534d42, 0x65735546, 0x01021997, 0x5346414f, 0x00c36400,
+]);
+
+export function isLocalFilesystem(dir: string): boolean {
+  try {
+    return !NETWORK_FILESYSTEMS.has(fs.statfsSync(dir).type);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Hashes a file. Pass `expectedSize` (from the walk's lstat) only on a local disk: files up to 1 MiB are
+ * then read with blocking calls, which there cost less than the thread-pool round trips of the async path.
+ */
+export async function hashSourceFile(file: string, expectedSize?: number): Promise<HashedFile> {
+  if (expectedSize !== undefined && expectedSize <= SYNC_MAX) {
+    const small = hashSmallFileSync(file);
+    if (small) return small;
+  }
+  return hashSourceFileAsync(file);
+}
+
 /**
  * Streams a file through SHA-256 in one read-only pass. Refuses the result if the file changed while
  * it was read: a hash of a half-copied file would name content that never existed.
  */
-export async function hashSourceFile(file: string): Promise<HashedFile> {
+async function hashSourceFileAsync(file: string): Promise<HashedFile> {
   const handle = await openSourceFile(file);
   try {
     const before = await handle.stat({ bigint: true });

@@ -27,6 +27,9 @@ export async function loadLocations(db: Db, sourceId: number): Promise<Map<strin
   return new Map(rows.map((row) => [row.path, row]));
 }
 
+/** Rows per multi-row INSERT: 12 columns x 400 rows stays far below SQLite's 32,766 bound parameters. */
+const ROWS_PER_INSERT = 400;
+
 export async function applyCatalogWrites(
   db: Db,
   sourceId: number,
@@ -35,49 +38,57 @@ export async function applyCatalogWrites(
   writes: readonly CatalogWrite[],
 ): Promise<void> {
   if (writes.length === 0) return;
+  const stats = (s: FileStats) => ({
+    size: s.size,
+    mtime_ns: s.mtimeNs,
+    ctime_ns: s.ctimeNs,
+    inode: s.inode,
+  });
+  // Content-addressed: the same bytes seen again (a copy, a move) are the same asset.
+  const assets = new Map<string, NewAsset>();
+  for (const write of writes) if (write.kind !== 'touch') assets.set(write.asset.id, write.asset);
+  const inserts = writes.filter((w) => w.kind === 'insert');
   await db.transaction().execute(async (trx) => {
-    for (const write of writes) {
-      const stats = {
-        size: write.stats.size,
-        mtime_ns: write.stats.mtimeNs,
-        ctime_ns: write.stats.ctimeNs,
-        inode: write.stats.inode,
-      };
-      if (write.kind !== 'touch') {
-        // Content-addressed: the same bytes seen again (a copy, a move) are the same asset.
-        await trx
-          .insertInto('assets')
-          .values({
-            id: write.asset.id,
-            size: write.asset.size,
-            media_type: write.asset.mediaType,
-            mime: write.asset.mime,
+    const assetRows = [...assets.values()].map((asset) => ({
+      id: asset.id,
+      size: asset.size,
+      media_type: asset.mediaType,
+      mime: asset.mime,
+      first_seen_at: now,
+    }));
+    for (let i = 0; i < assetRows.length; i += ROWS_PER_INSERT) {
+      await trx
+        .insertInto('assets')
+        .values(assetRows.slice(i, i + ROWS_PER_INSERT))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    }
+    for (let i = 0; i < inserts.length; i += ROWS_PER_INSERT) {
+      await trx
+        .insertInto('locations')
+        .values(
+          inserts.slice(i, i + ROWS_PER_INSERT).map((write) => ({
+            source_id: sourceId,
+            path: write.path,
+            asset_id: write.asset.id,
+            ...stats(write.stats),
+            status: 'present' as const,
             first_seen_at: now,
-          })
-          .onConflict((oc) => oc.column('id').doNothing())
-          .execute();
-      }
+            first_scan_id: scanId,
+            last_seen_at: now,
+            missing_since: null,
+          })),
+        )
+        .execute();
+    }
+    for (const write of writes) {
       switch (write.kind) {
         case 'insert':
-          await trx
-            .insertInto('locations')
-            .values({
-              source_id: sourceId,
-              path: write.path,
-              asset_id: write.asset.id,
-              ...stats,
-              status: 'present',
-              first_seen_at: now,
-              first_scan_id: scanId,
-              last_seen_at: now,
-              missing_since: null,
-            })
-            .execute();
           break;
         case 'touch':
           await trx
             .updateTable('locations')
-            .set({ ...stats, status: 'present', missing_since: null, last_seen_at: now })
+            .set({ ...stats(write.stats), status: 'present', missing_since: null, last_seen_at: now })
             .where('id', '=', write.locationId)
             .execute();
           break;
@@ -85,7 +96,7 @@ export async function applyCatalogWrites(
           await trx
             .updateTable('locations')
             .set({
-              ...stats,
+              ...stats(write.stats),
               asset_id: write.asset.id,
               status: 'present',
               missing_since: null,
