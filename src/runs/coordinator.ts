@@ -66,7 +66,9 @@ export async function coordinateRun(
       started_at: eb.fn.coalesce('started_at', eb.val(new Date().toISOString())),
     }))
     .where('id', '=', runId)
-    .where('status', 'in', ['queued', 'paused', 'cancelled', 'interrupted'])
+    // Only a run waiting for a coordinator: a start or resume leaves it `queued`, and a cancel that came
+    // first (the coordinator may take seconds to start) turned that into `cancelled`, which must hold.
+    .where('status', '=', 'queued')
     .executeTakeFirst();
   if (Number(taken.numUpdatedRows) === 0) {
     const run = await getRun(db, runId);
@@ -129,6 +131,11 @@ export async function coordinateRun(
       }
     });
     child.on('exit', (code, signal) => void onExit(state, code, signal));
+    // A send to a worker whose channel just closed fails with an 'error' event; unhandled, it would take
+    // the coordinator down. The worker's exit is what matters, and 'exit' reports it.
+    child.on('error', (error) =>
+      log.warn({ event: 'worker-channel-error', worker: state.id, error: error.message }),
+    );
     workers.add(state);
   };
 
@@ -188,8 +195,11 @@ export async function coordinateRun(
 
   const stopWorkers = () => {
     stopping = { since: Date.now() };
-    for (const state of workers)
-      state.child.send({ type: 'stop', graceMs: CANCEL_GRACE_MS } satisfies CoordinatorMessage);
+    for (const state of workers) {
+      // A worker that already closed its channel (it saw the pause itself) is on its way out.
+      if (state.child.connected)
+        state.child.send({ type: 'stop', graceMs: CANCEL_GRACE_MS } satisfies CoordinatorMessage);
+    }
   };
 
   const onSignal = () => {

@@ -5,6 +5,7 @@ import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { resolveParams } from '../pipeline/params.js';
 import { findPipeline } from '../pipeline/registry.js';
+import { configureTools } from '../pipeline/tools/lifecycle.js';
 import type { Policy } from '../store/schema.js';
 import { findRun, getRun, transitionRun } from '../store/runs-repository.js';
 import { getCollection, resolveCollection } from './collections.js';
@@ -91,6 +92,8 @@ export async function startRun(home: Home, input: unknown): Promise<PlannedRun> 
     });
   }
   const workers = request.workers ?? defaultWorkers(home);
+  // The versions recorded on the run are those of the tools its workers will use (config paths first).
+  configureTools(home.config.tools);
   const runId = await createRun(home.db, {
     pipeline,
     params,
@@ -137,6 +140,7 @@ export async function retryRun(home: Home, input: unknown): Promise<PlannedRun> 
     );
   }
   const workers = request.workers ?? old.workers;
+  configureTools(home.config.tools);
   const runId = await createRun(home.db, {
     pipeline,
     params,
@@ -194,6 +198,16 @@ export async function prepareResume(home: Home, input: unknown): Promise<Planned
         ]),
       )
       .execute();
+  }
+  // Queued again: waiting for a coordinator, which takes only queued runs, so a cancel that comes
+  // before the coordinator starts is kept.
+  if (
+    !(await transitionRun(home.db, run.id, ['queued', 'paused', 'cancelled', 'interrupted'], 'queued', {
+      status_reason: null,
+    }))
+  ) {
+    const now = await getRun(home.db, run.id);
+    throw new ArchivistError('usage', `run ${run.id} is ${now.status}: it cannot be resumed now`);
   }
   return { runId: run.id, workers: request.workers ?? run.workers };
 }

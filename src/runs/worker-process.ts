@@ -5,7 +5,9 @@
  * worker without a coordinator stops at once rather than work unsupervised.
  */
 import os from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { openHome } from '../home/home.js';
+import { configureTools, endTools } from '../pipeline/tools/lifecycle.js';
 import { registerBuiltinPipelines } from '../pipeline/builtin.js';
 import { findPipeline, loadExtraPipelines } from '../pipeline/registry.js';
 import { getRun } from '../store/runs-repository.js';
@@ -25,6 +27,20 @@ const send = (message: WorkerMessage) => {
   if (process.connected) process.send?.(message);
 };
 
+// A step stuck in JavaScript (a decoder looping) blocks this event loop, and with it the 'disconnect'
+// handler below. A watchdog thread keeps running regardless: once this process has been re-parented (its
+// coordinator died) and has still not exited a moment later, it kills the process.
+new Worker(
+  `const { workerData } = require('node:worker_threads');
+  let orphanSince = 0;
+  setInterval(() => {
+    if (process.ppid === workerData.ppid) return;
+    orphanSince = orphanSince || Date.now();
+    if (Date.now() - orphanSince > 2000) process.kill(workerData.pid, 'SIGKILL');
+  }, 250);`,
+  { eval: true, workerData: { ppid: process.ppid, pid: process.pid } },
+).unref();
+
 process.on('disconnect', () => {
   // The coordinator died (even SIGKILL closes the channel): abort tools, then go.
   abortWork.abort();
@@ -36,12 +52,18 @@ process.on('message', (message: CoordinatorMessage) => {
     setTimeout(() => abortWork.abort(), message.graceMs).unref();
   }
 });
+// Ctrl-C in a terminal sends SIGINT to the whole foreground process group, workers included. The
+// coordinator turns it into a cancel and stops its workers (with the grace period); a worker that died of
+// it would have its item recorded as a crash, with an attempt used.
+process.on('SIGINT', () => undefined);
 process.on('SIGTERM', () => {
   stop.abort();
   abortWork.abort();
 });
 
 const home = await openHome(homeRoot);
+// Tool paths in config.json win over what is on PATH; lineage records the tool actually used.
+configureTools(home.config.tools);
 registerBuiltinPipelines();
 await loadExtraPipelines();
 const run = await getRun(home.db, runId);
@@ -68,6 +90,7 @@ send({
   cpuMs: Math.round((usage.userCPUTime + usage.systemCPUTime) / 1000),
   maxRssBytes: usage.maxRSS * 1024,
 });
+await endTools();
 await home.close();
 process.disconnect?.();
 process.exitCode = 0;

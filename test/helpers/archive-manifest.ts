@@ -50,7 +50,7 @@ export function archiveManifest(root: string): ManifestEntry[] {
     if (type === 'symlink') entry.target = fs.readlinkSync(abs);
     entries.push(entry);
     if (type === 'dir') {
-      let names: string[] = [];
+      let names: string[];
       try {
         names = fs.readdirSync(abs).sort();
       } catch {

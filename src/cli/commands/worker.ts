@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import os from 'node:os';
 import { ArchivistError } from '../../errors.js';
 import { findPipeline } from '../../pipeline/registry.js';
+import { configureTools, endTools } from '../../pipeline/tools/lifecycle.js';
 import { openRunLog } from '../../runs/run-log.js';
 import { runWorkerLoop } from '../../runs/worker.js';
 import { findRun } from '../../store/runs-repository.js';
@@ -18,6 +19,7 @@ export function registerWorker(program: Command): void {
       const { run: ref } = command.opts<{ run: string }>();
       await withHome(options, async (home) => {
         const run = await findRun(home.db, ref);
+        configureTools(home.config.tools);
         if (run.status !== 'running') {
           throw new ArchivistError('usage', `run ${run.id} is ${run.status}; a worker joins a running run`);
         }
@@ -40,6 +42,7 @@ export function registerWorker(program: Command): void {
           send: () => undefined,
           log: openRunLog(home.layout, run.id, 'standalone-worker'),
         });
+        await endTools();
         emit(
           options,
           { run: run.id, worker: workerId, stopped: why },

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
-import { findOnPath, messageOf, type ToolReport } from './tool.js';
+import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
 export interface ExiftoolReport extends ToolReport {
   name: 'exiftool';
@@ -48,4 +48,92 @@ function perlFor(exiftool: ExifTool): string | null {
   if (process.platform === 'win32') return null;
   // exiftool's shebang names /usr/bin/perl; exiftool-vendored switches to the PATH's perl when it is absent.
   return exiftool.options.ignoreShebang ? findOnPath('perl') : '/usr/bin/perl';
+}
+
+/**
+ * The exiftool port used by steps: one long-lived exiftool per process (`-stay_open`, through
+ * exiftool-vendored), so a worker pays perl's start-up once, not per file. `maxProcs: 1` because a
+ * worker handles one item at a time; the pool runs N workers, not N exiftools each. The child is ended
+ * by `endExiftool()`, and as a backstop by batch-cluster's own `beforeExit`/`exit` hooks.
+ */
+let shared: ExifTool | null = null;
+let sharedVersion: Promise<string | null> | null = null;
+
+function instance(): ExifTool {
+  shared ??= new ExifTool({
+    maxProcs: 1,
+    // A huge TIFF or a long video can take a while; beyond this the child is presumed stuck and replaced.
+    taskTimeoutMillis: 60_000,
+    // Our own reading of dates and zones applies (capture-time.ts); skip the library's inference work.
+    backfillTimezones: false,
+  });
+  return shared;
+}
+
+/** exiftool's version (e.g. "13.59"), or null when it cannot be run (no perl). Asked once per process. */
+export function exiftoolVersion(): Promise<string | null> {
+  sharedVersion ??= instance()
+    .version()
+    .catch(() => null);
+  return sharedVersion;
+}
+
+/** Ends the shared exiftool child, if one was started. Safe to call more than once. */
+export async function endExiftool(): Promise<void> {
+  const running = shared;
+  shared = null;
+  sharedVersion = null;
+  if (running) await running.end();
+}
+
+export type RawTags = Record<string, unknown>;
+
+/**
+ * exiftool's own reading of a file, group-prefixed (`EXIF:DateTimeOriginal`, `QuickTime:CreateDate`: the
+ * group says how to read a date) and numeric (`-n`: 0.004, not "1/250"). MWG composites are off: they
+ * merge tags by rules of their own, and the precedence we apply must be the one we document.
+ */
+export async function readTags(
+  file: string,
+  signal: AbortSignal,
+  tags: readonly string[] = [],
+): Promise<RawTags> {
+  const read = instance().readRaw(file, {
+    readArgs: ['-G', '-n', '-fast', '-api', 'largefilesupport=1', ...tags.map((tag) => `-${tag}`)],
+    useMWG: false,
+  });
+  return (await untilAborted(read, signal)) as RawTags;
+}
+
+/** The bytes of a binary tag (an embedded preview JPEG), or a rejection when the file has none. */
+export async function extractBinaryTag(tag: string, file: string, signal: AbortSignal): Promise<Buffer> {
+  return untilAborted(instance().extractBinaryTagToBuffer(tag, file), signal);
+}
+
+/**
+ * exiftool tasks cannot be cancelled one by one; on abort we stop waiting and let the child finish (or
+ * be timed out by batch-cluster). Rejections become ToolErrors: `missing` when exiftool cannot start.
+ */
+async function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new ToolError('exiftool', 'aborted', 'exiftool: aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  // The task may still settle after an abort: keep that from being an unhandled rejection.
+  task.catch(() => undefined);
+  try {
+    return await Promise.race([task, aborted]);
+  } catch (error) {
+    if (error instanceof ToolError) throw error;
+    const message = messageOf(error);
+    const missing = /spawn|ENOENT|perl|not executable|startup/i.test(message);
+    throw new ToolError('exiftool', missing ? 'missing' : 'failed', `exiftool: ${firstLineOf(message)}`, {
+      stderrTail: tailOf(message),
+      cause: error,
+    });
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
 }

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../home/config.js';
-import { findOnPath, isExecutableFile, messageOf, type ToolReport } from './tool.js';
+import { findOnPath, isExecutableFile, messageOf, type ToolReport, type ToolSource } from './tool.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -24,46 +25,90 @@ export function detectFfprobe(tools: Config['tools'] = {}, env = process.env): P
   return detectFfTool('ffprobe', tools.ffprobe, env);
 }
 
+/** Where a tool was found, or why it was not. */
+type Location =
+  | { ok: true; path: string; source: ToolSource }
+  | { ok: false; path: string | null; source: ToolSource | null; problem: string };
+
 /**
- * The configured path wins over PATH, and a broken configured path is reported as broken rather than
- * silently replaced by whatever PATH holds: the user chose that binary, so results must not come from
- * another one.
+ * npm packages that ship a static ffmpeg/ffprobe, tried after PATH when one is installed. None is a
+ * dependency (their install scripts download binaries); a user who cannot install ffmpeg may add one.
  */
-async function detectFfTool(
+const NPM_PACKAGES: Record<FfmpegToolName, readonly string[]> = {
+  ffmpeg: ['ffmpeg-static', '@ffmpeg-installer/ffmpeg'],
+  ffprobe: ['ffprobe-static', '@ffprobe-installer/ffprobe'],
+};
+
+function fromNpm(name: FfmpegToolName): string | null {
+  const require = createRequire(import.meta.url);
+  for (const pkg of NPM_PACKAGES[name]) {
+    try {
+      // ffmpeg-static exports the path itself; the others an object with `path`.
+      const exported = require(pkg) as unknown;
+      const candidate =
+        typeof exported === 'string'
+          ? exported
+          : exported && typeof exported === 'object' && 'path' in exported
+            ? String(exported.path)
+            : null;
+      if (candidate && isExecutableFile(candidate)) return candidate;
+    } catch {
+      // Not installed: the usual case.
+    }
+  }
+  return null;
+}
+
+/**
+ * The configured path wins over PATH, PATH over an npm-shipped binary, and a broken configured path is
+ * reported as broken rather than silently replaced by whatever PATH holds: the user chose that binary,
+ * so results must not come from another one.
+ */
+export function locateFfTool(
+  name: FfmpegToolName,
+  configured: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Location {
+  if (!configured) {
+    const onPath = findOnPath(name, env);
+    if (onPath) return { ok: true, path: onPath, source: 'system' };
+    const shipped = fromNpm(name);
+    if (shipped) return { ok: true, path: shipped, source: 'npm' };
+    return { ok: false, path: null, source: null, problem: `${name} was not found on PATH` };
+  }
+  // A bare name in the config ("ffmpeg7") means a command on PATH; anything with a slash is a path.
+  const location =
+    configured.includes('/') || configured.includes(path.sep)
+      ? path.resolve(configured)
+      : (findOnPath(configured, env) ?? configured);
+  if (isExecutableFile(location)) return { ok: true, path: location, source: 'config' };
+  const why = fs.existsSync(location) ? 'is not an executable file' : 'does not exist';
+  return {
+    ok: false,
+    path: location,
+    source: 'config',
+    problem: `${name} at ${location} (from config.json) ${why}`,
+  };
+}
+
+export async function detectFfTool(
   name: FfmpegToolName,
   configured: string | undefined,
   env: NodeJS.ProcessEnv,
 ): Promise<ToolReport> {
-  const source = configured ? 'config' : 'system';
-  // A bare name in the config ("ffmpeg7") means a command on PATH; anything with a slash is a path.
-  const location = configured
-    ? configured.includes('/') || configured.includes(path.sep)
-      ? path.resolve(configured)
-      : (findOnPath(configured, env) ?? configured)
-    : findOnPath(name, env);
-  if (!location) {
+  const found = locateFfTool(name, configured, env);
+  if (!found.ok) {
     return {
       name,
       version: null,
-      path: null,
-      source: null,
+      path: found.path,
+      source: found.source,
       ok: false,
-      problem: `${name} was not found on PATH`,
+      problem: found.problem,
       hint: INSTALL_HINT(name),
     };
   }
-  if (!isExecutableFile(location)) {
-    const why = fs.existsSync(location) ? 'is not an executable file' : 'does not exist';
-    return {
-      name,
-      version: null,
-      path: location,
-      source,
-      ok: false,
-      problem: `${name} at ${location} (from ${source === 'config' ? 'config.json' : 'PATH'}) ${why}`,
-      hint: INSTALL_HINT(name),
-    };
-  }
+  const { path: location, source } = found;
   try {
     const output = await versionOutput(location);
     const version = parseVersion(name, output);

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { messageOf, type ToolReport } from './tool.js';
+import type sharpFactory from 'sharp';
+import type { Sharp } from 'sharp';
+import { firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
 export interface SharpReport extends ToolReport {
   name: 'sharp';
@@ -49,4 +51,135 @@ function packageDir(name: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The sharp (libvips) port used by steps. Loaded lazily, so that a broken native install fails the
+ * items that need it (tool-missing) instead of every command that merely lists pipelines.
+ */
+type SharpFactory = typeof sharpFactory;
+
+let loaded: Promise<SharpFactory> | null = null;
+
+export function loadSharp(): Promise<SharpFactory> {
+  if (loaded) return loaded;
+  const loading = import('sharp').then((module) => {
+    const sharp = module.default;
+    // N workers share the cores: the coordinator gives each its share in VIPS_CONCURRENCY.
+    const threads = Number.parseInt(process.env.VIPS_CONCURRENCY ?? '', 10);
+    if (Number.isFinite(threads) && threads > 0) sharp.concurrency(threads);
+    // Every file is decoded once: libvips' operation cache would only hold memory.
+    sharp.cache(false);
+    return sharp;
+  });
+  // A failed load is retried by the next caller rather than remembered forever.
+  loading.catch(() => {
+    loaded = null;
+  });
+  loaded = loading;
+  return loading;
+}
+
+/** "0.34.5 (libvips 8.17.3)", or null when sharp cannot be loaded. */
+export async function sharpVersion(): Promise<string | null> {
+  try {
+    const versions = (await loadSharp()).versions as Record<string, string | undefined>;
+    return `${versions.sharp ?? '?'} (libvips ${versions.vips ?? '?'})`;
+  } catch {
+    return null;
+  }
+}
+
+export type ImageInput =
+  | { file: string }
+  | { buffer: Buffer }
+  | { raw: { data: Buffer; width: number; height: number; channels: 1 | 2 | 3 | 4 } };
+
+export interface RenderOptions {
+  /** Longest edge; smaller pictures are never enlarged. */
+  size: number;
+  quality: number;
+  format: 'webp' | 'jpeg';
+  /**
+   * An EXIF orientation (1-8) to apply instead of the input's own: a RAW's embedded preview is oriented
+   * by the RAW. Undefined: the input's own EXIF orientation is applied.
+   */
+  orientation?: number;
+}
+
+export interface Rendered {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * Decodes, orients, scales, converts to sRGB and encodes one picture. Metadata is stripped (sharp keeps
+ * none unless asked): no GPS or camera serial leaks into a thumbnail. Errors are ToolErrors carrying
+ * libvips' message; the caller classifies them.
+ */
+export async function renderThumbnail(input: ImageInput, options: RenderOptions): Promise<Rendered> {
+  const sharp = await loadSharp().catch((error: unknown) => {
+    throw new ToolError('sharp', 'missing', `sharp cannot be loaded: ${messageOf(error)}`, { cause: error });
+  });
+  try {
+    // failOn 'error': tolerate libjpeg's warnings (most "corrupt" JPEGs still decode), refuse real errors.
+    const source =
+      'file' in input
+        ? sharp(input.file, { failOn: 'error', sequentialRead: true })
+        : 'buffer' in input
+          ? sharp(input.buffer, { failOn: 'error', sequentialRead: true })
+          : sharp(input.raw.data, {
+              raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels },
+            });
+    let image = options.orientation === undefined ? source.rotate() : orient(source, options.orientation);
+    image = image
+      .resize(options.size, options.size, { fit: 'inside', withoutEnlargement: true })
+      .toColourspace('srgb');
+    image =
+      options.format === 'jpeg'
+        ? image.flatten({ background: '#ffffff' }).jpeg({ quality: options.quality, mozjpeg: false })
+        : image.webp({ quality: options.quality });
+    const { data, info } = await image.toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    const message = messageOf(error);
+    throw new ToolError('sharp', 'failed', `sharp: ${firstLineOf(message)}`, {
+      stderrTail: tailOf(message),
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Applies EXIF orientation `n` by hand. sharp always mirrors before it rotates (its documented order),
+ * so transpose (5) is a mirror then three quarter turns, and transverse (7) a mirror then one.
+ */
+function orient(image: Sharp, n: number): Sharp {
+  switch (n) {
+    case 2:
+      return image.flop();
+    case 3:
+      return image.rotate(180);
+    case 4:
+      return image.flip();
+    case 5:
+      return image.flop().rotate(270);
+    case 6:
+      return image.rotate(90);
+    case 7:
+      return image.flop().rotate(90);
+    case 8:
+      return image.rotate(270);
+    default:
+      return image;
+  }
+}
+
+/** Mean and spread of a picture's brightness (0-255), to tell a black frame from a dark scene. */
+export async function lumaStats(buffer: Buffer): Promise<{ mean: number; stdev: number }> {
+  const sharp = await loadSharp();
+  const stats = await sharp(buffer).greyscale().stats();
+  const channel = stats.channels[0]!;
+  return { mean: channel.mean, stdev: channel.stdev };
 }

@@ -56,3 +56,45 @@ export function isExecutableFile(file: string): boolean {
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * What went wrong when a port ran its tool. `missing`: the tool cannot be started at all (not installed,
+ * broken install); `failed`: it ran and refused the input; `aborted`: our signal stopped it (cancel or
+ * timeout). Steps turn these into classified failures; they never reach the worker as exceptions.
+ */
+export class ToolError extends Error {
+  readonly tool: string;
+  readonly kind: 'missing' | 'failed' | 'aborted';
+  /** The last lines the tool wrote to stderr, kept on the failed item for a person to read. */
+  readonly stderrTail: string | undefined;
+
+  constructor(
+    tool: string,
+    kind: ToolError['kind'],
+    message: string,
+    options: { stderrTail?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'ToolError';
+    this.tool = tool;
+    this.kind = kind;
+    this.stderrTail = options.stderrTail;
+  }
+}
+
+/** The last `lines` non-empty lines of a tool's output, capped in size so a chatty tool cannot bloat a row. */
+export function tailOf(text: string, lines = 20, maxChars = 4000): string {
+  const kept = text
+    .split(/\r?\n/)
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== '')
+    .slice(-lines)
+    .join('\n');
+  return kept.length > maxChars ? kept.slice(-maxChars) : kept;
+}
+
+/** The first non-empty line of a message: failure messages are one line; the rest goes to stderrTail. */
+export function firstLineOf(text: string, maxChars = 300): string {
+  const line = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  return line.trim().slice(0, maxChars);
+}

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import type { StepDefinition } from '../step.js';
+import { exiftoolVersion, readTags, type RawTags } from '../tools/exiftool-tool.js';
+import { ffToolVersion } from '../tools/ffmpeg-run.js';
+import { mainVideoStream, probeMedia, type FfprobeResult } from '../tools/ffprobe.js';
+import { tailOf, ToolError } from '../tools/tool.js';
+import { CAPTURE_TAGS } from './capture-time.js';
+import { failed, failureOf } from './failures.js';
+import { normalizeMetadata } from './normalize-metadata.js';
+
+const MetadataParams = z.object({});
+
+/** Both tools shape the artifact, so both versions are in the cache key: a new ffprobe recomputes. */
+async function metadataToolVersion(): Promise<string> {
+  const [exiftool, ffprobe] = await Promise.all([exiftoolVersion(), ffToolVersion('ffprobe')]);
+  return `${exiftool ?? 'missing'} + ffprobe ${ffprobe ?? 'missing'}`;
+}
+
+/** File types that hold pictures or sound and pictures, as exiftool names their MIME types. */
+function isMediaMime(mime: unknown): boolean {
+  return typeof mime === 'string' && (/^(image|video)\//.test(mime) || mime === 'application/mxf');
+}
+
+/**
+ * Why a file has no metadata worth recording, or null when it has some. A file exiftool cannot parse,
+ * or that is not media at all, fails; a file with anything real in it (a size, a date, a camera)
+ * succeeds with what is there.
+ */
+function unreadable(
+  tags: RawTags,
+  isVideo: boolean,
+  probe: FfprobeResult | null,
+  probeError?: string,
+): string | null {
+  const error = tags['ExifTool:Error'];
+  if (typeof error === 'string') return `exiftool: ${error}`;
+  const type = tags['File:FileType'];
+  if (typeof type !== 'string') return 'exiftool does not recognise the file type';
+  const mime = tags['File:MIMEType'];
+  if (!isMediaMime(mime)) {
+    return `not a media file: exiftool reads it as ${type} (${typeof mime === 'string' ? mime : 'no MIME type'})`;
+  }
+  const warning =
+    typeof tags['ExifTool:Warning'] === 'string' ? `; exiftool: ${tags['ExifTool:Warning']}` : '';
+  if (isVideo) {
+    // exiftool names a video's frame size in its container's group (QuickTime, RIFF, Matroska, M2TS...).
+    const hasVideo =
+      (probe && mainVideoStream(probe)) || Object.keys(tags).some((key) => key.endsWith(':ImageWidth'));
+    if (!hasVideo) return `no readable video stream (ffprobe: ${probeError ?? 'no video stream'}${warning})`;
+    return null;
+  }
+  const hasSize = [
+    'Composite:ImageSize',
+    'File:ImageWidth',
+    'PNG:ImageWidth',
+    'EXIF:ExifImageWidth',
+    'QuickTime:ImageWidth',
+  ].some((key) => tags[key] !== undefined);
+  const hasFacts = Object.keys(tags).some((key) => {
+    const name = key.slice(key.lastIndexOf(':') + 1);
+    return (CAPTURE_TAGS as readonly string[]).includes(name) || name === 'Make' || name === 'Model';
+  });
+  return hasSize || hasFacts ? null : `no readable metadata (${type}${warning})`;
+}
+
+export const metadataStep: StepDefinition<typeof MetadataParams> = {
+  name: 'metadata',
+  tool: { name: 'exiftool', version: metadataToolVersion },
+  artifactKind: 'metadata',
+  mediaTypes: ['image', 'video'],
+  params: MetadataParams,
+  async run({ asset, signal }) {
+    let tags: RawTags;
+    try {
+      tags = await readTags(asset.file, signal);
+    } catch (error) {
+      return failureOf(error, 'no-metadata');
+    }
+
+    const isVideo = asset.mediaType === 'video';
+    let probe: FfprobeResult | null = null;
+    let probeError: string | undefined;
+    let probeTail: string | undefined;
+    let probeMissing: ToolError | undefined;
+    if (isVideo) {
+      try {
+        probe = await probeMedia(asset.file, signal);
+      } catch (error) {
+        if (error instanceof ToolError && error.kind === 'aborted') return failureOf(error, 'no-metadata');
+        // A missing ffprobe or a stream it cannot read still leaves exiftool's view of the file.
+        probeError = error instanceof Error ? error.message.replace(/^ffprobe: /, '') : String(error);
+        probeTail = error instanceof ToolError ? error.stderrTail : undefined;
+        if (error instanceof ToolError && error.kind === 'missing') probeMissing = error;
+      }
+    }
+
+    const why = unreadable(tags, isVideo, probe, probeError);
+    if (why && probeMissing) {
+      // Without ffprobe this video could not be read; with it, it may well be: say what to install.
+      return failureOf(probeMissing, 'no-metadata');
+    }
+    if (why) {
+      const warnings =
+        typeof tags['ExifTool:Warning'] === 'string' ? `exiftool: ${tags['ExifTool:Warning']}` : '';
+      return failed('no-metadata', why, tailOf([probeTail ?? '', warnings].join('\n')) || undefined);
+    }
+    const metadata = normalizeMetadata({
+      tags,
+      mediaType: asset.mediaType,
+      mime: asset.mime,
+      probe,
+      probeError,
+    });
+    return {
+      status: 'done',
+      output: {
+        bytes: Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`),
+        mime: 'application/json',
+        extension: 'json',
+      },
+    };
+  },
+};

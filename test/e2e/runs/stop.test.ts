@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT } from '../../helpers/cli.js';
+import {
+  createFixture,
+  pollFor,
+  TEST_PIPELINES,
+  waitUntilDead,
+  type Fixture,
+  type ItemRow,
+  type RunJson,
+} from './harness.js';
+
+/**
+ * Stopping a run the other ways a user does: Ctrl-C in the terminal of a foreground run (a cancel, not a
+ * crash of every worker), and `run cancel` of a detached run whose coordinator has not started yet (the
+ * cancel holds; the late coordinator does not run it anyway).
+ */
+
+let fixture: Fixture | undefined;
+afterEach(async () => {
+  await fixture?.cleanup();
+  fixture = undefined;
+});
+
+describe('stopping a run', () => {
+  it('treats Ctrl-C in a foreground run as a cancel: no item is blamed, resume finishes', async () => {
+    fixture = await createFixture({ files: 20 });
+    const f = fixture;
+    // A terminal sends Ctrl-C's SIGINT to the whole foreground process group: the CLI and its workers.
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        '--home',
+        f.home,
+        'run',
+        'start',
+        'testsleep',
+        '--collection',
+        'c',
+        '--set',
+        'write.ms=500',
+        '--workers',
+        '2',
+        '--json',
+      ],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...f.env, ARCHIVIST_HOME: '', CI: 'true' },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    f.track(child.pid!);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+
+    await pollFor(
+      'a few items done',
+      () => {
+        if (!fs.existsSync(path.join(f.home, 'archivist.db'))) return undefined;
+        const [row] = f.query<{ n: number }>("select count(*) as n from work_items where status = 'done'");
+        return row && row.n >= 2 ? row.n : undefined;
+      },
+      100,
+    );
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited, stderr).toBe(4);
+
+    const run = JSON.parse(stdout) as RunJson;
+    expect(run.status).toBe('cancelled');
+    expect(run.failures).toEqual([]);
+    expect(run.counts.failed).toBe(0);
+    expect(run.counts.running).toBe(0);
+    expect(run.counts.pending).toBeGreaterThan(0);
+    expect(run.stats.workerCrashes).toBe(0);
+    // The items that were in flight go back untouched: no attempt used, no crash recorded against them.
+    for (const item of f.items(run.id).filter((i) => i.status === 'pending')) {
+      expect(item, `item ${item.id}`).toMatchObject({ attempts: 0, reason: null, message: null });
+    }
+
+    const resumed = await f.json<RunJson>(['run', 'resume', run.id]);
+    expect(resumed.status).toBe('completed');
+    expect(resumed.counts).toEqual({
+      total: 20,
+      pending: 0,
+      running: 0,
+      done: 20,
+      failed: 0,
+      skipped: 0,
+      reused: 0,
+    });
+    for (const item of f.items(run.id)) expect(item.attempts).toBe(1);
+    f.verify();
+  });
+
+  it('keeps a cancel made before the detached coordinator took the run', async () => {
+    fixture = await createFixture({ files: 6 });
+    const f = fixture;
+    // A coordinator that starts late (a loaded machine): it waits at start-up until the test opens a gate.
+    const gateModule = path.join(f.root, 'late-coordinator.mjs');
+    fs.writeFileSync(
+      gateModule,
+      [
+        "import fs from 'node:fs';",
+        "import { setTimeout as sleep } from 'node:timers/promises';",
+        "if (process.argv.includes('coordinate')) {",
+        '  while (!fs.existsSync(process.env.ARCHIVIST_TEST_GATE)) await sleep(20);',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const late = (gate: string) => ({
+      ARCHIVIST_PIPELINE_MODULES: [TEST_PIPELINES, gateModule].join(path.delimiter),
+      ARCHIVIST_TEST_GATE: gate,
+    });
+
+    const gate1 = path.join(f.root, 'gate-1');
+    const { id, coordinatorPid } = await f.startDetached(
+      'testsleep',
+      ['--set', 'write.ms=20', '--workers', '2'],
+      late(gate1),
+    );
+    expect((await f.show(id)).status).toBe('queued');
+    const cancelled = await f.json<RunJson>(['run', 'cancel', id]);
+    expect(cancelled.status).toBe('cancelled');
+    fs.writeFileSync(gate1, '');
+    await waitUntilDead([coordinatorPid]);
+    const after = await f.show(id);
+    expect(after.status).toBe('cancelled');
+    expect(after.counts).toEqual({
+      total: 6,
+      pending: 6,
+      running: 0,
+      done: 0,
+      failed: 0,
+      skipped: 0,
+      reused: 0,
+    });
+    expect(f.artifacts()).toEqual([]);
+
+    // The same for a detached resume cancelled before its coordinator starts.
+    const gate2 = path.join(f.root, 'gate-2');
+    const resume = await f.json<{ id: string; coordinatorPid: number }>(
+      ['run', 'resume', id, '--detach'],
+      0,
+      late(gate2),
+    );
+    f.track(resume.coordinatorPid);
+    expect((await f.show(id)).status).toBe('queued');
+    expect((await f.json<RunJson>(['run', 'cancel', id])).status).toBe('cancelled');
+    fs.writeFileSync(gate2, '');
+    await waitUntilDead([resume.coordinatorPid]);
+    expect((await f.show(id)).counts.done).toBe(0);
+    expect((await f.show(id)).status).toBe('cancelled');
+
+    // Still resumable, and it completes.
+    const done = await f.json<RunJson>(['run', 'resume', id]);
+    expect(done.status).toBe('completed');
+    expect(done.counts.done).toBe(6);
+    expect(f.items(id).every((item: ItemRow) => item.attempts === 1)).toBe(true);
+    f.verify();
+  });
+});

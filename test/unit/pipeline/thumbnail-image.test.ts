@@ -1,0 +1,236 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ExifTool } from 'exiftool-vendored';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StepOutcome } from '../../../src/pipeline/step.js';
+import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
+import { endTools } from '../../../src/pipeline/tools/lifecycle.js';
+import { tempDir } from '../../helpers/cli.js';
+import {
+  context,
+  fixture,
+  layoutOf,
+  storedFor,
+  THUMBNAIL_DEFAULTS,
+  uprightPicture,
+} from './media-helpers.js';
+
+type Params = typeof THUMBNAIL_DEFAULTS;
+
+let dir: string;
+let cleanup: () => void;
+/** Our own exiftool to write test files; the step's ports use the shared one. */
+const writer = new ExifTool({ maxProcs: 1 });
+
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir('archivist-thumb-'));
+});
+afterAll(async () => {
+  await writer.end();
+  await endTools();
+  cleanup();
+});
+
+async function thumbnail(file: string, params: Partial<Params> = {}, mime: string | null = null) {
+  const outcome = await thumbnailStep.run(
+    context(file, 'image', { ...THUMBNAIL_DEFAULTS, ...params }, { mime }),
+  );
+  return outcome;
+}
+
+function bytesOf(outcome: StepOutcome): Buffer {
+  if (outcome.status !== 'done' || !outcome.output?.bytes) {
+    throw new Error(`expected a thumbnail, got ${JSON.stringify(outcome)}`);
+  }
+  return outcome.output.bytes;
+}
+
+describe('thumbnail: EXIF orientation', () => {
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])(
+    'orientation %i comes out upright, unmirrored, 256 px wide',
+    async (n) => {
+      const stored = await storedFor(await uprightPicture(300, 200), n);
+      const file = path.join(dir, `orientation_${n}.jpg`);
+      await sharp(stored).jpeg({ quality: 95 }).withMetadata({ orientation: n }).toFile(file);
+      expect((await sharp(file).metadata()).orientation).toBe(n);
+
+      const thumb = bytesOf(await thumbnail(file));
+      const meta = await sharp(thumb).metadata();
+      expect(meta.format).toBe('webp');
+      // 300x200 as displayed, whatever the stored shape: the longest edge becomes 256.
+      expect([meta.width, meta.height]).toEqual([256, 171]);
+      expect(await layoutOf(thumb)).toEqual(['red', 'green', 'blue']);
+      // The thumbnail carries no orientation of its own, nor any other metadata.
+      expect(meta.orientation).toBeUndefined();
+      expect(meta.exif).toBeUndefined();
+    },
+  );
+
+  it('turns the real portrait_6.jpg sample upright (portrait thumbnail)', async () => {
+    const thumb = bytesOf(await thumbnail(fixture('jpg/orientation/portrait_6.jpg')));
+    const meta = await sharp(thumb).metadata();
+    expect(meta.height).toBe(256);
+    expect(meta.width).toBeLessThan(256);
+  });
+});
+
+describe('thumbnail: RAW via the embedded preview', () => {
+  /** A TIFF-based "RAW": sensor-ish strips plus a PreviewImage JPEG, as DNG and most RAW formats are. */
+  async function fakeRaw(n: number, extension = 'dng'): Promise<string> {
+    const file = path.join(dir, `raw_${n}.${extension}`);
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } })
+      .tiff()
+      .toFile(file);
+    const preview = path.join(dir, `preview_${n}.jpg`);
+    // The preview is stored as the sensor saw it and, to prove the RAW's tag is the one used, carries a
+    // wrong orientation of its own.
+    await sharp(await storedFor(await uprightPicture(600, 400), n))
+      .jpeg()
+      .withMetadata({ orientation: n === 1 ? 3 : 1 })
+      .toFile(preview);
+    await writer.write(
+      file,
+      { Orientation: n },
+      {
+        writeArgs: ['-overwrite_original', '-n', `-PreviewImage<=${preview}`],
+      },
+    );
+    return file;
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('orientation %i of the RAW applies to its preview', async (n) => {
+    const file = await fakeRaw(n);
+    const thumb = bytesOf(await thumbnail(file, {}, 'image/x-adobe-dng'));
+    const meta = await sharp(thumb).metadata();
+    expect([meta.width, meta.height]).toEqual([256, 171]);
+    expect(await layoutOf(thumb)).toEqual(['red', 'green', 'blue']);
+  });
+
+  it('fails as unsupported-format, naming the problem, when a RAW embeds no preview', async () => {
+    const file = path.join(dir, 'nopreview.nef');
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } })
+      .tiff()
+      .toFile(file);
+    const outcome = await thumbnail(file);
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'unsupported-format' });
+    expect((outcome as { message: string }).message).toMatch(/no embedded JPEG preview/);
+  });
+});
+
+describe('thumbnail: HEIC/HEIF through the WebAssembly libheif', () => {
+  it('decodes an HEVC iPhone HEIC (which libvips cannot) and keeps it portrait', async () => {
+    const thumb = bytesOf(await thumbnail(fixture('heic/IMG_5195.HEIC'), {}, 'image/heic'));
+    const meta = await sharp(thumb).metadata();
+    // 2566x3313 portrait
+    expect([meta.width, meta.height]).toEqual([198, 256]);
+    expect(meta.exif).toBeUndefined();
+  });
+
+  it('applies the HEIF rotation (irot) once: the iPhone 13 picture stored landscape shows portrait', async () => {
+    const thumb = bytesOf(await thumbnail(fixture('heic/iphone_13_pro_max.HEIC'), {}, 'image/heic'));
+    const meta = await sharp(thumb).metadata();
+    expect([meta.width, meta.height]).toEqual([192, 256]);
+  });
+
+  it('decodes a small HEIF sample', async () => {
+    const thumb = bytesOf(await thumbnail(fixture('heic/samplefilehub.heif')));
+    expect((await sharp(thumb).metadata()).width).toBe(256);
+  });
+});
+
+describe('thumbnail: formats, colour, size, params', () => {
+  const red = () =>
+    sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 220, g: 20, b: 20 } } });
+
+  it.each([
+    ['png', () => red().png()],
+    ['gif', () => red().gif()],
+    ['webp', () => red().webp()],
+    ['tiff', () => red().tiff()],
+    ['avif', () => red().avif()],
+    ['progressive.jpg', () => red().jpeg({ progressive: true })],
+    ['cmyk.jpg', () => red().toColourspace('cmyk').jpeg()],
+    ['p3.jpg', () => red().withIccProfile('p3').jpeg()],
+    ['16bit.png', () => red().toColourspace('rgb16').png()],
+  ])('reads %s, and writes an sRGB WebP without a profile', async (name, make) => {
+    const file = path.join(dir, `format.${name}`);
+    await make().toFile(file);
+    const thumb = bytesOf(await thumbnail(file));
+    const meta = await sharp(thumb).metadata();
+    expect([meta.format, meta.width, meta.height, meta.space]).toEqual(['webp', 256, 192, 'srgb']);
+    expect(meta.icc).toBeUndefined();
+    const { channels } = await sharp(thumb).stats();
+    expect(channels[0]!.mean).toBeGreaterThan(150);
+    expect(channels[1]!.mean).toBeLessThan(80);
+  });
+
+  it('strips GPS and camera tags from the thumbnail', async () => {
+    const file = path.join(dir, 'gps.jpg');
+    fs.copyFileSync(fixture('jpg/gps/DSCN0010.jpg'), file);
+    const thumb = bytesOf(await thumbnail(file));
+    const meta = await sharp(thumb).metadata();
+    expect(meta.exif).toBeUndefined();
+    expect(meta.xmp).toBeUndefined();
+    expect(thumb.includes(Buffer.from('NIKON'))).toBe(false);
+  });
+
+  it('never enlarges, and honours size, quality and format=jpeg', async () => {
+    const small = path.join(dir, 'small.png');
+    await sharp({
+      create: { width: 100, height: 50, channels: 4, background: { r: 0, g: 0, b: 255, alpha: 0.5 } },
+    })
+      .png()
+      .toFile(small);
+    const kept = await sharp(bytesOf(await thumbnail(small))).metadata();
+    expect([kept.width, kept.height]).toEqual([100, 50]);
+
+    const outcome = await thumbnail(fixture('jpg/Canon_40D.jpg'), { size: 64, format: 'jpeg', quality: 50 });
+    expect(outcome).toMatchObject({ status: 'done', output: { mime: 'image/jpeg', extension: 'jpg' } });
+    const meta = await sharp(bytesOf(outcome)).metadata();
+    expect([meta.format, Math.max(meta.width, meta.height), meta.channels]).toEqual(['jpeg', 64, 3]);
+  });
+
+  it('refuses params outside the schema (size 8, quality 0, position 2, format png)', () => {
+    const schema = thumbnailStep.params.strict();
+    expect(schema.parse({})).toEqual(THUMBNAIL_DEFAULTS);
+    for (const bad of [
+      { size: 8 },
+      { size: 5000 },
+      { size: 100.5 },
+      { quality: 0 },
+      { position: 2 },
+      { format: 'png' },
+    ]) {
+      expect(schema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    }
+  });
+});
+
+describe('thumbnail: broken files fail with a reason', () => {
+  it('a file that is not a picture at all: unsupported-format, with what libvips said', async () => {
+    const file = path.join(dir, 'noise.jpg');
+    fs.writeFileSync(
+      file,
+      Buffer.from('this is not a picture, just some text pretending to be one\n'.repeat(20)),
+    );
+    const outcome = await thumbnail(file);
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'unsupported-format' });
+    expect((outcome as { message: string }).message).toMatch(/^sharp: .*unsupported image format/);
+  });
+
+  it('a JPEG cut in half: decode-error with the decoder message and stderr tail, or a partial picture', async () => {
+    const whole = fs.readFileSync(fixture('jpg/Canon_40D.jpg'));
+    const file = path.join(dir, 'truncated.jpg');
+    fs.writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
+    const outcome = await thumbnail(file);
+    if (outcome.status === 'failed') {
+      expect(outcome.reason).toBe('decode-error');
+      expect(outcome.message).toMatch(/^sharp: /);
+      expect(outcome.message).not.toContain('\n');
+      expect(outcome.stderrTail).toBeTruthy();
+    } else {
+      expect(outcome.status).toBe('done');
+    }
+  });
+});
