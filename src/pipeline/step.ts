@@ -42,7 +42,7 @@ export interface StepContext<P> {
   inputs: readonly StepInput[];
   /** Aborted on cancel or timeout: kill child tools when it fires. */
   signal: AbortSignal;
-  /** A private scratch directory under the home, emptied after the step. */
+  /** A scratch directory under the home, private to this worker process; remove what you no longer need (it is deleted when the worker exits). */
   scratchDir: string;
 }
 

@@ -5,7 +5,8 @@ import type { RunStatus, WorkItemRow } from '../store/schema.js';
 import { backoffMs } from './lease.js';
 
 export type ClaimResult =
-  | { kind: 'claimed'; item: WorkItemRow }
+  /** `item` is the first of `items`; a worker asks for several at once only while items are fast. */
+  | { kind: 'claimed'; item: WorkItemRow; items: WorkItemRow[] }
   /** Items remain but none can start yet (backoff, or waiting for an earlier step). */
   | { kind: 'wait' }
   /** Nothing pending or running is left. */
@@ -20,6 +21,8 @@ export interface ClaimOptions {
   /** step -> the earlier steps whose artifacts it needs. */
   needs: Readonly<Record<string, readonly string[]>>;
   now: number;
+  /** How many items to claim at most (default 1). */
+  limit?: number;
 }
 
 /**
@@ -41,7 +44,7 @@ export async function claimWorkItem(db: Db, options: ClaimOptions): Promise<Clai
     await expireLeases(trx, runId, run.max_attempts, now);
 
     const waiting = Object.entries(options.needs).filter(([, needs]) => needs.length > 0);
-    const item = await trx
+    const found = await trx
       .selectFrom('work_items as w')
       .selectAll('w')
       .where('w.run_id', '=', runId)
@@ -68,10 +71,10 @@ export async function claimWorkItem(db: Db, options: ClaimOptions): Promise<Clai
       })
       .orderBy('w.order_key')
       .orderBy('w.step_index')
-      .limit(1)
-      .executeTakeFirst();
+      .limit(options.limit ?? 1)
+      .execute();
 
-    if (!item) {
+    if (found.length === 0) {
       const open = await trx
         .selectFrom('work_items')
         .select('id')
@@ -92,18 +95,21 @@ export async function claimWorkItem(db: Db, options: ClaimOptions): Promise<Clai
         lease_expires_at: now + leaseMs,
         started_at: startedAt,
       })
-      .where('id', '=', item.id)
+      .where(
+        'id',
+        'in',
+        found.map((item) => item.id),
+      )
       .execute();
-    return {
-      kind: 'claimed',
-      item: {
-        ...item,
-        status: 'running',
-        attempts: item.attempts + 1,
-        lease_owner: owner,
-        started_at: startedAt,
-      },
-    };
+    const items = found.map((item) => ({
+      ...item,
+      status: 'running' as const,
+      attempts: item.attempts + 1,
+      lease_owner: owner,
+      lease_expires_at: now + leaseMs,
+      started_at: startedAt,
+    }));
+    return { kind: 'claimed', item: items[0]!, items };
   });
 }
 

@@ -90,6 +90,8 @@ export async function coordinateRun(
   let crashes = 0;
   let crashesInARow = 0;
 
+  let wake: () => void = () => undefined;
+
   const spawnWorker = () => {
     // Share the cores between workers instead of letting each libvips use all of them.
     const threads = String(Math.max(1, Math.floor(os.cpus().length / options.workers)));
@@ -130,7 +132,7 @@ export async function coordinateRun(
           break;
       }
     });
-    child.on('exit', (code, signal) => void onExit(state, code, signal));
+    child.on('exit', (code, signal) => void onExit(state, code, signal).finally(wake));
     // A send to a worker whose channel just closed fails with an 'error' event; unhandled, it would take
     // the coordinator down. The worker's exit is what matters, and 'exit' reports it.
     child.on('error', (error) =>
@@ -178,18 +180,20 @@ export async function coordinateRun(
         durationMs: Date.now() - item.at,
       });
       if (result === 'failed') await skipOrphanedDependents(db, runId, needs);
-    } else if (code !== 0 || signal) {
+    }
+    if (code === 0 && !signal) return;
+    if (!item) {
       crashes++;
       crashesInARow++;
     }
-    if (code !== 0 || signal) {
-      if (crashesInARow >= CRASH_LOOP_LIMIT) {
-        await transitionRun(db, runId, ['running'], 'paused', {
-          status_reason: `workers crashed ${crashesInARow} times in a row: ${state.stderr.at(-1) ?? 'no message'}`,
-        });
-      } else {
-        spawnWorker(); // replace the dead worker; the run goes on
-      }
+    // Items the dead worker had claimed ahead but not started did nothing wrong: back to pending.
+    await releaseWorkItems(db, { runId, owner: state.id });
+    if (crashesInARow >= CRASH_LOOP_LIMIT) {
+      await transitionRun(db, runId, ['running'], 'paused', {
+        status_reason: `workers crashed ${crashesInARow} times in a row: ${state.stderr.at(-1) ?? 'no message'}`,
+      });
+    } else {
+      spawnWorker(); // replace the dead worker; the run goes on
     }
   };
 
@@ -214,7 +218,15 @@ export async function coordinateRun(
   let final: RunStatus;
   try {
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+      // A tick, or sooner when a worker exits: the end of a run is noticed at once, not on the next tick.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, TICK_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = () => undefined;
       await db.updateTable('runs').set({ heartbeat_at: Date.now() }).where('id', '=', runId).execute();
       const { status } = await db
         .selectFrom('runs')

@@ -35,36 +35,57 @@ export async function completeWorkItem(
   owner: string,
   result: DoneResult,
 ): Promise<boolean> {
+  const [ok] = await completeWorkItems(db, owner, [{ item, result }]);
+  return ok!;
+}
+
+/**
+ * Marks several items done in one transaction (a worker's batch of quick items): each one only if its
+ * lease is still ours. Returns, per item, whether it was recorded.
+ */
+export async function completeWorkItems(
+  db: Db,
+  owner: string,
+  entries: readonly { item: WorkItemRow; result: DoneResult }[],
+): Promise<boolean[]> {
+  if (entries.length === 0) return [];
   return withWriteLock(db, async (trx) => {
-    if (!(await stillLeased(trx, item.id, owner))) return false;
-    let artifactId: string | null = null;
-    let reused = 0;
-    if (result.artifact && 'created' in result.artifact) {
-      await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
-      artifactId = result.artifact.created.id;
-    } else if (result.artifact) {
-      artifactId = result.artifact.reusedId;
-      reused = 1;
+    const recorded: boolean[] = [];
+    for (const { item, result } of entries) {
+      if (!(await stillLeased(trx, item.id, owner))) {
+        recorded.push(false);
+        continue;
+      }
+      let artifactId: string | null = null;
+      let reused = 0;
+      if (result.artifact && 'created' in result.artifact) {
+        await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
+        artifactId = result.artifact.created.id;
+      } else if (result.artifact) {
+        artifactId = result.artifact.reusedId;
+        reused = 1;
+      }
+      if (artifactId && result.makeCurrent) {
+        await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
+      }
+      await trx
+        .updateTable('work_items')
+        .set({
+          status: 'done',
+          artifact_id: artifactId,
+          reused,
+          lease_owner: null,
+          lease_expires_at: null,
+          finished_at: new Date().toISOString(),
+          duration_ms: result.durationMs,
+          reason: null,
+          message: null,
+        })
+        .where('id', '=', item.id)
+        .execute();
+      recorded.push(true);
     }
-    if (artifactId && result.makeCurrent) {
-      await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
-    }
-    await trx
-      .updateTable('work_items')
-      .set({
-        status: 'done',
-        artifact_id: artifactId,
-        reused,
-        lease_owner: null,
-        lease_expires_at: null,
-        finished_at: new Date().toISOString(),
-        duration_ms: result.durationMs,
-        reason: null,
-        message: null,
-      })
-      .where('id', '=', item.id)
-      .execute();
-    return true;
+    return recorded;
   });
 }
 
@@ -156,7 +177,7 @@ export async function skipWorkItem(
  */
 export async function releaseWorkItems(
   db: Db,
-  where: { runId: string; owner?: string; itemId?: number },
+  where: { runId: string; owner?: string; itemId?: number; itemIds?: readonly number[] },
 ): Promise<number> {
   return withWriteLock(db, async (trx) => {
     let query = trx
@@ -176,6 +197,8 @@ export async function releaseWorkItems(
       .where('status', '=', 'running');
     if (where.owner) query = query.where('lease_owner', '=', where.owner);
     if (where.itemId !== undefined) query = query.where('id', '=', where.itemId);
+    if (where.itemIds !== undefined)
+      query = query.where('id', 'in', where.itemIds.length > 0 ? where.itemIds : [-1]);
     const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows);
   });

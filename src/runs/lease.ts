@@ -20,3 +20,14 @@ export async function extendLease(db: Db, itemId: number, owner: string, until: 
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
+
+/** Extends every lease a worker holds (the item it works on and those it claimed ahead). */
+export async function extendLeases(db: Db, owner: string, until: number): Promise<number> {
+  const result = await db
+    .updateTable('work_items')
+    .set({ lease_expires_at: until })
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cacheKeyOf } from '../artifacts/cache-key.js';
-import { artifactFileExists, storeArtifactFile } from '../artifacts/artifact-store.js';
+import { storeArtifactFile } from '../artifacts/artifact-store.js';
 import { newArtifactId } from './run-id.js';
 import type { Home } from '../home/home.js';
 import type { PipelineDefinition, StepDefinition, StepInput, StepOutcome } from '../pipeline/step.js';
@@ -13,13 +13,15 @@ import { transitionRun } from '../store/runs-repository.js';
 import { claimWorkItem } from './claim-work-item.js';
 import { diskSpace, formatSize } from './disk-threshold.js';
 import {
-  completeWorkItem,
   failWorkItem,
+  type DoneResult,
   releaseWorkItems,
   skipOrphanedDependents,
   skipWorkItem,
 } from './finish-work-item.js';
-import { extendLease, HEARTBEAT_MS, LEASE_MS } from './lease.js';
+import { extendLease, extendLeases, HEARTBEAT_MS, LEASE_MS } from './lease.js';
+import { ItemLookups } from './item-lookups.js';
+import { PendingCompletions } from './pending-completions.js';
 import type { RunLog } from './run-log.js';
 import type { WorkerMessage } from './worker-messages.js';
 
@@ -39,70 +41,128 @@ export interface WorkerContext {
 
 export type WorkerExit = 'finished' | 'stopped' | 'paused';
 
+function stepOf(context: WorkerContext, item: WorkItemRow): StepDefinition {
+  const step = context.pipeline.steps.find((s) => s.name === item.step);
+  if (!step) throw new Error(`run ${context.run.id} has items of unknown step ${item.step}`);
+  return step;
+}
+
 export function needsOf(pipeline: PipelineDefinition): Record<string, readonly string[]> {
   return Object.fromEntries(pipeline.steps.map((step) => [step.name, step.needs ?? []]));
 }
+
+/** Items shorter than this are "fast": the worker then claims several per transaction. */
+const FAST_ITEM_MS = 25;
+/** At most this many items claimed ahead; their leases are all extended by the worker's heartbeat. */
+const MAX_BATCH = 128;
 
 /** Claims and processes items until the run has nothing left for us, is stopped, or is paused. */
 export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit> {
   const now = context.now ?? Date.now;
   const needs = needsOf(context.pipeline);
   const toolVersions = new Map<string, string>();
-  while (!context.stop.aborted) {
-    const claim = await claimWorkItem(context.home.db, {
-      runId: context.run.id,
-      owner: context.workerId,
-      leaseMs: LEASE_MS,
-      needs,
-      now: now(),
-    });
-    switch (claim.kind) {
-      case 'stopped':
-        return claim.status === 'paused' ? 'paused' : 'stopped';
-      case 'finished':
-        return 'finished';
-      case 'wait':
-        await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
-        continue;
-      case 'claimed': {
-        const step = context.pipeline.steps.find((s) => s.name === claim.item.step);
-        if (!step) throw new Error(`run ${context.run.id} has items of unknown step ${claim.item.step}`);
-        let version = toolVersions.get(step.name);
-        if (version === undefined) {
-          version = await step.tool.version();
-          toolVersions.set(step.name, version);
-        }
-        context.send({
-          type: 'claimed',
-          itemId: claim.item.id,
-          step: step.name,
-          assetId: claim.item.asset_id,
-          at: now(),
-        });
-        const outcome = await processItem(context, claim.item, step, version, needs);
-        context.send({ type: 'finished', itemId: claim.item.id, outcome });
-        if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
-        break;
-      }
+  const versionOf = async (step: StepDefinition): Promise<string> => {
+    let version = toolVersions.get(step.name);
+    if (version === undefined) {
+      version = await step.tool.version();
+      toolVersions.set(step.name, version);
     }
+    return version;
+  };
+  const allParams = JSON.parse(context.run.params_json) as Record<string, Record<string, unknown>>;
+  const paramsOf = (step: string) => allParams[step] ?? {};
+  const lookups = new ItemLookups(context.home, context.run);
+  const queue: WorkItemRow[] = [];
+  let batch = 1;
+  // One heartbeat for every lease this worker holds: the item in hand and those claimed ahead.
+  const heartbeat = setInterval(() => {
+    void extendLeases(context.home.db, context.workerId, now() + LEASE_MS).catch(() => undefined);
+  }, HEARTBEAT_MS);
+  // One scratch directory per worker process, made once; a step removes what it no longer needs, and the
+  // whole directory goes when the worker exits.
+  const scratchDir = path.join(context.home.layout.tmp, `work-${process.pid}`);
+  await fs.promises.mkdir(scratchDir, { recursive: true });
+  const completions = new PendingCompletions(context.home.db, context.workerId, context.log);
+  try {
+    while (!context.stop.aborted) {
+      if (queue.length === 0) {
+        await completions.flush();
+        const claim = await claimWorkItem(context.home.db, {
+          runId: context.run.id,
+          owner: context.workerId,
+          leaseMs: LEASE_MS,
+          needs,
+          now: now(),
+          limit: batch,
+        });
+        if (claim.kind === 'stopped') return claim.status === 'paused' ? 'paused' : 'stopped';
+        if (claim.kind === 'finished') return 'finished';
+        if (claim.kind === 'wait') {
+          await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
+          continue;
+        }
+        queue.push(...claim.items);
+        // Read what the batch needs in a few queries instead of a few per item.
+        const keys: string[] = [];
+        for (const claimed of claim.items) {
+          const step = stepOf(context, claimed);
+          if (step.needs && step.needs.length > 0) continue; // its key depends on inputs made later
+          const tool = { name: step.tool.name, version: await versionOf(step) };
+          keys.push(
+            cacheKeyOf({
+              step: step.name,
+              tool,
+              params: paramsOf(step.name),
+              inputSha256: [claimed.asset_id],
+            }),
+          );
+        }
+        await lookups.prefetch(
+          claim.items.map((i) => i.asset_id),
+          context.run.force ? [] : keys,
+        );
+      }
+      const item = queue.shift()!;
+      const step = stepOf(context, item);
+      const version = await versionOf(step);
+      const started = now();
+      context.send({
+        type: 'claimed',
+        itemId: item.id,
+        step: step.name,
+        assetId: item.asset_id,
+        at: started,
+      });
+      const outcome = await processItem(
+        context,
+        item,
+        step,
+        version,
+        needs,
+        scratchDir,
+        completions,
+        lookups,
+      );
+      context.send({ type: 'finished', itemId: item.id, outcome });
+      if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
+      // Claim more at once while items are quick (bookkeeping dominates), one at a time when they are
+      // slow (so work spreads over all workers and nothing waits behind a long item).
+      batch = now() - started < FAST_ITEM_MS ? Math.min(MAX_BATCH, batch * 2) : 1;
+    }
+    return 'stopped';
+  } finally {
+    await completions.flush();
+    clearInterval(heartbeat);
+    // Items claimed ahead but never started go back untouched, without using an attempt.
+    if (queue.length > 0) {
+      await releaseWorkItems(context.home.db, {
+        runId: context.run.id,
+        owner: context.workerId,
+        itemIds: queue.map((i) => i.id),
+      });
+    }
+    await fs.promises.rm(scratchDir, { recursive: true, force: true });
   }
-  return 'stopped';
-}
-
-async function presentFile(context: WorkerContext, assetId: string): Promise<string | null> {
-  const rows = await context.home.db
-    .selectFrom('locations')
-    .innerJoin('sources', 'sources.id', 'locations.source_id')
-    .select(['sources.path as root', 'locations.path'])
-    .where('locations.asset_id', '=', assetId)
-    .where('locations.status', '=', 'present')
-    .orderBy('locations.id')
-    .execute();
-  for (const row of rows) {
-    const file = path.join(row.root, ...row.path.split('/'));
-    if (fs.existsSync(file)) return file;
-  }
-  return null;
 }
 
 async function inputsOf(
@@ -135,26 +195,26 @@ async function processItem(
   step: StepDefinition,
   toolVersion: string,
   needs: Record<string, readonly string[]>,
+  scratchDir: string,
+  completions: PendingCompletions,
+  lookups: ItemLookups,
 ): Promise<ItemOutcome> {
   const { home, run, workerId } = context;
   const now = context.now ?? Date.now;
   const started = now();
-  const heartbeat = setInterval(() => {
-    void extendLease(home.db, item.id, workerId, now() + LEASE_MS).then((ours) => {
-      if (!ours) abort.abort(new Error('lease lost'));
-    });
-  }, HEARTBEAT_MS);
   const abort = new AbortController();
   const onStop = () => abort.abort(new Error('stopped'));
   context.abortWork.addEventListener('abort', onStop);
   const timeout = setTimeout(() => abort.abort(new Error('timeout')), run.item_timeout_ms);
-  const scratchDir = path.join(home.layout.tmp, `work-${process.pid}-${item.id}`);
+  // The lease of the item in hand is watched by the heartbeat; if it was lost (expired and taken by
+  // another worker), stop working on it: the other worker's result is the one that counts.
+  const leaseWatch = setInterval(() => {
+    void extendLease(home.db, item.id, workerId, now() + LEASE_MS).then((ours) => {
+      if (!ours) abort.abort(new Error('lease lost'));
+    });
+  }, HEARTBEAT_MS);
   try {
-    const asset = await home.db
-      .selectFrom('assets')
-      .selectAll()
-      .where('id', '=', item.asset_id)
-      .executeTakeFirstOrThrow();
+    const asset = await lookups.asset(item.asset_id);
     const params = (JSON.parse(run.params_json) as Record<string, Record<string, unknown>>)[step.name] ?? {};
     const inputs = await inputsOf(context, item, step);
     const tool = { name: step.tool.name, version: toolVersion };
@@ -166,18 +226,18 @@ async function processItem(
     });
 
     if (!run.force) {
-      const reusable = await findReusable(context, cacheKey);
+      const reusable = await lookups.reusable(cacheKey);
       if (reusable) {
-        const ok = await completeWorkItem(home.db, item, workerId, {
+        completions.add(item, {
           durationMs: now() - started,
           artifact: { reusedId: reusable.id },
           makeCurrent: run.policy === 'production' ? { assetId: asset.id, kind: step.artifactKind } : null,
         });
-        return ok ? 'reused' : 'lost';
+        return 'reused';
       }
     }
 
-    const file = await presentFile(context, asset.id);
+    const file = await lookups.presentFile(asset.id);
     let outcome: StepOutcome;
     if (!file) {
       outcome = {
@@ -187,7 +247,6 @@ async function processItem(
         retryable: false,
       };
     } else {
-      await fs.promises.mkdir(scratchDir, { recursive: true });
       try {
         outcome = await step.run({
           asset: { id: asset.id, mediaType: asset.media_type, mime: asset.mime, size: asset.size, file },
@@ -254,7 +313,7 @@ async function processItem(
         return result;
       }
       case 'done': {
-        let artifact: Parameters<typeof completeWorkItem>[3]['artifact'] = null;
+        let artifact: DoneResult['artifact'] = null;
         if (outcome.output) {
           // Check the disk before every write: below the threshold the run pauses and nothing is failed.
           const space = diskSpace(home.layout.artifacts);
@@ -308,7 +367,8 @@ async function processItem(
             },
           };
         }
-        context.log.info(
+        // Per-item success is debug-level: a 100,000-item run should not write 100,000 lines by default.
+        context.log.debug(
           {
             event: 'item-done',
             itemId: item.id,
@@ -319,39 +379,20 @@ async function processItem(
           },
           `${step.name} done`,
         );
-        const ok = await completeWorkItem(home.db, item, workerId, {
+        completions.add(item, {
           durationMs: now() - started,
           artifact,
           makeCurrent:
             run.policy === 'production' && artifact ? { assetId: asset.id, kind: step.artifactKind } : null,
         });
-        return ok ? 'done' : 'lost';
+        return 'done';
       }
     }
   } finally {
-    clearInterval(heartbeat);
+    clearInterval(leaseWatch);
     clearTimeout(timeout);
     context.abortWork.removeEventListener('abort', onStop);
-    await fs.promises.rm(scratchDir, { recursive: true, force: true });
   }
-}
-
-async function findReusable(context: WorkerContext, cacheKey: string): Promise<{ id: string } | undefined> {
-  const candidates = await context.home.db
-    .selectFrom('artifacts')
-    .select(['id', 'path', 'size', 'policy', 'expires_at'])
-    .where('cache_key', '=', cacheKey)
-    .orderBy('created_at', 'desc')
-    .execute();
-  const nowIso = new Date().toISOString();
-  return candidates.find(
-    (candidate) =>
-      // Production work reuses only kept artifacts; a sandbox run may reuse anything not yet expired.
-      (context.run.policy === 'sandbox'
-        ? candidate.expires_at === null || candidate.expires_at > nowIso
-        : candidate.expires_at === null) &&
-      artifactFileExists(context.home.layout, candidate.path, candidate.size),
-  );
 }
 
 function oneLine(error: unknown): string {
