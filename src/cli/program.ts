@@ -8,6 +8,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerSource } from './commands/source.js';
 import { registerVerifyReadonly } from './commands/verify-readonly.js';
 import { registerWorker } from './commands/worker.js';
@@ -33,5 +34,6 @@ export function buildProgram(): Command {
   registerGc(program);
   registerVerifyReadonly(program);
   registerDoctor(program);
+  registerServe(program);
   return program;
 }

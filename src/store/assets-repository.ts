@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import type { Db } from './database.js';
 import { pathMatchesGlob, startsWith } from './dialect.js';
 import type { AssetRow, LocationStatus, MediaType } from './schema.js';
@@ -157,4 +157,199 @@ export async function assetIdsMatching(
     .orderBy('sort_key')
     .execute();
   return rows.map((row) => ({ id: row.id, mediaType: row.media_type }));
+}
+
+/**
+ * The API's asset listing: the catalog filters plus what runs produced (has or lacks an artifact of a
+ * kind, failed in a run) and an optional id restriction (assets matched on their metadata).
+ */
+export interface AssetListFilters extends AssetFilters {
+  withArtifactKind?: string;
+  withoutArtifactKind?: string;
+  failedInRun?: string;
+  assetIds?: readonly string[];
+}
+
+/** The same order as listAssets: an asset sorts by its first location, `source/path` (unique per asset). */
+const SORT_KEY = sql<string>`min(sources.name || '/' || locations.path)`;
+
+function listFiltered(db: Db, filters: AssetListFilters) {
+  let query = filteredLocations(db, filters);
+  if (filters.withArtifactKind) {
+    const kind = filters.withArtifactKind;
+    query = query.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('artifacts')
+          .select('artifacts.id')
+          .whereRef('artifacts.asset_id', '=', 'assets.id')
+          .where('artifacts.kind', '=', kind),
+      ),
+    );
+  }
+  if (filters.withoutArtifactKind) {
+    const kind = filters.withoutArtifactKind;
+    query = query.where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('artifacts')
+            .select('artifacts.id')
+            .whereRef('artifacts.asset_id', '=', 'assets.id')
+            .where('artifacts.kind', '=', kind),
+        ),
+      ),
+    );
+  }
+  if (filters.failedInRun) {
+    const runId = filters.failedInRun;
+    query = query.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('work_items')
+          .select('work_items.id')
+          .whereRef('work_items.asset_id', '=', 'assets.id')
+          .where('work_items.run_id', '=', runId)
+          .where('work_items.status', '=', 'failed'),
+      ),
+    );
+  }
+  if (filters.assetIds) {
+    // One bound parameter however many ids (SQLite caps the number of parameters); PostgreSQL: = any($1).
+    query = query.where(
+      sql<SqlBool>`assets.id in (select value from json_each(${JSON.stringify(filters.assetIds)}))`,
+    );
+  }
+  return query;
+}
+
+/**
+ * Every matching asset's id and sort key, in listing order: what a paged listing slices (the API keeps
+ * it while the catalog does not change, so a page at any depth costs the same).
+ */
+export async function orderedAssets(
+  db: Db,
+  filters: AssetListFilters,
+): Promise<{ id: string; key: string }[]> {
+  return listFiltered(db, filters)
+    .select(['assets.id', SORT_KEY.as('key')])
+    .groupBy('assets.id')
+    .orderBy('key')
+    .execute();
+}
+
+/** These assets with their locations, in the order given (unknown ids are left out). */
+export async function assetsByIds(db: Db, ids: readonly string[]): Promise<AssetWithLocations[]> {
+  const rows: AssetRow[] = [];
+  for (let i = 0; i < ids.length; i += 500)
+    rows.push(
+      ...(await db
+        .selectFrom('assets')
+        .selectAll()
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute()),
+    );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const locations = await locationsOf(db, ids);
+  return ids.flatMap((id) => {
+    const row = byId.get(id);
+    return row ? [{ ...row, locations: locations.get(id) ?? [] }] : [];
+  });
+}
+
+/**
+ * Cheap fingerprints of what a listing depends on: the catalog (locations and scans) and the artifacts.
+ * Each changes whenever what it covers changes, and costs an index lookup, not a scan.
+ */
+export async function listingVersions(db: Db): Promise<{ catalog: string; artifacts: string }> {
+  const loc = await db
+    .selectFrom('locations')
+    .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('id').as('max')])
+    .executeTakeFirstOrThrow();
+  const scans = await db
+    .selectFrom('scans')
+    .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('finished_at').as('max')])
+    .executeTakeFirstOrThrow();
+  const art = await db
+    .selectFrom('artifacts')
+    .select([(eb) => eb.fn.countAll<number>().as('n'), sql<number | null>`max(rowid)`.as('max')])
+    .executeTakeFirstOrThrow();
+  return {
+    catalog: `${loc.n}:${loc.max ?? 0}:${scans.n}:${scans.max ?? ''}`,
+    artifacts: `${art.n}:${art.max ?? 0}`,
+  };
+}
+
+/** Per asset, its artifact of this kind to show: the current one, else the newest. */
+export async function artifactOfKindFor(
+  db: Db,
+  assetIds: readonly string[],
+  kind: string,
+): Promise<Map<string, { id: string; mime: string }>> {
+  const result = new Map<string, { id: string; mime: string }>();
+  for (let i = 0; i < assetIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('artifacts')
+      .select(['id', 'asset_id', 'mime'])
+      .where('asset_id', 'in', assetIds.slice(i, i + 500))
+      .where('kind', '=', kind)
+      .orderBy('is_current', 'desc')
+      .orderBy('created_at', 'desc')
+      .execute();
+    for (const row of rows)
+      if (!result.has(row.asset_id)) result.set(row.asset_id, { id: row.id, mime: row.mime });
+  }
+  return result;
+}
+
+/** How big the catalog and the store are now: a cheap signal that something changed. */
+export async function catalogTotals(
+  db: Db,
+): Promise<{ assets: number; artifacts: number; lastArtifactAt: string | null }> {
+  const assets = await db
+    .selectFrom('assets')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const artifacts = await db
+    .selectFrom('artifacts')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  // The newest by insertion (rowid): an index lookup, where max(created_at) would scan the table.
+  const last = await db
+    .selectFrom('artifacts')
+    .select('created_at')
+    .orderBy(sql`rowid`, 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return {
+    assets: Number(assets.n),
+    artifacts: Number(artifacts.n),
+    lastArtifactAt: last?.created_at ?? null,
+  };
+}
+
+/** Every artifact kind in the store, for filters. */
+export async function artifactKinds(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('artifacts').select('kind').distinct().orderBy('kind').execute();
+  return rows.map((row) => row.kind);
+}
+
+/** The newest metadata artifact per asset (current first): what metadata filters read. */
+export async function metadataArtifacts(db: Db): Promise<{ id: string; assetId: string; path: string }[]> {
+  const rows = await db
+    .selectFrom('artifacts')
+    .select(['id', 'asset_id', 'path'])
+    .where('kind', '=', 'metadata')
+    .orderBy('asset_id')
+    .orderBy('is_current', 'desc')
+    .orderBy('created_at', 'desc')
+    .execute();
+  const seen = new Set<string>();
+  const out: { id: string; assetId: string; path: string }[] = [];
+  for (const row of rows) {
+    if (seen.has(row.asset_id)) continue;
+    seen.add(row.asset_id);
+    out.push({ id: row.id, assetId: row.asset_id, path: row.path });
+  }
+  return out;
 }

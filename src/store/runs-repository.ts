@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { ArchivistError } from '../errors.js';
 import type { Db } from './database.js';
 import { startsWith } from './dialect.js';
-import type { RunRow, RunStatus } from './schema.js';
+import type { RunRow, RunStatus, WorkItemRow } from './schema.js';
 
 /** A run by id or unambiguous id prefix (`r-k7m` or just `k7m`). */
 export async function findRun(db: Db, ref: string): Promise<RunRow> {
@@ -97,4 +97,77 @@ export async function runCoverage(
     total.reused += Number(row.reused ?? 0);
   }
   return { total, steps };
+}
+
+/** Runs that may still change: queued, running or cancelling. */
+export async function activeRunIds(db: Db): Promise<string[]> {
+  const rows = await db
+    .selectFrom('runs')
+    .select('id')
+    .where('status', 'in', ['queued', 'running', 'cancelling'])
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+export interface AssetWorkItem {
+  runId: string;
+  pipeline: string;
+  runStatus: RunStatus;
+  step: string;
+  status: WorkItemRow['status'];
+  attempts: number;
+  reason: string | null;
+  message: string | null;
+  stderrTail: string | null;
+  artifactId: string | null;
+  reused: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+}
+
+/** What every run did with one asset, newest run first: "what happened to this file?". */
+export async function workItemsOfAsset(db: Db, assetId: string, limit = 200): Promise<AssetWorkItem[]> {
+  const rows = await db
+    .selectFrom('work_items as w')
+    .innerJoin('runs as r', 'r.id', 'w.run_id')
+    .select([
+      'w.run_id',
+      'r.pipeline_name',
+      'r.pipeline_version',
+      'r.status as run_status',
+      'w.step',
+      'w.status',
+      'w.attempts',
+      'w.reason',
+      'w.message',
+      'w.stderr_tail',
+      'w.artifact_id',
+      'w.reused',
+      'w.started_at',
+      'w.finished_at',
+      'w.duration_ms',
+    ])
+    .where('w.asset_id', '=', assetId)
+    .orderBy('r.created_at', 'desc')
+    .orderBy('w.step_index')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    runId: row.run_id,
+    pipeline: `${row.pipeline_name}@${row.pipeline_version}`,
+    runStatus: row.run_status,
+    step: row.step,
+    status: row.status,
+    attempts: row.attempts,
+    reason: row.reason,
+    message: row.message,
+    stderrTail: row.stderr_tail,
+    artifactId: row.artifact_id,
+    reused: row.reused === 1,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms,
+  }));
 }

@@ -1,0 +1,52 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { compareRuns } from '../../runs/compare-runs.js';
+import { toRunJson } from '../../runs/run-json.js';
+import { findRun, listRuns, runCoverage } from '../../store/runs-repository.js';
+import type { ApiContext } from '../context.js';
+import { parseInput } from '../http-errors.js';
+
+const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
+const CompareQuery = z.object({ a: z.string().min(1), b: z.string().min(1) }).strict();
+const RunParams = z.object({ id: z.string().min(1) });
+
+/**
+ * Runs as the CLI shows them: `run list --json` (plus per-step coverage for the bars), `run show --json`
+ * (toRunJson: record, coverage, failures, figures) and `run compare --json` (compareRuns).
+ */
+export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const db = ctx.home.db;
+
+  app.get('/api/runs', async (request) => {
+    const { limit } = parseInput(ListQuery, request.query);
+    return Promise.all(
+      (await listRuns(db, limit)).map(async (row) => {
+        const coverage = await runCoverage(db, row.id);
+        return {
+          id: row.id,
+          status: row.status,
+          statusReason: row.status_reason,
+          pipeline: { name: row.pipeline_name, version: row.pipeline_version },
+          policy: row.policy,
+          collection: row.collection_name,
+          parentRunId: row.parent_run_id,
+          createdAt: row.created_at,
+          counts: coverage.total,
+          steps: coverage.steps,
+          startedAt: row.started_at,
+          finishedAt: row.finished_at,
+        };
+      }),
+    );
+  });
+
+  app.get('/api/runs/compare', async (request) => {
+    const { a, b } = parseInput(CompareQuery, request.query);
+    return compareRuns(await toRunJson(db, await findRun(db, a)), await toRunJson(db, await findRun(db, b)));
+  });
+
+  app.get('/api/runs/:id', async (request) => {
+    const { id } = parseInput(RunParams, request.params);
+    return toRunJson(db, await findRun(db, id));
+  });
+}

@@ -1,0 +1,72 @@
+import { once } from 'node:events';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { buildServer } from '../../api/server.js';
+import { isLoopback } from '../../api/web.js';
+import { ArchivistError, errnoCode } from '../../errors.js';
+import { emit, type GlobalOptions } from '../output.js';
+import { withHome } from '../with-home.js';
+
+const ServeOptions = z.object({
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+});
+
+/** Resolves on the first SIGINT or SIGTERM: the server then closes and the home with it. */
+async function stopSignal(): Promise<NodeJS.Signals> {
+  const controller = new AbortController();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const received = await Promise.race(
+    signals.map((signal) => once(process, signal, { signal: controller.signal }).then(() => signal)),
+  );
+  controller.abort();
+  return received;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('the HTTP API and the web UI (runs it starts go on in the background if it stops)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '8750')
+    .action(async (_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<GlobalOptions>();
+      const parsed = ServeOptions.safeParse(command.opts());
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new ArchivistError('usage', `--${issue.path.join('.')}: ${issue.message}`);
+      }
+      const { host, port } = parsed.data;
+      await withHome(options, async (home) => {
+        const app = await buildServer(home, { host });
+        try {
+          await app.listen({ host, port });
+        } catch (error) {
+          await app.close();
+          if (errnoCode(error) === 'EADDRINUSE')
+            throw new ArchivistError('usage', `port ${port} on ${host} is in use`, {
+              hint: 'Choose another with --port N (or --port 0 for any free one).',
+            });
+          throw new ArchivistError('io', `cannot listen on ${host}:${port}: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+        const address = app.server.address();
+        const actualPort = address && typeof address === 'object' ? address.port : port;
+        const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
+        emit(options, { url, host, port: actualPort, home: home.layout.root, pid: process.pid }, () =>
+          [
+            `Archivist is serving ${url}  (home ${home.layout.root})`,
+            ...(isLoopback(host)
+              ? []
+              : [
+                  `Warning: listening on ${host}: anyone who can reach it can browse the archive and start runs.`,
+                ]),
+            'Press Ctrl+C to stop; runs started from the UI go on in the background.',
+          ].join('\n'),
+        );
+        await stopSignal();
+        await app.close();
+      });
+    });
+}

@@ -1,0 +1,210 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveManifest } from '../../helpers/archive-manifest.js';
+import { createWebFixture, until, WAIT_MS, type WebFixture } from './harness.js';
+
+/**
+ * The web UI end to end (issue 5), as a person uses it in Chromium: browse the cataloged demo archive,
+ * start a run from the form (a bad param is refused first, naming it), watch the grid fill in without a
+ * reload, open an asset's lineage, find the corrupt file's failure with its reason on the run page, retry
+ * the failed items, compare the two runs, cancel a slow run and see its partial coverage, then resume it.
+ * Screenshots of the grid and of a run page go to docs/screenshots/ for the README. The archive is
+ * byte-for-byte unchanged at the end.
+ */
+
+interface RunJson {
+  id: string;
+  status: string;
+  parentRunId: string | null;
+  counts: { total: number; done: number; failed: number; pending: number };
+  steps: Record<string, { total: number; done: number; pending: number; failed: number }>;
+  failures: { path: string; reason: string; step: string }[];
+}
+
+/** expect.poll with this suite's generous limit: a slow machine is slow, not wrong. */
+const poll = <T>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: WAIT_MS, interval: 100 });
+
+let f: WebFixture;
+let firstRun: string;
+
+beforeAll(async () => {
+  f = await createWebFixture({ generated: 30 });
+});
+afterAll(async () => {
+  await f?.close();
+});
+
+const tiles = () => f.page.locator('[data-testid=grid] a.tile');
+const thumbTiles = () => f.page.locator('[data-testid=grid] a.tile[data-thumb="1"]');
+
+describe('the web UI', () => {
+  it('browses the cataloged archive: a count, and placeholder tiles before any run', async () => {
+    const { total } = await f.api<{ total: number }>('/api/assets?limit=1');
+    await f.page.goto('/');
+    await poll(() => f.page.getByTestId('asset-count').textContent()).toBe(`${total} assets`);
+    await until(async () => (await tiles().count()) === total, 'every tile to be drawn');
+    expect(await thumbTiles().count()).toBe(0);
+    // The filters narrow the grid and its count.
+    await f.page.locator('select[name=type]').selectOption('video');
+    await poll(() => f.page.getByTestId('asset-count').textContent()).toBe('3 assets');
+    await f.page.getByRole('button', { name: 'Clear' }).click();
+    await poll(() => f.page.getByTestId('asset-count').textContent()).toBe(`${total} assets`);
+  });
+
+  it('refuses a bad param in the start form, naming it, and starts nothing', async () => {
+    await f.page.getByRole('link', { name: 'Runs', exact: true }).click();
+    await f.page.getByTestId('new-run').click();
+    await f.page.locator('select[name=pipeline]').selectOption('core@1');
+    await f.page.locator('select[name=collection]').selectOption('everything');
+    await f.page.locator('[name="thumbnail.size"]').fill('4');
+    await f.page.getByRole('button', { name: 'Start run' }).click();
+    const problem = f.page.getByTestId('start-run').getByTestId('problem');
+    await poll(() => problem.textContent()).toMatch(/thumbnail\.size/);
+    expect(await f.page.locator('[name="thumbnail.size"]').getAttribute('aria-invalid')).toBe('true');
+    expect(await f.api<unknown[]>('/api/runs')).toEqual([]);
+  });
+
+  it('starts a run from the UI, and the grid fills in without a reload', async () => {
+    await f.page.locator('[name="thumbnail.size"]').fill('320');
+    await f.page.locator('input[name=workers]').fill('2');
+    await f.page.getByRole('button', { name: 'Start run' }).click();
+    await f.page.waitForURL(/\/runs\/r-[a-z0-9]+$/);
+    firstRun = f.page.url().split('/').at(-1)!;
+    await poll(() => f.page.getByTestId('run-page').getAttribute('data-run-id')).toBe(firstRun);
+
+    // To Browse by the app's own link: no page load from here on (the marker would be lost).
+    await f.page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
+    await f.page.getByRole('link', { name: 'Browse' }).click();
+    const seen: number[] = [];
+    await until(async () => {
+      seen.push(await thumbTiles().count());
+      const run = await f.api<RunJson>(`/api/runs/${firstRun}`);
+      const { total } = await f.api<{ total: number }>('/api/assets?has=thumbnail&limit=1');
+      return run.status === 'completed' && total > 0 && seen.at(-1) === total;
+    }, 'every thumbnail the run made to appear in the grid');
+    expect(seen[0]).toBeLessThan(seen.at(-1)!);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b)); // it only fills, never flickers back
+    expect(await f.page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
+    // Every image tile has its thumbnail loaded by the browser, from the content-addressed store.
+    await until(
+      () =>
+        f.page
+          .locator('a.tile img')
+          .evaluateAll((images) =>
+            images.every(
+              (img) => (img as unknown as { complete: boolean; naturalWidth: number }).naturalWidth > 0,
+            ),
+          ),
+      'thumbnails to load',
+    );
+    await f.screenshot('grid.png');
+  });
+
+  it("opens an asset's lineage, linked to its run", async () => {
+    const file = path.join(f.archive, '2012', 'holiday', 'DSCN0010.jpg');
+    const { id } = await f.api<{ id: string }>(`/api/asset?ref=${encodeURIComponent(file)}`);
+    await f.page.locator(`a.tile[data-thumb="1"][data-asset-id="${id}"]`).click();
+    await f.page.waitForURL(/\/assets\/[0-9a-f]{64}$/);
+    const thumb = f.page.locator('[data-testid=artifact][data-kind=thumbnail]');
+    await poll(() => thumb.count()).toBe(1);
+    expect(await thumb.getByTestId('lineage-pipeline').textContent()).toBe('core@1');
+    expect(await thumb.getByTestId('lineage-step').textContent()).toBe('thumbnail');
+    expect(await thumb.getByTestId('lineage-tool').textContent()).toMatch(/^sharp \d+\.\d+/);
+    expect(JSON.parse((await thumb.getByTestId('lineage-params').textContent())!)).toEqual({
+      size: 320,
+      quality: 80,
+      format: 'webp',
+      position: 0.1,
+    });
+    expect(await f.page.locator('[data-testid=artifact][data-kind=metadata]').count()).toBe(1);
+    const metadata = await f.page.getByTestId('metadata').textContent();
+    expect(metadata).toMatch(/Width640/);
+    expect(metadata).toMatch(/MakeNIKON/);
+    const locations = await f.page.getByTestId('locations').textContent();
+    expect(locations).toContain('2012/holiday/DSCN0010.jpg');
+    expect(locations).toContain('2012/holiday/DSCN0010 (copy).jpg'); // the same photo twice: one asset
+    await f.screenshot('asset.png');
+    await thumb.getByTestId('lineage-run').click();
+    await f.page.waitForURL(new RegExp(`/runs/${firstRun}$`));
+  });
+
+  it("finds the corrupt file's failure, grouped by its reason, with the message and stderr", async () => {
+    const run = await f.api<RunJson>(`/api/runs/${firstRun}`);
+    const group = f.page.locator('.failure-group[data-reason=decode-error]');
+    const failure = group.locator('li', { hasText: 'demo:broken/corrupt.jpg' });
+    expect(run.failures, JSON.stringify(run.failures, null, 2)).toContainEqual(
+      expect.objectContaining({ path: 'demo:broken/corrupt.jpg', reason: 'decode-error', step: 'thumbnail' }),
+    );
+    await poll(() => failure.count()).toBe(1);
+    expect(await failure.locator('.failure-message').textContent()).toBeTruthy();
+    expect(await failure.locator('pre.stderr').textContent()).toBeTruthy();
+    expect(await f.page.getByTestId('done-thumbnail').textContent()).toBe(String(run.steps.thumbnail!.done));
+    await f.screenshot('run.png');
+  });
+
+  it('retries the failed items as a new run, and compares the two', async () => {
+    const before = await f.api<RunJson>(`/api/runs/${firstRun}`);
+    await f.page.getByTestId('retry-failed').click();
+    await f.page.waitForURL((url) => /\/runs\/r-/.test(url.pathname) && !url.pathname.endsWith(firstRun));
+    const retryId = f.page.url().split('/').at(-1)!;
+    const retry = await until(async () => {
+      const run = await f.api<RunJson>(`/api/runs/${retryId}`);
+      return run.status === 'completed' ? run : undefined;
+    }, 'the retry to complete');
+    expect(retry.parentRunId).toBe(firstRun);
+    expect(new Set(retry.failures.map((x) => x.path))).toEqual(new Set(before.failures.map((x) => x.path)));
+    await poll(() => f.page.getByTestId('status').first().textContent()).toBe('completed');
+    await f.page.getByRole('link', { name: `Compare with ${firstRun}` }).click();
+    await f.page.waitForURL(/\/compare\?/);
+    await poll(() => f.page.getByTestId('verdict').textContent()).toMatch(/Faster/);
+    expect(await f.page.getByTestId('compare').textContent()).toContain(retryId);
+    await f.screenshot('compare.png');
+  });
+
+  it('cancels a run from the UI, shows the partial coverage, and resumes it', async () => {
+    await f.page.getByRole('link', { name: 'Runs', exact: true }).click();
+    await f.page.getByTestId('new-run').click();
+    await f.page.locator('select[name=pipeline]').selectOption('webdemo@1');
+    await f.page.locator('[name="thumbnail.size"]').fill('128');
+    await f.page.locator('[name="thumbnail.ms"]').fill('700');
+    await f.page.locator('input[name=workers]').fill('1');
+    await f.page.getByRole('button', { name: 'Start run' }).click();
+    await f.page.waitForURL(/\/runs\/r-/);
+    const id = f.page.url().split('/').at(-1)!;
+    await until(
+      async () => Number(await f.page.getByTestId('done-thumbnail').textContent()) >= 2,
+      'a few thumbnails',
+    );
+    await f.page.getByTestId('cancel').click();
+    await poll(() => f.page.getByTestId('status').first().textContent()).toBe('cancelled');
+    const cancelled = await f.api<RunJson>(`/api/runs/${id}`);
+    const thumbs = cancelled.steps.thumbnail!;
+    expect(thumbs.done).toBeGreaterThanOrEqual(2);
+    expect(thumbs.pending).toBeGreaterThan(0);
+    expect(thumbs.done + thumbs.pending + thumbs.failed).toBeLessThanOrEqual(thumbs.total);
+    await expect
+      .poll(() => f.page.getByTestId('coverage-thumbnail').textContent())
+      .toContain(`${thumbs.pending} pending`);
+    expect(await f.page.getByTestId('done-thumbnail').textContent()).toBe(String(thumbs.done));
+    // The runs list shows the same partial bar.
+    await f.page.getByRole('link', { name: 'Runs', exact: true }).click();
+    const row = f.page.locator(`tr[data-run-id="${id}"]`);
+    await poll(() => row.getByTestId('status').textContent()).toBe('cancelled');
+    expect(await row.getByTestId('coverage-thumbnail').textContent()).toContain(`${thumbs.pending} pending`);
+    await f.screenshot('runs.png');
+
+    // Resume goes on from where it stopped, then a second cancel stops it again.
+    await row.getByRole('link', { name: id }).click();
+    await f.page.getByTestId('resume').click();
+    await until(
+      async () => (await f.api<RunJson>(`/api/runs/${id}`)).steps.thumbnail!.done > thumbs.done,
+      'the resumed run to make progress',
+    );
+    await f.page.getByTestId('cancel').click();
+    await poll(() => f.page.getByTestId('status').first().textContent()).toBe('cancelled');
+  });
+
+  it('left the archive exactly as it was', () => {
+    expect(archiveManifest(f.archive)).toEqual(f.manifest);
+  });
+});

@@ -1,0 +1,169 @@
+import { artifactFileUrl, originalUrl, type AssetDetail, type AssetWorkItem } from '../api.js';
+import { Problem } from '../components/problem.js';
+import { StatusBadge } from '../components/status-badge.js';
+import { formatBytes, formatDuration, formatTime } from '../format.js';
+import { useJson, useStatus } from '../hooks.js';
+import { Link } from '../router.js';
+import { ArtifactCard } from './artifact-card.js';
+import { MetadataTable } from './metadata-table.js';
+
+/** What a browser can show of an original, full size. */
+const VIEWABLE = /^(image\/(jpeg|png|gif|webp|avif|bmp)|video\/(mp4|webm|ogg))$/;
+
+function Preview({ asset }: { asset: AssetDetail }) {
+  const thumb =
+    asset.artifacts.find((a) => a.kind === 'thumbnail' && a.current) ??
+    asset.artifacts.find((a) => a.kind === 'thumbnail');
+  const viewable =
+    asset.mime !== null && VIEWABLE.test(asset.mime) && asset.locations.some((l) => l.status === 'present');
+  return (
+    <div className="preview" data-testid="preview">
+      {thumb ? (
+        <img src={artifactFileUrl(thumb.id)} alt="thumbnail" />
+      ) : (
+        <div className={`placeholder placeholder-${asset.mediaType} big`}>
+          <span className="placeholder-type">{asset.mediaType}</span>
+          <span className="muted">no thumbnail yet</span>
+        </div>
+      )}
+      {viewable && (
+        <a href={originalUrl(asset.id)} target="_blank" rel="noreferrer">
+          View the original, full size (read-only)
+        </a>
+      )}
+    </div>
+  );
+}
+
+/** Every run's work on this asset: how a missing artifact is explained without opening a log. */
+function History({ items }: { items: AssetWorkItem[] }) {
+  if (items.length === 0) return <p className="muted">No run has included this asset yet.</p>;
+  return (
+    <table className="table" data-testid="history">
+      <thead>
+        <tr>
+          <th>Run</th>
+          <th>Pipeline</th>
+          <th>Step</th>
+          <th>Status</th>
+          <th>Reason</th>
+          <th>Attempts</th>
+          <th>Took</th>
+          <th>Finished</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((item) => (
+          <tr key={`${item.runId}-${item.step}`}>
+            <td>
+              <Link href={`/runs/${item.runId}`}>{item.runId}</Link>
+            </td>
+            <td>{item.pipeline}</td>
+            <td>{item.step}</td>
+            <td>
+              <StatusBadge status={item.status} />
+              {item.reused && <span className="muted"> reused</span>}
+            </td>
+            <td>
+              {item.reason ?? ''}
+              {item.message && <div className="muted">{item.message}</div>}
+              {item.stderrTail && (
+                <details>
+                  <summary>stderr</summary>
+                  <pre className="stderr">{item.stderrTail}</pre>
+                </details>
+              )}
+            </td>
+            <td>{item.attempts}</td>
+            <td>{formatDuration(item.durationMs)}</td>
+            <td>{formatTime(item.finishedAt)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function AssetPage({ id }: { id: string }) {
+  const status = useStatus();
+  const live = (status?.activeRuns.length ?? 0) > 0 ? 2000 : undefined;
+  const asset = useJson<AssetDetail>(`/api/assets/${encodeURIComponent(id)}`, live);
+  const history = useJson<{ items: AssetWorkItem[] }>(`/api/assets/${encodeURIComponent(id)}/history`, live);
+  if (asset.error) return <Problem error={asset.error} />;
+  const a = asset.data;
+  if (!a) return <p className="muted">Loading…</p>;
+  const name = a.locations[0]?.path.split('/').at(-1) ?? a.id;
+  return (
+    <div className="asset-page">
+      <h1>{name}</h1>
+      <div className="asset-top">
+        <Preview asset={a} />
+        <div>
+          <table className="table facts">
+            <tbody>
+              <tr>
+                <th>Asset</th>
+                <td>
+                  <code>{a.id}</code>
+                </td>
+              </tr>
+              <tr>
+                <th>Type</th>
+                <td>
+                  {a.mediaType}
+                  {a.mime ? ` (${a.mime})` : ''}
+                </td>
+              </tr>
+              <tr>
+                <th>Size</th>
+                <td>
+                  {formatBytes(a.size)} ({a.size.toLocaleString('en')} bytes)
+                </td>
+              </tr>
+              <tr>
+                <th>First seen</th>
+                <td>{formatTime(a.firstSeenAt)}</td>
+              </tr>
+            </tbody>
+          </table>
+          <h2>Metadata</h2>
+          <MetadataTable metadata={a.metadata} />
+        </div>
+      </div>
+      <h2>Locations ({a.locations.length})</h2>
+      <table className="table" data-testid="locations">
+        <thead>
+          <tr>
+            <th>Source</th>
+            <th>Path</th>
+            <th>Status</th>
+            <th>Modified</th>
+            <th>On disk</th>
+          </tr>
+        </thead>
+        <tbody>
+          {a.locations.map((l) => (
+            <tr key={`${l.source}:${l.path}`}>
+              <td>{l.source}</td>
+              <td>{l.path}</td>
+              <td>{l.status === 'missing' ? `missing since ${formatTime(l.missingSince)}` : 'present'}</td>
+              <td>{formatTime(l.mtime)}</td>
+              <td>
+                <code>{l.absolutePath}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Artifacts ({a.artifacts.length})</h2>
+      {a.artifacts.length === 0 && (
+        <p className="muted">None yet: no run has made an artifact of this asset.</p>
+      )}
+      {a.artifacts.map((artifact) => (
+        <ArtifactCard key={artifact.id} artifact={artifact} />
+      ))}
+      <h2>What runs did with it</h2>
+      <History items={history.data?.items ?? []} />
+    </div>
+  );
+}

@@ -1,0 +1,163 @@
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import type { RunJson } from '../api.js';
+import { CoverageBar, CoverageLegend } from '../components/coverage-bar.js';
+import { Problem } from '../components/problem.js';
+import { StatusBadge } from '../components/status-badge.js';
+import { formatDuration, formatTime, show } from '../format.js';
+import { useJson, useRunEvents } from '../hooks.js';
+import { Link } from '../router.js';
+import { FailuresList } from './failures-list.js';
+import { Value } from './metadata-table.js';
+import { RunActions } from './run-actions.js';
+
+function Record({ run }: { run: RunJson }) {
+  const rows: [string, ReactNode][] = [
+    ['Pipeline', `${run.pipeline.name}@${run.pipeline.version}`],
+    ['Collection', run.collection ?? '-'],
+    ['Policy', run.policy],
+    ['Params', <code key="p">{JSON.stringify(run.params)}</code>],
+    [
+      'Tools',
+      Object.entries(run.toolVersions)
+        .map(([step, t]) => `${step}: ${t.name} ${t.version}`)
+        .join(', '),
+    ],
+    ['Parent run', run.parentRunId ? <Link href={`/runs/${run.parentRunId}`}>{run.parentRunId}</Link> : '-'],
+    ['Workers', run.workers],
+    ['Max attempts', run.maxAttempts],
+    ['Item timeout', `${run.itemTimeoutSec} s`],
+    ['Min free', `${run.minFree.spec} (${run.minFree.bytes.toLocaleString('en')} bytes)`],
+    ['Force', run.force ? 'yes' : 'no'],
+    ['Seed', run.seed],
+    ['Host', run.host],
+    ['Created', formatTime(run.createdAt)],
+    ['Started', formatTime(run.stats.startedAt)],
+    ['Finished', formatTime(run.stats.finishedAt)],
+  ];
+  return (
+    <table className="table facts" data-testid="record">
+      <tbody>
+        {rows.map(([k, v]) => (
+          <tr key={k}>
+            <th>{k}</th>
+            <td>{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** The benchmark record: every figure the run wrote, per-step timings as a small table. */
+function Figures({ stats }: { stats: RunJson['stats'] }) {
+  const { steps, ...rest } = stats as Record<string, unknown>;
+  delete rest.startedAt;
+  delete rest.finishedAt;
+  const perStep = (steps ?? {}) as Record<string, Record<string, unknown>>;
+  const entries = Object.entries(rest);
+  if (entries.length === 0 && Object.keys(perStep).length === 0)
+    return <p className="muted">Figures are written when the run stops.</p>;
+  return (
+    <>
+      <table className="table facts" data-testid="figures">
+        <tbody>
+          {entries.map(([k, v]) => (
+            <tr key={k}>
+              <th>{k}</th>
+              <td>{k.endsWith('Ms') && typeof v === 'number' ? formatDuration(v) : <Value value={v} />}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {Object.keys(perStep).length > 0 && (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Step</th>
+              {Object.keys(Object.values(perStep)[0] ?? {}).map((k) => (
+                <th key={k}>{k}</th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(perStep).map(([step, figures]) => (
+              <tr key={step}>
+                <td>{step}</td>
+                {Object.entries(figures).map(([k, v]) => (
+                  <td key={k}>{show(v)}</td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+/**
+ * One run: live coverage from the progress stream, its record, failures grouped by reason, the buttons
+ * to cancel, resume and retry failed items, and its figures.
+ */
+export function RunPage({ id }: { id: string }) {
+  const [generation, setGeneration] = useState(0);
+  const { snapshot, ended } = useRunEvents(id, generation);
+  const run = useJson<RunJson>(`/api/runs/${encodeURIComponent(id)}`);
+  const { reload } = run;
+  const lastReload = useRef(0);
+
+  // Each progress event (at most every ~500 ms) refreshes the full record, failures included.
+  useEffect(() => {
+    if (!snapshot && !ended) return;
+    const wait = Math.max(0, 700 - (Date.now() - lastReload.current));
+    const timer = window.setTimeout(() => {
+      lastReload.current = Date.now();
+      reload();
+    }, wait);
+    return () => window.clearTimeout(timer);
+  }, [snapshot, ended, reload]);
+
+  if (run.error) return <Problem error={run.error} />;
+  const r = run.data;
+  if (!r) return <p className="muted">Loading…</p>;
+  const status = snapshot?.status ?? r.status;
+  const steps = snapshot?.steps ?? r.steps;
+  const counts = snapshot?.counts ?? r.counts;
+  return (
+    <div className="run-page" data-testid="run-page" data-run-id={r.id}>
+      <div className="page-head">
+        <h1>Run {r.id}</h1>
+        <StatusBadge status={status} />
+        {(snapshot?.statusReason ?? r.statusReason) && (
+          <span className="muted">{snapshot?.statusReason ?? r.statusReason}</span>
+        )}
+        {r.parentRunId && (
+          <Link href={`/compare?a=${r.parentRunId}&b=${r.id}`} className="link-button">
+            Compare with {r.parentRunId}
+          </Link>
+        )}
+      </div>
+      <RunActions run={{ ...r, status, counts }} onChanged={() => setGeneration((g) => g + 1)} />
+      <h2>Coverage</h2>
+      <CoverageLegend />
+      <div className="coverage-list">
+        {Object.entries(steps).map(([step, c]) => (
+          <CoverageBar key={step} label={step} counts={c} />
+        ))}
+        <CoverageBar label="all steps" counts={counts} />
+      </div>
+      <h2>Failures ({r.failures.length})</h2>
+      <FailuresList failures={r.failures} />
+      <div className="two-columns">
+        <div>
+          <h2>Record</h2>
+          <Record run={r} />
+        </div>
+        <div>
+          <h2>Figures</h2>
+          <Figures stats={r.stats} />
+        </div>
+      </div>
+    </div>
+  );
+}
