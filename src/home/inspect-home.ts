@@ -13,7 +13,6 @@ import { parseConfig, type Config } from './config.js';
 import { HOME_MARKER } from './home.js';
 import { homeLayout } from './home-path.js';
 
-
 /** SQLite's words for "this file is not a database" and "this database has no meta table". */
 const NOT_OURS = /no such table|not a database/i;
 
