@@ -49,18 +49,31 @@ echo "==> archivist catalog"
 archivist catalog
 echo "==> archivist catalog   (again: nothing changed, nothing is read)"
 archivist catalog
-echo "==> archivist assets"
-archivist assets
-echo "==> archivist asset archive/2012/holiday/DSCN0010.jpg"
+echo "==> archivist collection create everything"
+archivist collection create everything
+echo "==> archivist run start core --collection everything --workers 2"
+echo "    (metadata and thumbnails; the two broken files fail their items with a reason: exit code 3)"
+set +e
+archivist run start core --collection everything --workers 2
+status=$?
+set -e
+if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
+  echo "the demo run ended with exit code $status" >&2
+  exit "$status"
+fi
+echo "==> archivist assets --type video"
+archivist assets --type video
+echo "==> archivist asset archive/2012/holiday/DSCN0010.jpg   (locations, artifacts with lineage, metadata)"
 (cd "$demo" && archivist asset archive/2012/holiday/DSCN0010.jpg)
 echo "==> archivist verify-readonly demo   (the archive is exactly as it was)"
 archivist verify-readonly demo
 
 cat <<DONE
 
-Done. The demo archive is $archive; Archivist's home (database, store, config, logs) is $home.
-Try:
-  node dist/cli/main.js --home $home assets --type video
-  node dist/cli/main.js --home $home asset <id-prefix> --json
-  node dist/cli/main.js --home $home doctor
+Done. The demo archive is $archive; Archivist's home (database, artifact store, config, logs) is $home.
+Look at the results:
+  node dist/cli/main.js --home $home serve          # then open http://127.0.0.1:8750
+  node dist/cli/main.js --home $home run list
+  node dist/cli/main.js --home $home run show <run-id>
+  node dist/cli/main.js --home $home asset <id-prefix or path> --json
 DONE
