@@ -101,3 +101,24 @@ export async function resolveCollection(
   }
   return assets;
 }
+
+export interface CollectionJson {
+  name: string;
+  filters: CollectionFilters;
+  assets: number;
+  createdAt: string;
+  /** With detail (`collection show`): the scope by media type and every asset id. */
+  byType?: Record<string, number>;
+  assetIds?: string[];
+}
+
+/** `collection list/show --json` and the collection endpoints: a collection with what it means now. */
+export async function collectionJson(db: Db, row: CollectionRow, detail = false): Promise<CollectionJson> {
+  const filters = CollectionFilters.parse(JSON.parse(row.filters_json));
+  const assets = await resolveCollection(db, filters);
+  const base: CollectionJson = { name: row.name, filters, assets: assets.length, createdAt: row.created_at };
+  if (!detail) return base;
+  const byType: Record<string, number> = {};
+  for (const asset of assets) byType[asset.mediaType] = (byType[asset.mediaType] ?? 0) + 1;
+  return { ...base, byType, assetIds: assets.map((a) => a.id) };
+}

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { RunRow } from '../store/schema.js';
-import { runCoverage, type StepCounts } from '../store/runs-repository.js';
+import { listRuns, runCoverage, type StepCounts } from '../store/runs-repository.js';
 
 export interface FailureJson {
   itemId: number;
@@ -100,4 +100,27 @@ export async function toRunJson(db: Db, run: RunRow): Promise<RunJson> {
     failures: await runFailures(db, run.id),
     stats: { ...stats, startedAt: run.started_at, finishedAt: run.finished_at },
   };
+}
+
+/** `run list --json` and `GET /api/runs`: runs newest first, each with its coverage. */
+export async function runListJson(db: Db, limit?: number) {
+  return Promise.all(
+    (await listRuns(db, limit)).map(async (row) => {
+      const coverage = await runCoverage(db, row.id);
+      return {
+        id: row.id,
+        status: row.status,
+        statusReason: row.status_reason,
+        pipeline: { name: row.pipeline_name, version: row.pipeline_version },
+        policy: row.policy,
+        collection: row.collection_name,
+        parentRunId: row.parent_run_id,
+        createdAt: row.created_at,
+        startedAt: row.started_at,
+        finishedAt: row.finished_at,
+        counts: coverage.total,
+        steps: coverage.steps,
+      };
+    }),
+  );
 }

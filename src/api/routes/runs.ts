@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { compareRuns } from '../../runs/compare-runs.js';
-import { toRunJson } from '../../runs/run-json.js';
-import { findRun, listRuns, runCoverage } from '../../store/runs-repository.js';
+import { runListJson, toRunJson } from '../../runs/run-json.js';
+import { findRun } from '../../store/runs-repository.js';
 import type { ApiContext } from '../context.js';
 import { parseInput } from '../http-errors.js';
 
@@ -19,25 +19,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/runs', async (request) => {
     const { limit } = parseInput(ListQuery, request.query);
-    return Promise.all(
-      (await listRuns(db, limit)).map(async (row) => {
-        const coverage = await runCoverage(db, row.id);
-        return {
-          id: row.id,
-          status: row.status,
-          statusReason: row.status_reason,
-          pipeline: { name: row.pipeline_name, version: row.pipeline_version },
-          policy: row.policy,
-          collection: row.collection_name,
-          parentRunId: row.parent_run_id,
-          createdAt: row.created_at,
-          counts: coverage.total,
-          steps: coverage.steps,
-          startedAt: row.started_at,
-          finishedAt: row.finished_at,
-        };
-      }),
-    );
+    return runListJson(db, limit);
   });
 
   app.get('/api/runs/compare', async (request) => {

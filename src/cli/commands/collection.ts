@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { ArchivistError } from '../../errors.js';
 import {
-  CollectionFilters,
+  collectionJson,
   createCollection,
   getCollection,
-  resolveCollection,
+  type CollectionFilters,
 } from '../../runs/collections.js';
 import { listCollections } from '../../store/collections-repository.js';
 import { emit, table, type GlobalOptions } from '../output.js';
@@ -76,7 +76,7 @@ export function registerCollection(program: Command): void {
           filters.fromRun.run = (await findRun(home.db, filters.fromRun.run)).id;
         }
         const row = await createCollection(home.db, name, filters);
-        const size = (await resolveCollection(home.db, filters)).length;
+        const size = (await collectionJson(home.db, row)).assets;
         emit(
           options,
           { name: row.name, filters, assets: size, createdAt: row.created_at },
@@ -92,17 +92,9 @@ export function registerCollection(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
-        const rows = await listCollections(home.db);
-        const json: { name: string; filters: CollectionFilters; assets: number; createdAt: string }[] = [];
-        for (const row of rows) {
-          const filters = CollectionFilters.parse(JSON.parse(row.filters_json));
-          json.push({
-            name: row.name,
-            filters,
-            assets: (await resolveCollection(home.db, filters)).length,
-            createdAt: row.created_at,
-          });
-        }
+        const json = await Promise.all(
+          (await listCollections(home.db)).map((row) => collectionJson(home.db, row)),
+        );
         emit(options, json, () =>
           json.length === 0
             ? 'No collections yet. Create one with: archivist collection create <name> [filters]'
@@ -120,30 +112,18 @@ export function registerCollection(program: Command): void {
     .action(async (name: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
-        const { row, filters } = await getCollection(home.db, name);
-        const assets = await resolveCollection(home.db, filters);
-        const byType: Record<string, number> = {};
-        for (const asset of assets) byType[asset.mediaType] = (byType[asset.mediaType] ?? 0) + 1;
-        emit(
-          options,
-          {
-            name: row.name,
-            filters,
-            assets: assets.length,
-            byType,
-            assetIds: assets.map((a) => a.id),
-            createdAt: row.created_at,
-          },
-          () =>
-            [
-              `Collection ${row.name}: ${describeFilters(filters)}`,
-              `  ${assets.length} assets now (${
-                Object.entries(byType)
-                  .map(([t, n]) => `${n} ${t}`)
-                  .join(', ') || 'none'
-              })`,
-              `  created ${row.created_at}`,
-            ].join('\n'),
+        const { row } = await getCollection(home.db, name);
+        const json = await collectionJson(home.db, row, true);
+        emit(options, json, () =>
+          [
+            `Collection ${json.name}: ${describeFilters(json.filters)}`,
+            `  ${json.assets} assets now (${
+              Object.entries(json.byType ?? {})
+                .map(([t, n]) => `${n} ${t}`)
+                .join(', ') || 'none'
+            })`,
+            `  created ${json.createdAt}`,
+          ].join('\n'),
         );
       });
     });

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cancelRun } from '../../runs/run-requests.js';
-import { toRunJson } from '../../runs/run-json.js';
-import { findRun, getRun, listRuns, runCoverage } from '../../store/runs-repository.js';
+import { runListJson, toRunJson } from '../../runs/run-json.js';
+import { findRun, getRun, runCoverage } from '../../store/runs-repository.js';
 import { emit, table, type GlobalOptions } from '../output.js';
 import { ProgressLine } from '../progress.js';
 import { coverageLine, describeRun, runExitCode } from '../run-format.js';
@@ -17,19 +17,7 @@ export function registerRunView(run: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
-        const runs = await Promise.all(
-          (await listRuns(home.db)).map(async (row) => ({
-            id: row.id,
-            status: row.status,
-            statusReason: row.status_reason,
-            pipeline: { name: row.pipeline_name, version: row.pipeline_version },
-            policy: row.policy,
-            collection: row.collection_name,
-            parentRunId: row.parent_run_id,
-            createdAt: row.created_at,
-            counts: (await runCoverage(home.db, row.id)).total,
-          })),
-        );
+        const runs = await runListJson(home.db);
         emit(options, runs, () =>
           runs.length === 0
             ? 'No runs yet. Start one with: archivist run start <pipeline> --collection <name>'

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
+import { sourceListJson } from '../../catalog/source-json.js';
 import { addSource } from '../../catalog/sources.js';
-import { lastFinishedScans } from '../../store/scans-repository.js';
-import { listSources, sourceLocationCounts } from '../../store/sources-repository.js';
 import { emit, table, type GlobalOptions } from '../output.js';
 import { withHome } from '../with-home.js';
 
@@ -30,17 +29,7 @@ export function registerSource(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
-        const sources = await listSources(home.db);
-        const counts = await sourceLocationCounts(home.db);
-        const scanned = await lastFinishedScans(home.db);
-        const json = sources.map((s) => ({
-          name: s.name,
-          path: s.path,
-          createdAt: s.created_at,
-          files: counts.get(s.id)?.present ?? 0,
-          missing: counts.get(s.id)?.missing ?? 0,
-          lastCatalogedAt: scanned.get(s.id) ?? null,
-        }));
+        const json = await sourceListJson(home.db);
         emit(options, json, () =>
           json.length === 0
             ? 'No sources yet. Add one with: archivist source add <name> <path>'
