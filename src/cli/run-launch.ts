@@ -31,8 +31,11 @@ export async function launchRun(
   await coordinateRun(home, runId, {
     workers: options.workers,
     onTick: (snapshot) => {
-      const lines = Object.entries(snapshot.steps).map(([step, counts]) => coverageLine(step, counts));
-      progress.update(`${runId} ${snapshot.status}  ${lines.join('  |  ').replace(/\s+/g, ' ')}`);
+      // One bar per step, redrawn in place.
+      progress.update([
+        `Run ${runId} ${snapshot.status}`,
+        ...Object.entries(snapshot.steps).map(([step, counts]) => `  ${coverageLine(step, counts)}`),
+      ]);
     },
   });
   progress.done();

@@ -52,7 +52,9 @@ export function needsOf(pipeline: PipelineDefinition): Record<string, readonly s
 }
 
 /** Items shorter than this are "fast": the worker then claims several per transaction. */
-const FAST_ITEM_MS = 25;
+const FAST_ITEM_MS = 10;
+/** An item this long means the batch was a bad bet: the items claimed behind it are given back. */
+const SLOW_ITEM_MS = 100;
 /** At most this many items claimed ahead; their leases are all extended by the worker's heartbeat. */
 const MAX_BATCH = 128;
 
@@ -146,8 +148,19 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
       context.send({ type: 'finished', itemId: item.id, outcome });
       if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
       // Claim more at once while items are quick (bookkeeping dominates), one at a time when they are
-      // slow (so work spreads over all workers and nothing waits behind a long item).
-      batch = now() - started < FAST_ITEM_MS ? Math.min(MAX_BATCH, batch * 2) : 1;
+      // slow. An item that turns out slow gives back what was claimed behind it, so the other workers
+      // take those instead of waiting, and the run's "running" count means what it says.
+      const took = now() - started;
+      batch = took < FAST_ITEM_MS ? Math.min(MAX_BATCH, batch * 2) : 1;
+      if (took >= SLOW_ITEM_MS && queue.length > 0) {
+        await completions.flush();
+        const giveBack = queue.splice(0).map((i) => i.id);
+        await releaseWorkItems(context.home.db, {
+          runId: context.run.id,
+          owner: context.workerId,
+          itemIds: giveBack,
+        });
+      }
     }
     return 'stopped';
   } finally {

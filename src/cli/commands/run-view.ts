@@ -62,11 +62,13 @@ export function registerRunView(run: Command): void {
         for (;;) {
           const row = await getRun(home.db, id);
           const { steps } = await runCoverage(home.db, id);
-          const text = `${id} ${row.status}  ${Object.entries(steps)
-            .map(([s, c]) => coverageLine(s, c))
-            .join('  |  ')
-            .replace(/\s+/g, ' ')}`;
-          if (process.stderr.isTTY) progress.update(text);
+          const lines = [
+            `Run ${id} ${row.status}${row.status_reason ? ` (${row.status_reason})` : ''}`,
+            ...Object.entries(steps).map(([step, counts]) => `  ${coverageLine(step, counts)}`),
+          ];
+          const text = lines.join('\n');
+          // On a terminal the bars are redrawn in place; piped, each change is printed once.
+          if (progress.live) progress.update(lines);
           else if (text !== last && !options.json) process.stderr.write(`${text}\n`);
           last = text;
           if (!ACTIVE.has(row.status)) break;
