@@ -45,9 +45,11 @@ export async function collectGarbage(
       home.db,
       expired.map((a) => a.id),
     );
-  const referenced = await referencedPaths(home.db);
-  // In a dry run the expired rows still exist; count their files as what would go.
-  if (options.dryRun) for (const artifact of expired) referenced.delete(artifact.path);
+  // In a dry run the expired rows still exist: leave them out, so both modes count the same files.
+  const referenced = await referencedPaths(
+    home.db,
+    expired.map((a) => a.id),
+  );
 
   const files = fs
     .readdirSync(home.layout.artifacts, { recursive: true, withFileTypes: true })

@@ -69,8 +69,12 @@ export async function deleteArtifactRecords(db: Db, ids: readonly string[]): Pro
   });
 }
 
-/** Every store path some record points to: `gc` never deletes one of these. */
-export async function referencedPaths(db: Db): Promise<Set<string>> {
-  const rows = await db.selectFrom('artifacts').select('path').distinct().execute();
-  return new Set(rows.map((row) => row.path));
+/**
+ * Every store path some record points to (other than `except`, the records about to go): `gc` never
+ * deletes one of these. Content-addressed, so one file may be shared by several records.
+ */
+export async function referencedPaths(db: Db, except: readonly string[] = []): Promise<Set<string>> {
+  const skip = new Set(except);
+  const rows = await db.selectFrom('artifacts').select(['id', 'path']).execute();
+  return new Set(rows.filter((row) => !skip.has(row.id)).map((row) => row.path));
 }
