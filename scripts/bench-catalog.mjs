@@ -38,6 +38,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { childrenCpuMs, isWithin, makeRandom, median, realpathOfNearest } from './bench/lib.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TREE_FORMAT = 2; // bump when the generator changes, so an old kept tree is not reused by mistake
@@ -147,41 +148,7 @@ function usage(message) {
   process.exit(2);
 }
 
-/** The real path of a path that may not exist yet: its nearest existing ancestor, resolved, plus the rest. */
-function realpathOfNearest(target) {
-  let existing = path.resolve(target);
-  const rest = [];
-  while (!fs.existsSync(existing)) {
-    rest.unshift(path.basename(existing));
-    existing = path.dirname(existing);
-  }
-  return path.join(fs.realpathSync(existing), ...rest);
-}
-
-function isWithin(child, parent) {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
 // ------------------------------------------------------------------------------------------- generator
-
-/** xorshift128: deterministic, fast, good enough to make bytes nobody can compress or sniff by accident. */
-function makeRandom(seed) {
-  let x = seed >>> 0 || 1;
-  let y = 362436069;
-  let z = 521288629;
-  let w = 88675123;
-  const next = () => {
-    const t = x ^ (x << 11);
-    x = y;
-    y = z;
-    z = w;
-    w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
-    return w;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
-}
 
 const JPEG_HEAD = Buffer.from([
   0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01,
@@ -233,7 +200,7 @@ const POOL_BYTES = 1024 * 1024;
 function generateTree(root, options) {
   const { files, dirs, minBytes, maxBytes } = options;
   fs.mkdirSync(root, { recursive: true });
-  const random = makeRandom(0x5eed ^ files ^ (dirs << 20) ^ (maxBytes << 3));
+  const random = makeRandom(0x5eed ^ files ^ (dirs << 20) ^ (maxBytes << 3)).next;
   const perDir = Math.ceil(files / dirs);
   const dirNames = Array.from({ length: dirs }, (_, d) => {
     const year = 2005 + (d % 20);
@@ -314,31 +281,6 @@ function prepareTree(workDir, options) {
 function log(message) {
   process.stderr.write(`bench-catalog: ${message}\n`);
 }
-
-/**
- * CPU time (user + system, ms) of this process's finished children, from /proc/self/stat (Linux): the
- * kernel adds a child's time, and that of everything it waited for, when we reap it. Less sensitive than
- * wall time to a machine that is busy with other work; null where /proc is not there.
- */
-function childrenCpuMs() {
-  try {
-    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 16 and 17 of proc(5) (cutime, cstime), counted from the state field (3rd) here.
-    const ticks = Number(fields[13]) + Number(fields[14]);
-    return (ticks * 1000) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 /** Runs a command, timing it from spawn to exit. Output is captured; a non-zero exit is an error. */
 function run(command, args, { env } = {}) {
@@ -477,12 +419,6 @@ function directoryBytes(dir) {
 }
 
 // ------------------------------------------------------------------------------------------- reporting
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 const perSec = (count, ms) => (count * 1000) / ms;
 const mbPerSec = (bytes, ms) => bytes / 1e6 / (ms / 1000);
