@@ -39,27 +39,31 @@ async function hashFile(file: string): Promise<{ sha256: string; size: number }>
   return { sha256: hash.digest('hex'), size };
 }
 
+/** Directories of the store known to exist, so the fan-out is made once per process, not per file. */
+const madeDirs = new Set<string>();
+
+function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * Puts a step's output into the content-addressed store: write to a temp file under the home, fsync,
  * rename into place, fsync the directory. Only after this returns may the database row be committed:
  * a half-written file must never be visible, and a row must never point at nothing.
  */
 export async function storeArtifactFile(layout: HomeLayout, output: StepOutput): Promise<StoredFile> {
-  const temp = path.join(layout.tmp, `artifact-${process.pid}-${randomBytes(6).toString('hex')}`);
-  let sha256: string;
-  let size: number;
+  if (output.bytes) return storeBytes(layout, output.bytes, output.extension);
+  if (!output.file) throw new Error('a step output needs bytes or a file');
+  const temp = tempPath(layout);
   try {
-    if (output.bytes) {
-      await fs.promises.writeFile(temp, output.bytes, { flag: 'wx' });
-      sha256 = createHash('sha256').update(output.bytes).digest('hex');
-      size = output.bytes.length;
-    } else if (output.file) {
-      // A step's scratch file is already under the home: move it rather than copy it.
-      await fs.promises.rename(output.file, temp);
-      ({ sha256, size } = await hashFile(temp));
-    } else {
-      throw new Error('a step output needs bytes or a file');
-    }
+    // A step's scratch file is already under the home: move it rather than copy it.
+    await fs.promises.rename(output.file, temp);
+    const { sha256, size } = await hashFile(temp);
     const handle = await fs.promises.open(temp, 'r+');
     try {
       await handle.sync();
@@ -76,6 +80,49 @@ export async function storeArtifactFile(layout: HomeLayout, output: StepOutput):
   } finally {
     await fs.promises.rm(temp, { force: true });
   }
+}
+
+/**
+ * The same steps for an output held in memory (a thumbnail, a metadata document: kilobytes), with
+ * blocking calls: each is a few microseconds on a local disk, where eight thread-pool round trips cost
+ * milliseconds per item (measured), and a worker has nothing else to do while it stores its result.
+ */
+function storeBytes(layout: HomeLayout, bytes: Buffer, extension: string): StoredFile {
+  const temp = tempPath(layout);
+  try {
+    const fd = fs.openSync(temp, 'wx');
+    try {
+      fs.writeFileSync(fd, bytes);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const relative = storePath(sha256, extension);
+    const final = absoluteArtifactPath(layout, relative);
+    const dir = path.dirname(final);
+    if (!madeDirs.has(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      madeDirs.add(dir);
+    }
+    // Same hash, same bytes: if the file is already there, keep it and drop ours.
+    try {
+      fs.renameSync(temp, final);
+    } catch (error) {
+      // `gc` may have removed the directory since we made it.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      fs.mkdirSync(dir, { recursive: true });
+      fs.renameSync(temp, final);
+    }
+    fsyncDirSync(dir);
+    return { sha256, size: bytes.length, path: relative };
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+}
+
+function tempPath(layout: HomeLayout): string {
+  return path.join(layout.tmp, `artifact-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
 /** True when the store holds a file with the expected size: a reused artifact must really be there. */

@@ -23,6 +23,8 @@ export interface ClaimOptions {
   now: number;
   /** How many items to claim at most (default 1). */
   limit?: number;
+  /** Runs first inside the claim's transaction: the worker commits its finished items with its claim. */
+  before?: (trx: Db) => Promise<void>;
 }
 
 /**
@@ -33,6 +35,7 @@ export interface ClaimOptions {
 export async function claimWorkItem(db: Db, options: ClaimOptions): Promise<ClaimResult> {
   const { runId, owner, leaseMs, now } = options;
   return withWriteLock(db, async (trx) => {
+    await options.before?.(trx);
     const run = await trx
       .selectFrom('runs')
       .select(['status', 'max_attempts'])

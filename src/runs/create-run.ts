@@ -24,12 +24,18 @@ export interface RunPlan {
   parentRunId: string | null;
 }
 
-/** Every step's tool version, found now: the run records what will actually do the work. */
+/**
+ * Every step's tool version, found now: the run records what will actually do the work. Asked in
+ * parallel: each may start a program (`ffmpeg -version`), and the wait is before the run's first item.
+ */
 export async function detectToolVersions(pipeline: PipelineDefinition): Promise<RunPlan['toolVersions']> {
-  const versions: RunPlan['toolVersions'] = {};
-  for (const step of pipeline.steps)
-    versions[step.name] = { name: step.tool.name, version: await step.tool.version() };
-  return versions;
+  const found = await Promise.all(
+    pipeline.steps.map(async (step) => [
+      step.name,
+      { name: step.tool.name, version: await step.tool.version() },
+    ]),
+  );
+  return Object.fromEntries(found) as RunPlan['toolVersions'];
 }
 
 /**

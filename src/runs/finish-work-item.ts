@@ -49,44 +49,51 @@ export async function completeWorkItems(
   entries: readonly { item: WorkItemRow; result: DoneResult }[],
 ): Promise<boolean[]> {
   if (entries.length === 0) return [];
-  return withWriteLock(db, async (trx) => {
-    const recorded: boolean[] = [];
-    for (const { item, result } of entries) {
-      if (!(await stillLeased(trx, item.id, owner))) {
-        recorded.push(false);
-        continue;
-      }
-      let artifactId: string | null = null;
-      let reused = 0;
-      if (result.artifact && 'created' in result.artifact) {
-        await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
-        artifactId = result.artifact.created.id;
-      } else if (result.artifact) {
-        artifactId = result.artifact.reusedId;
-        reused = 1;
-      }
-      if (artifactId && result.makeCurrent) {
-        await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
-      }
-      await trx
-        .updateTable('work_items')
-        .set({
-          status: 'done',
-          artifact_id: artifactId,
-          reused,
-          lease_owner: null,
-          lease_expires_at: null,
-          finished_at: new Date().toISOString(),
-          duration_ms: result.durationMs,
-          reason: null,
-          message: null,
-        })
-        .where('id', '=', item.id)
-        .execute();
-      recorded.push(true);
+  return withWriteLock(db, (trx) => recordCompletions(trx, owner, entries));
+}
+
+/** `completeWorkItems` inside a transaction the caller holds (a worker's next claim). */
+export async function recordCompletions(
+  trx: Trx,
+  owner: string,
+  entries: readonly { item: WorkItemRow; result: DoneResult }[],
+): Promise<boolean[]> {
+  const recorded: boolean[] = [];
+  for (const { item, result } of entries) {
+    if (!(await stillLeased(trx, item.id, owner))) {
+      recorded.push(false);
+      continue;
     }
-    return recorded;
-  });
+    let artifactId: string | null = null;
+    let reused = 0;
+    if (result.artifact && 'created' in result.artifact) {
+      await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
+      artifactId = result.artifact.created.id;
+    } else if (result.artifact) {
+      artifactId = result.artifact.reusedId;
+      reused = 1;
+    }
+    if (artifactId && result.makeCurrent) {
+      await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
+    }
+    await trx
+      .updateTable('work_items')
+      .set({
+        status: 'done',
+        artifact_id: artifactId,
+        reused,
+        lease_owner: null,
+        lease_expires_at: null,
+        finished_at: new Date().toISOString(),
+        duration_ms: result.durationMs,
+        reason: null,
+        message: null,
+      })
+      .where('id', '=', item.id)
+      .execute();
+    recorded.push(true);
+  }
+  return recorded;
 }
 
 export interface FailureRecord {

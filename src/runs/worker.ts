@@ -51,15 +51,14 @@ const MAX_BATCH = 128;
 export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit> {
   const now = context.now ?? Date.now;
   const needs = needsOf(context.pipeline);
-  const toolVersions = new Map<string, string>();
-  const versionOf = async (step: StepDefinition): Promise<string> => {
-    let version = toolVersions.get(step.name);
-    if (version === undefined) {
-      version = await step.tool.version();
-      toolVersions.set(step.name, version);
-    }
-    return version;
-  };
+  // Every step's tool version, asked once and all at once (each may start a program): this worker's own
+  // answer goes into the lineage of what it makes, and the wait is before its first item.
+  const toolVersions = new Map(
+    await Promise.all(
+      context.pipeline.steps.map(async (step) => [step.name, await step.tool.version()] as const),
+    ),
+  );
+  const versionOf = (step: StepDefinition): string => toolVersions.get(step.name)!;
   const allParams = JSON.parse(context.run.params_json) as Record<string, Record<string, unknown>>;
   const paramsOf = (step: string) => allParams[step] ?? {};
   const lookups = new ItemLookups(context.home, context.run);
@@ -77,15 +76,17 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
   try {
     while (!context.stop.aborted) {
       if (queue.length === 0) {
-        await completions.flush();
-        const claim = await claimWorkItem(context.home.db, {
-          runId: context.run.id,
-          owner: context.workerId,
-          leaseMs: LEASE_MS,
-          needs,
-          now: now(),
-          limit: batch,
-        });
+        const claim = await completions.within((record) =>
+          claimWorkItem(context.home.db, {
+            runId: context.run.id,
+            owner: context.workerId,
+            leaseMs: LEASE_MS,
+            needs,
+            now: now(),
+            limit: batch,
+            before: record,
+          }),
+        );
         if (claim.kind === 'stopped') return claim.status === 'paused' ? 'paused' : 'stopped';
         if (claim.kind === 'finished') return 'finished';
         if (claim.kind === 'wait') {
@@ -98,7 +99,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
         for (const claimed of claim.items) {
           const step = stepOf(context, claimed);
           if (step.needs && step.needs.length > 0) continue; // its key depends on inputs made later
-          const tool = { name: step.tool.name, version: await versionOf(step) };
+          const tool = { name: step.tool.name, version: versionOf(step) };
           keys.push(
             cacheKeyOf({
               step: step.name,
@@ -115,7 +116,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
       }
       const item = queue.shift()!;
       const step = stepOf(context, item);
-      const version = await versionOf(step);
+      const version = versionOf(step);
       const started = now();
       context.send({
         type: 'claimed',

@@ -4,6 +4,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { ArchivistError } from '../errors.js';
 import { MIGRATIONS, migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 export type Db = Kysely<Database>;
 
@@ -28,7 +29,7 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
       cause: error,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
     sqlite,

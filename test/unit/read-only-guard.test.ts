@@ -173,13 +173,21 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'writes artifacts to <home>/tmp, fsyncs, renames them into <home>/artifacts; reads them back',
     apis: [
       'fs.open',
+      'fs.openSync',
       'fs.createReadStream',
-      'fs.writeFile',
+      'fs.writeFileSync',
       'fs.rename',
+      'fs.renameSync',
       'fs.mkdir',
+      'fs.mkdirSync',
       'fs.rm',
+      'fs.rmSync',
       'fs.readFileSync',
     ],
+  },
+  'src/pipeline/tools/exiftool-tool.ts': {
+    reason: 'reads the version line at the top of the exiftool script it runs (in node_modules or on PATH)',
+    apis: ['fs.open'],
   },
   'src/artifacts/collect-garbage.ts': {
     reason: 'gc: deletes orphaned files found by listing <home>/artifacts and <home>/tmp',

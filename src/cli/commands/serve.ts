@@ -1,8 +1,6 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { buildServer } from '../../api/server.js';
-import { isLoopback } from '../../api/web.js';
 import { ArchivistError, errnoCode } from '../../errors.js';
 import { emit, type GlobalOptions } from '../output.js';
 import { withHome } from '../with-home.js';
@@ -38,6 +36,10 @@ export function registerServe(program: Command): void {
       }
       const { host, port } = parsed.data;
       await withHome(options, async (home) => {
+        // Loaded here, not at the top: every other command (a worker, `run start`) would pay for fastify's
+        // start-up without using it.
+        const { buildServer } = await import('../../api/server.js');
+        const { isLoopback } = await import('../../api/web.js');
         const app = await buildServer(home, { host });
         try {
           await app.listen({ host, port });

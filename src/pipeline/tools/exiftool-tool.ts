@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
 import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
@@ -70,12 +71,32 @@ function instance(): ExifTool {
   return shared;
 }
 
-/** exiftool's version (e.g. "13.59"), or null when it cannot be run (no perl). Asked once per process. */
+/**
+ * exiftool's version (e.g. "13.59"), or null when it cannot be run (no perl). Asked once per process.
+ * Read from the script itself (`my $version = '13.59';`, what `-ver` prints) when it says so: asking the
+ * program means starting perl, a tenth of a second before a run's first item, in every process.
+ */
 export function exiftoolVersion(): Promise<string | null> {
-  sharedVersion ??= instance()
-    .version()
+  sharedVersion ??= versionInScript()
+    .then((version) => version ?? instance().version())
     .catch(() => null);
   return sharedVersion;
+}
+
+async function versionInScript(): Promise<string | null> {
+  try {
+    const script = await instance().exiftoolPath();
+    const handle = await fs.promises.open(script, 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+      const match = /^my \$version = '(\d+\.\d+)';/m.exec(buffer.toString('latin1', 0, bytesRead));
+      return match ? match[1]! : null;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
 }
 
 /** Ends the shared exiftool child, if one was started. Safe to call more than once. */

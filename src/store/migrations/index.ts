@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001-catalog.js';
 import * as m0002 from './0002-runs.js';
+import * as m0003 from './0003-claim-order-index.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -9,6 +10,7 @@ import * as m0002 from './0002-runs.js';
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-catalog': m0001,
   '0002-runs': m0002,
+  '0003-claim-order-index': m0003,
 };
 
 export const migrationProvider: MigrationProvider = {
