@@ -42,15 +42,6 @@ async function hashFile(file: string): Promise<{ sha256: string; size: number }>
 /** Directories of the store known to exist, so the fan-out is made once per process, not per file. */
 const madeDirs = new Set<string>();
 
-function fsyncDirSync(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /**
  * Puts a step's output into the content-addressed store: write to a temp file under the home, fsync,
  * rename into place, fsync the directory. Only after this returns may the database row be committed:
@@ -83,41 +74,42 @@ export async function storeArtifactFile(layout: HomeLayout, output: StepOutput):
 }
 
 /**
- * The same steps for an output held in memory (a thumbnail, a metadata document: kilobytes), with
- * blocking calls: each is a few microseconds on a local disk, where eight thread-pool round trips cost
- * milliseconds per item (measured), and a worker has nothing else to do while it stores its result.
+ * The same steps for an output held in memory (a thumbnail, a metadata document: kilobytes). The fsyncs
+ * are the slow part (a journal commit each, milliseconds on a busy disk); the worker runs this while its
+ * next item's tool works, so they cost no time of their own.
  */
-function storeBytes(layout: HomeLayout, bytes: Buffer, extension: string): StoredFile {
+async function storeBytes(layout: HomeLayout, bytes: Buffer, extension: string): Promise<StoredFile> {
   const temp = tempPath(layout);
   try {
-    const fd = fs.openSync(temp, 'wx');
+    const handle = await fs.promises.open(temp, 'wx');
     try {
-      fs.writeFileSync(fd, bytes);
-      fs.fsyncSync(fd);
+      await handle.writeFile(bytes);
+      await handle.sync();
     } finally {
-      fs.closeSync(fd);
+      await handle.close();
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const relative = storePath(sha256, extension);
     const final = absoluteArtifactPath(layout, relative);
     const dir = path.dirname(final);
     if (!madeDirs.has(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
+      await fs.promises.mkdir(dir, { recursive: true });
       madeDirs.add(dir);
     }
     // Same hash, same bytes: if the file is already there, keep it and drop ours.
     try {
-      fs.renameSync(temp, final);
+      await fs.promises.rename(temp, final);
     } catch (error) {
       // `gc` may have removed the directory since we made it.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      fs.mkdirSync(dir, { recursive: true });
-      fs.renameSync(temp, final);
+      await fs.promises.mkdir(dir, { recursive: true });
+      await fs.promises.rename(temp, final);
     }
-    fsyncDirSync(dir);
+    await fsyncDir(dir);
     return { sha256, size: bytes.length, path: relative };
-  } finally {
-    fs.rmSync(temp, { force: true });
+  } catch (error) {
+    await fs.promises.rm(temp, { force: true });
+    throw error;
   }
 }
 

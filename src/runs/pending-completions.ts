@@ -9,9 +9,14 @@ type Entry = { item: WorkItemRow; result: DoneResult };
  * Done items waiting to be committed together. Recorded before every claim, in the claim's own
  * transaction (so an item that needs this one sees it done, and a slow item costs one write transaction,
  * not two), and when the worker stops; with quick items that is one transaction per batch.
+ *
+ * An item whose artifact file is still being stored (written, fsynced, renamed) waits here too, and joins
+ * the next claim after the store finished: the store's disk waits overlap the next item's tool work
+ * instead of adding to it, and its row is still committed only once the file is in place.
  */
 export class PendingCompletions {
   private entries: Entry[] = [];
+  private readonly storing = new Set<Promise<void>>();
   constructor(
     private readonly db: Db,
     private readonly owner: string,
@@ -22,8 +27,40 @@ export class PendingCompletions {
     this.entries.push({ item, result });
   }
 
-  /** Commits what is pending in a transaction of its own. */
+  /**
+   * Adds the item once `result` (the store of its file) resolves; if it rejects, `onFailure` records
+   * the failed attempt instead. Nothing of it is committed before either happened.
+   */
+  addWhenStored(
+    item: WorkItemRow,
+    result: Promise<DoneResult>,
+    onFailure: (error: unknown) => Promise<void>,
+  ): void {
+    const settled = result.then(
+      (done) => this.add(item, done),
+      (error: unknown) => onFailure(error),
+    );
+    const tracked = settled
+      .catch((error: unknown) =>
+        this.log.error({ event: 'store-failure-unrecorded', itemId: item.id, error: String(error) }),
+      )
+      .finally(() => this.storing.delete(tracked));
+    this.storing.add(tracked);
+  }
+
+  /** True while a file is still being stored. */
+  get busy(): boolean {
+    return this.storing.size > 0;
+  }
+
+  /** Waits until every file being stored is in place (or its failure recorded). */
+  async settle(): Promise<void> {
+    while (this.storing.size > 0) await Promise.all([...this.storing]);
+  }
+
+  /** Commits everything pending, after the stores in progress, in a transaction of its own. */
   async flush(): Promise<void> {
+    await this.settle();
     const entries = this.take();
     this.warnLost(entries, await completeWorkItems(this.db, this.owner, entries));
   }

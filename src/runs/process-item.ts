@@ -1,4 +1,3 @@
-import os from 'node:os';
 import path from 'node:path';
 import { cacheKeyOf } from '../artifacts/cache-key.js';
 import { storeArtifactFile } from '../artifacts/artifact-store.js';
@@ -7,17 +6,11 @@ import { RETRYABLE_REASONS } from '../pipeline/step.js';
 import type { WorkItemRow } from '../store/schema.js';
 import { transitionRun } from '../store/runs-repository.js';
 import { diskSpace, formatSize } from './disk-threshold.js';
-import {
-  failWorkItem,
-  releaseWorkItems,
-  skipOrphanedDependents,
-  skipWorkItem,
-  type DoneResult,
-} from './finish-work-item.js';
+import { failWorkItem, releaseWorkItems, skipOrphanedDependents, skipWorkItem } from './finish-work-item.js';
+import { doneResult, type DoneFacts } from './done-result.js';
 import type { ItemLookups } from './item-lookups.js';
 import { extendLease, HEARTBEAT_MS, LEASE_MS } from './lease.js';
 import type { PendingCompletions } from './pending-completions.js';
-import { newArtifactId } from './run-id.js';
 import type { WorkerContext } from './worker.js';
 import type { WorkerMessage } from './worker-messages.js';
 
@@ -173,60 +166,19 @@ export async function processItem(
         return result;
       }
       case 'done': {
-        let artifact: DoneResult['artifact'] = null;
-        if (outcome.output) {
-          // Check the disk before every write: below the threshold the run pauses and nothing is failed.
-          const space = diskSpace(home.layout.artifacts);
-          if (space.free < run.min_free_bytes) {
-            await transitionRun(home.db, run.id, ['running'], 'paused', {
-              status_reason: `disk-threshold: ${formatSize(space.free)} free, ${formatSize(run.min_free_bytes)} required (--min-free ${run.min_free_spec})`,
-            });
-            await releaseWorkItems(home.db, { runId: run.id, itemId: item.id, owner: workerId });
-            return 'released';
-          }
-          const stored = await storeArtifactFile(home.layout, outcome.output);
-          const createdAt = new Date().toISOString();
-          const retentionDays = home.config.runs.sandboxRetentionDays;
-          artifact = {
-            created: {
-              id: newArtifactId(),
-              kind: step.artifactKind,
-              step: step.name,
-              assetId: asset.id,
-              runId: run.id,
-              sha256: stored.sha256,
-              size: stored.size,
-              mime: outcome.output.mime,
-              path: stored.path,
-              cacheKey,
-              policy: run.policy,
-              // Sandbox results are for looking, not keeping: they expire and never become current.
-              expiresAt:
-                run.policy === 'sandbox'
-                  ? new Date(Date.now() + retentionDays * 86_400_000).toISOString()
-                  : null,
-            },
-            lineage: {
-              runId: run.id,
-              pipeline: { name: run.pipeline_name, version: run.pipeline_version },
-              step: step.name,
-              tool,
-              params,
-              inputs: [
-                { assetId: asset.id, sha256: asset.id },
-                ...inputs.map((input) => ({
-                  assetId: asset.id,
-                  sha256: input.sha256,
-                  artifactId: input.artifactId,
-                })),
-              ],
-              worker: workerId,
-              host: os.hostname(),
-              durationMs: now() - started,
-              createdAt,
-            },
-          };
-        }
+        const facts = (durationMs: number, mime: string): DoneFacts => ({
+          run,
+          step,
+          assetId: asset.id,
+          workerId,
+          tool,
+          params,
+          inputs,
+          cacheKey,
+          mime,
+          durationMs,
+          sandboxRetentionDays: home.config.runs.sandboxRetentionDays,
+        });
         // Per-item success is debug-level: a 100,000-item run should not write 100,000 lines by default.
         context.log.debug(
           {
@@ -235,16 +187,51 @@ export async function processItem(
             assetId: asset.id,
             step: step.name,
             durationMs: now() - started,
-            artifactId: artifact?.created.id ?? null,
           },
           `${step.name} done`,
         );
-        completions.add(item, {
-          durationMs: now() - started,
-          artifact,
-          makeCurrent:
-            run.policy === 'production' && artifact ? { assetId: asset.id, kind: step.artifactKind } : null,
-        });
+        if (!outcome.output) {
+          completions.add(item, doneResult(facts(now() - started, ''), null));
+          return 'done';
+        }
+        // Check the disk before every write: below the threshold the run pauses and nothing is failed.
+        const space = diskSpace(home.layout.artifacts);
+        if (space.free < run.min_free_bytes) {
+          await transitionRun(home.db, run.id, ['running'], 'paused', {
+            status_reason: `disk-threshold: ${formatSize(space.free)} free, ${formatSize(run.min_free_bytes)} required (--min-free ${run.min_free_spec})`,
+          });
+          await releaseWorkItems(home.db, { runId: run.id, itemId: item.id, owner: workerId });
+          return 'released';
+        }
+        const output = outcome.output;
+        // The store goes on while this worker starts its next item; the row waits for the file (see
+        // PendingCompletions). A file that cannot be stored fails this attempt, retryably.
+        completions.addWhenStored(
+          item,
+          storeArtifactFile(home.layout, output).then((stored) =>
+            doneResult(facts(now() - started, output.mime), stored),
+          ),
+          async (error) => {
+            const message = `cannot store the artifact: ${oneLine(error)}`;
+            context.log.warn(
+              {
+                event: 'item-failed',
+                itemId: item.id,
+                assetId: asset.id,
+                step: step.name,
+                reason: 'io-error',
+                message,
+              },
+              `${step.name} failed on ${file ?? asset.id}: io-error`,
+            );
+            await failWorkItem(home.db, item.id, workerId, {
+              reason: 'io-error',
+              message,
+              retryable: true,
+              durationMs: now() - started,
+            });
+          },
+        );
         return 'done';
       }
     }

@@ -90,7 +90,9 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
         if (claim.kind === 'stopped') return claim.status === 'paused' ? 'paused' : 'stopped';
         if (claim.kind === 'finished') return 'finished';
         if (claim.kind === 'wait') {
-          await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
+          // Our own items still being stored may be what the run waits for: commit them first.
+          if (completions.busy) await completions.settle();
+          else await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
           continue;
         }
         queue.push(...claim.items);

@@ -1,0 +1,65 @@
+import os from 'node:os';
+import type { StoredFile } from '../artifacts/artifact-store.js';
+import type { StepDefinition, StepInput } from '../pipeline/step.js';
+import type { RunRow } from '../store/schema.js';
+import type { DoneResult } from './finish-work-item.js';
+import { newArtifactId } from './run-id.js';
+
+export interface DoneFacts {
+  run: RunRow;
+  step: StepDefinition;
+  assetId: string;
+  workerId: string;
+  tool: { name: string; version: string };
+  params: Record<string, unknown>;
+  inputs: readonly StepInput[];
+  cacheKey: string;
+  mime: string;
+  durationMs: number;
+  sandboxRetentionDays: number;
+}
+
+/** A done item's record: the new artifact (a stored file, or none) with its lineage. */
+export function doneResult(facts: DoneFacts, stored: StoredFile | null): DoneResult {
+  const { run, step, assetId } = facts;
+  if (!stored) return { durationMs: facts.durationMs, artifact: null, makeCurrent: null };
+  return {
+    durationMs: facts.durationMs,
+    artifact: {
+      created: {
+        id: newArtifactId(),
+        kind: step.artifactKind,
+        step: step.name,
+        assetId,
+        runId: run.id,
+        sha256: stored.sha256,
+        size: stored.size,
+        mime: facts.mime,
+        path: stored.path,
+        cacheKey: facts.cacheKey,
+        policy: run.policy,
+        // Sandbox results are for looking, not keeping: they expire and never become current.
+        expiresAt:
+          run.policy === 'sandbox'
+            ? new Date(Date.now() + facts.sandboxRetentionDays * 86_400_000).toISOString()
+            : null,
+      },
+      lineage: {
+        runId: run.id,
+        pipeline: { name: run.pipeline_name, version: run.pipeline_version },
+        step: step.name,
+        tool: facts.tool,
+        params: facts.params,
+        inputs: [
+          { assetId, sha256: assetId },
+          ...facts.inputs.map((input) => ({ assetId, sha256: input.sha256, artifactId: input.artifactId })),
+        ],
+        worker: facts.workerId,
+        host: os.hostname(),
+        durationMs: facts.durationMs,
+        createdAt: new Date().toISOString(),
+      },
+    },
+    makeCurrent: run.policy === 'production' ? { assetId, kind: step.artifactKind } : null,
+  };
+}
