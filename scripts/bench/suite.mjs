@@ -35,6 +35,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import Database from 'better-sqlite3';
 import { generateArchive } from './generate.mjs';
+import { measureApiLatency } from './api-latency.mjs';
 import { measurePeakMemory } from './peak-memory.mjs';
 import { CLI, REPO, cli, fmt, log, machineFacts, median, run, sleep, childrenCpuMs } from './lib.mjs';
 
@@ -45,6 +46,7 @@ const TARGETS = {
   rescanFilesPerSec: 10000,
   bookkeepingItemsPerSec: 2000,
   peakWorkerRssBytes: 400 * 1024 * 1024,
+  apiP95Ms: 100,
 };
 
 function parseArgs(argv) {
@@ -398,6 +400,12 @@ function markdown(r) {
       '',
     ],
     ['Peak RSS, bare loop process', mb(p.barePeakRssBytes), '', ''],
+    ...Object.entries(r.api.endpoints).map(([name, e]) => [
+      `API \`${e.path.replace(/\/r-[a-z0-9]+/, '/:run')}\` (${name}) at ${fmt(r.api.assets)} assets, run ${r.api.runActiveThroughout ? 'active throughout' : '**not active throughout**'}: p50 / p95 ms`,
+      `${fmt(e.p50Ms, 1)} / ${fmt(e.p95Ms, 1)}`,
+      `< ${TARGETS.apiP95Ms}`,
+      verdict(e.p95Ms, TARGETS.apiP95Ms, true),
+    ]),
     [
       'Bookkeeping, no-op step, work items/s',
       r.bookkeeping ? fmt(r.bookkeeping.itemsPerSec) : 'skipped',
@@ -507,6 +515,12 @@ export async function benchCommand(argv) {
 
     const peakMemory = await measurePeakMemory(home, work, options.workers);
 
+    // 100,000 cataloged assets (synthetic rows) at the default scale; the smoke test only checks it runs.
+    log('API latency while a run is active (scripts/bench/api-latency.mjs)');
+    const api = await measureApiLatency(
+      options.small ? { assets: 20000, files: 600, requests: 40 } : { assets: 100000 },
+    );
+
     let bookkeepingResult = null;
     if (options.bookkeeping) {
       log('bookkeeping (scripts/bench-bookkeeping.mjs)');
@@ -559,6 +573,7 @@ export async function benchCommand(argv) {
       pipeline,
       firstArtifact: first,
       peakMemory,
+      api,
       bookkeeping: bookkeepingResult,
       profile,
     };

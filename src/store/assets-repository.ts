@@ -262,22 +262,35 @@ export async function assetsByIds(db: Db, ids: readonly string[]): Promise<Asset
  * Each changes whenever what it covers changes, and costs an index lookup, not a scan.
  */
 export async function listingVersions(db: Db): Promise<{ catalog: string; artifacts: string }> {
-  const loc = await db
-    .selectFrom('locations')
-    .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('id').as('max')])
-    .executeTakeFirstOrThrow();
-  const scans = await db
-    .selectFrom('scans')
-    .select([(eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.max('finished_at').as('max')])
-    .executeTakeFirstOrThrow();
-  const art = await db
-    .selectFrom('artifacts')
-    .select([(eb) => eb.fn.countAll<number>().as('n'), sql<number | null>`max(rowid)`.as('max')])
-    .executeTakeFirstOrThrow();
+  // One scalar subquery per aggregate: SQLite answers a lone count(*) or max(id) from the b-tree's own
+  // bookkeeping, but both in one select make it scan the whole index (9 ms at 100,000 locations).
+  const { rows } = await sql<{
+    locN: number;
+    locMax: number | null;
+    scanN: number;
+    scanMax: string | null;
+    artN: number;
+    artMax: number | null;
+  }>`select
+      (select count(*) from locations) as "locN", (select max(id) from locations) as "locMax",
+      (select count(*) from scans) as "scanN", (select max(finished_at) from scans) as "scanMax",
+      (select count(*) from artifacts) as "artN", (select max(rowid) from artifacts) as "artMax"`.execute(db);
+  const v = rows[0]!;
   return {
-    catalog: `${loc.n}:${loc.max ?? 0}:${scans.n}:${scans.max ?? ''}`,
-    artifacts: `${art.n}:${art.max ?? 0}`,
+    catalog: `${v.locN}:${v.locMax ?? 0}:${v.scanN}:${v.scanMax ?? ''}`,
+    artifacts: `${v.artN}:${v.artMax ?? 0}`,
   };
+}
+
+/** Every asset with at least one artifact of this kind (read from the artifacts_kind_asset index). */
+export async function assetIdsWithArtifactKind(db: Db, kind: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('artifacts')
+    .select('asset_id')
+    .distinct()
+    .where('kind', '=', kind)
+    .execute();
+  return new Set(rows.map((row) => row.asset_id));
 }
 
 /** Per asset, its artifact of this kind to show: the current one, else the newest. */
