@@ -51,6 +51,8 @@ export function homeLayout(root: string) {
     tmp: path.join(root, 'tmp'),
     logs: path.join(root, 'logs'),
     baselines: path.join(root, 'baselines'),
+    /** Tool versions already asked, per binary (see ffmpeg-run.ts); losing it only costs a re-ask. */
+    toolVersions: path.join(root, 'tool-versions.json'),
   } as const;
 }
 

@@ -93,7 +93,7 @@ export async function startRun(home: Home, input: unknown): Promise<PlannedRun> 
   }
   const workers = request.workers ?? defaultWorkers(home);
   // The versions recorded on the run are those of the tools its workers will use (config paths first).
-  configureTools(home.config.tools);
+  configureTools(home.config.tools, home.layout.toolVersions);
   const runId = await createRun(home.db, {
     pipeline,
     params,
@@ -140,7 +140,7 @@ export async function retryRun(home: Home, input: unknown): Promise<PlannedRun> 
     );
   }
   const workers = request.workers ?? old.workers;
-  configureTools(home.config.tools);
+  configureTools(home.config.tools, home.layout.toolVersions);
   const runId = await createRun(home.db, {
     pipeline,
     params,

@@ -63,7 +63,7 @@ process.on('SIGTERM', () => {
 
 const home = await openHome(homeRoot);
 // Tool paths in config.json win over what is on PATH; lineage records the tool actually used.
-configureTools(home.config.tools);
+configureTools(home.config.tools, home.layout.toolVersions);
 registerBuiltinPipelines();
 await loadExtraPipelines();
 const run = await getRun(home.db, runId);

@@ -19,7 +19,7 @@ export function registerWorker(program: Command): void {
       const { run: ref } = command.opts<{ run: string }>();
       await withHome(options, async (home) => {
         const run = await findRun(home.db, ref);
-        configureTools(home.config.tools);
+        configureTools(home.config.tools, home.layout.toolVersions);
         if (run.status !== 'running') {
           throw new ArchivistError('usage', `run ${run.id} is ${run.status}; a worker joins a running run`);
         }
