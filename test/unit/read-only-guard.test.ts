@@ -180,6 +180,10 @@ const ALLOWLIST: Record<string, Allowed> = {
       'fs.readFileSync',
     ],
   },
+  'src/pipeline/tools/ffmpeg-run.ts': {
+    reason: 'reads and replaces <home>/tool-versions.json, the versions of the ffmpeg binaries already asked',
+    apis: ['fs.readFileSync', 'fs.writeFileSync', 'fs.renameSync', 'fs.rmSync'],
+  },
   'src/pipeline/tools/exiftool-tool.ts': {
     reason: 'reads the version line at the top of the exiftool script it runs (in node_modules or on PATH)',
     apis: ['fs.open'],
