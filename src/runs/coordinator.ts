@@ -96,6 +96,10 @@ export async function coordinateRun(
     // Share the cores between workers instead of letting each libvips use all of them.
     const threads = String(Math.max(1, Math.floor(os.cpus().length / options.workers)));
     const child = fork(WORKER_ENTRY, [home.layout.root, runId], {
+      // Each worker leads a process group of its own, with the tools it starts (exiftool, ffmpeg): a
+      // Ctrl-C in the terminal reaches the coordinator only (which cancels, with a grace period) instead of
+      // killing tools mid-file, and a worker that dies is cleaned up with everything it started.
+      detached: true,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: {
         ...process.env,
@@ -143,6 +147,9 @@ export async function coordinateRun(
 
   const onExit = async (state: WorkerState, code: number | null, signal: NodeJS.Signals | null) => {
     state.exited = true;
+    // A worker killed (SIGKILL, a crash, our timeout) cannot end its tools; exiftool in -stay_open mode
+    // would wait on its closed stdin forever. Its process group goes with it.
+    killGroup(state.child.pid);
     workers.delete(state);
     const item = state.current;
     // Stopping (cancel or pause): a worker killed after the grace period did nothing wrong; its item is
@@ -238,7 +245,7 @@ export async function coordinateRun(
 
       if ((status === 'cancelling' || status === 'paused') && !stopping) stopWorkers();
       if (stopping && Date.now() - stopping.since > KILL_AFTER_MS) {
-        for (const state of workers) state.child.kill('SIGKILL');
+        for (const state of workers) killGroup(state.child.pid);
       }
       // A step that overruns its timeout by more than the worker's own abort is killed with its process.
       for (const state of workers) {
@@ -248,7 +255,7 @@ export async function coordinateRun(
           Date.now() - state.current.at > run.item_timeout_ms + 5_000
         ) {
           state.killedForTimeout = true;
-          state.child.kill('SIGKILL');
+          killGroup(state.child.pid);
         }
       }
 
@@ -279,7 +286,7 @@ export async function coordinateRun(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    for (const state of workers) state.child.kill('SIGKILL');
+    for (const state of workers) killGroup(state.child.pid);
   }
 
   const ended = await getRun(db, runId);
@@ -297,4 +304,14 @@ export async function coordinateRun(
     .where('id', '=', runId)
     .execute();
   return final;
+}
+
+/** SIGKILL to a worker's whole process group (it leads one: `detached`); nothing if it is gone already. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // no such group: everything in it has exited
+  }
 }

@@ -198,7 +198,7 @@ export async function processItem(
         const space = diskSpace(home.layout.artifacts);
         if (space.free < run.min_free_bytes) {
           await transitionRun(home.db, run.id, ['running'], 'paused', {
-            status_reason: `disk-threshold: ${formatSize(space.free)} free, ${formatSize(run.min_free_bytes)} required (--min-free ${run.min_free_spec})`,
+            status_reason: `disk-threshold: ${freeVersusRequired(space.free, run.min_free_bytes)} (--min-free ${run.min_free_spec})`,
           });
           await releaseWorkItems(home.db, { runId: run.id, itemId: item.id, owner: workerId });
           return 'released';
@@ -245,4 +245,10 @@ export async function processItem(
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0]!.slice(0, 500);
+}
+
+/** "25.27 GB free, 25.30 GB required"; in bytes when rounding would make the two look equal. */
+function freeVersusRequired(free: number, required: number): string {
+  const [a, b] = [formatSize(free), formatSize(required)];
+  return a === b ? `${free} bytes free, ${required} bytes required` : `${a} free, ${b} required`;
 }

@@ -36,7 +36,10 @@ new Worker(
   setInterval(() => {
     if (process.ppid === workerData.ppid) return;
     orphanSince = orphanSince || Date.now();
-    if (Date.now() - orphanSince > 2000) process.kill(workerData.pid, 'SIGKILL');
+    // The whole process group (this worker leads it): its exiftool and ffmpeg go too.
+    if (Date.now() - orphanSince > 2000) {
+      try { process.kill(-workerData.pid, 'SIGKILL'); } catch { process.kill(workerData.pid, 'SIGKILL'); }
+    }
   }, 250);`,
   { eval: true, workerData: { ppid: process.ppid, pid: process.pid } },
 ).unref();

@@ -5,7 +5,10 @@ import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { openSourceFile } from '../../dist/catalog/source-reader.js';
 import { registerPipeline } from '../../dist/pipeline/registry.js';
+import { metadataStep } from '../../dist/pipeline/steps/metadata.js';
+import { thumbnailStep } from '../../dist/pipeline/steps/thumbnail.js';
 
 const tool = { name: 'test-tool', version: async () => '1.0' };
 const all = ['image', 'video', 'sidecar', 'other'];
@@ -98,6 +101,40 @@ registerPipeline({
       mediaTypes: all,
       params: z.object({}),
       run: async () => ({ status: 'done', output: null }),
+    },
+  ],
+});
+
+// A decoder that crashes on one file (drill F): core's real steps, except that the thumbnail step kills its
+// own worker process with SIGSEGV, as a crashing native decoder would, on a file whose content carries the
+// poison marker (a JPEG comment written by test/e2e/runs/real-media.ts). The marker is looked for in the
+// head of the file, where a JPEG keeps its COM segments, through Archivist's read-only source reader.
+const POISON = Buffer.from('archivist-poison', 'latin1');
+const POISON_HEAD_BYTES = 64 * 1024;
+
+async function isPoisoned(file) {
+  const handle = await openSourceFile(file);
+  try {
+    const head = Buffer.alloc(POISON_HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead).includes(POISON);
+  } finally {
+    await handle.close();
+  }
+}
+
+registerPipeline({
+  name: 'testpoison',
+  version: 1,
+  description: "core's metadata and thumbnail steps; the thumbnail decoder crashes on poisoned files",
+  steps: [
+    metadataStep,
+    {
+      ...thumbnailStep,
+      async run(context) {
+        if (await isPoisoned(context.asset.file)) process.kill(process.pid, 'SIGSEGV');
+        return thumbnailStep.run(context);
+      },
     },
   ],
 });

@@ -131,7 +131,13 @@ export function normalizeMetadata(input: MetadataInput): NormalizedMetadata {
     if (swap) size = { width: size.height, height: size.width };
   }
 
-  const exiftool = Object.fromEntries(Object.entries(tags).filter(([key]) => !NOT_CONTENT.has(key)));
+  // Sorted: exiftool lists some tags (the Composite ones) in Perl's hash order, which changes from one
+  // process to the next; the same file must give the same bytes, or a recomputation looks like a change.
+  const exiftool = Object.fromEntries(
+    Object.entries(tags)
+      .filter(([key]) => !NOT_CONTENT.has(key))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
   return {
     ...captureTime(tags, gps),
     width: size?.width ?? null,

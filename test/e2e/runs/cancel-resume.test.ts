@@ -1,96 +1,119 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, waitUntilDead, type ArtifactRow, type Fixture, type RunJson } from './harness.js';
+import fs from 'node:fs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../../helpers/media.js';
+import { drillLog, expectCoreCompleted } from './core-expectations.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
+import { waitUntilDead } from './processes.js';
+import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
+import type { AssetJson, RunJson } from './types.js';
 
 /**
- * Drill B (PRODUCT section 6): `run cancel` mid-run stops the run, keeps what was committed, leaves the
- * rest pending; `run resume` finishes it without redoing anything: the artifacts made before the cancel
- * are the same rows (and files) afterwards.
+ * Drill B (PRODUCT section 6): `run cancel` in the middle of a real `core` run stops it within the cancel's
+ * grace (the command returns once the run is `cancelled`), keeps what was committed, visible through
+ * `asset` and findable through `assets --missing`, and leaves the rest pending; `run resume` finishes it
+ * without redoing anything: the artifacts made before the cancel are the same rows and files afterwards.
  */
 
-let fixture: Fixture | undefined;
+let fixture: RealFixture | undefined;
+beforeAll(async () => {
+  await generatedMedia();
+}, GENERATE_TIMEOUT_MS);
 afterEach(async () => {
   await fixture?.cleanup();
   fixture = undefined;
 });
 
 describe('drill B: cancel mid-run, then resume', () => {
-  it('keeps done items through the cancel and finishes the rest without redoing them', async () => {
-    fixture = await createFixture({ files: 30 });
-    const f = fixture;
-    const { id, coordinatorPid } = await f.startDetached('testsleep', [
-      '--set',
-      'write.ms=500',
-      '--workers',
-      '2',
-    ]);
-    await f.waitFor(id, (run) => run.counts.done >= 4, 'a few items done');
+  it(
+    'keeps done items through the cancel and finishes the rest without redoing them',
+    { timeout: DRILL_TIMEOUT_MS },
+    async () => {
+      fixture = await createRealFixture();
+      const f = fixture;
+      const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);
+      await f.waitFor(id, (run) => run.counts.done >= 10, 'a few items done');
 
-    const cancel = await f.cli(['run', 'cancel', id, '--json']);
-    expect(cancel.code, cancel.stderr).toBe(0);
-    const cancelled = JSON.parse(cancel.stdout) as RunJson;
-    expect(cancelled.status).toBe('cancelled');
-    expect(cancelled.statusReason).toBe('cancelled by the user');
-    expect(cancelled.counts.running).toBe(0);
-    expect(cancelled.counts.failed).toBe(0);
-    expect(cancelled.counts.done).toBeGreaterThan(0);
-    expect(cancelled.counts.pending).toBeGreaterThan(0);
-    expect(cancelled.counts.done + cancelled.counts.pending).toBe(30);
-    // The coordinator and its workers are gone.
-    await waitUntilDead([coordinatorPid]);
+      const cancel = await f.cli(['run', 'cancel', id, '--json']);
+      expect(cancel.code, cancel.stderr).toBe(0);
+      const cancelled = JSON.parse(cancel.stdout) as RunJson;
+      drillLog('B cancelled', cancelled);
+      expect(cancelled.status).toBe('cancelled');
+      expect(cancelled.statusReason).toBe('cancelled by the user');
+      const { total, pending, running, done, failed, skipped } = cancelled.counts;
+      expect(running).toBe(0);
+      expect(done).toBeGreaterThanOrEqual(10);
+      expect(pending).toBeGreaterThan(0);
+      expect(pending + done + failed + skipped).toBe(total);
+      // The coordinator and its workers are gone.
+      await waitUntilDead([coordinatorPid]);
+      expect(await f.show(id)).toMatchObject({ status: 'cancelled', counts: cancelled.counts });
 
-    const shown = await f.show(id);
-    expect(shown.status).toBe('cancelled');
-    expect(shown.counts).toEqual(cancelled.counts);
+      // What the cancel kept: each done item with its artifact, as rows and as files.
+      const doneBefore = f.items(id).filter((item) => item.status === 'done');
+      expect(doneBefore).toHaveLength(done);
+      const artifactsBefore = f.artifacts(id);
+      expect(artifactsBefore.map((a) => a.id).sort()).toEqual(doneBefore.map((i) => i.artifact_id).sort());
+      const bytesBefore = new Map(
+        artifactsBefore.map((a) => [a.id, sha256(fs.readFileSync(f.storeFile(a.path)))]),
+      );
+      // Released items do not carry an attempt for work they never finished.
+      for (const item of f.items(id).filter((i) => i.status === 'pending')) expect(item.attempts).toBe(0);
+      f.verify();
 
-    // What the cancel kept: each done item with its artifact, as rows.
-    const before = f.items(id).filter((item) => item.status === 'done');
-    expect(before).toHaveLength(cancelled.counts.done);
-    const artifactsBefore = f.artifacts(id);
-    expect(artifactsBefore.map((a) => a.id).sort()).toEqual(before.map((i) => i.artifact_id).sort());
-    // Released items do not carry an attempt for work they never finished.
-    for (const item of f.items(id).filter((i) => i.status === 'pending')) expect(item.attempts).toBe(0);
-
-    // A cancelled run is resumable; a second cancel of it changes nothing.
-    const again = await f.json<RunJson>(['run', 'cancel', id]);
-    expect(again.status).toBe('cancelled');
-
-    const resume = await f.cli(['run', 'resume', id, '--json']);
-    expect(resume.code, resume.stderr).toBe(0);
-    const resumed = JSON.parse(resume.stdout) as RunJson;
-    expect(resumed.id).toBe(id);
-    expect(resumed.status).toBe('completed');
-    expect(resumed.counts).toEqual({
-      total: 30,
-      pending: 0,
-      running: 0,
-      done: 30,
-      failed: 0,
-      skipped: 0,
-      reused: 0,
-    });
-
-    const after = f.items(id);
-    for (const item of before) {
-      const now = after.find((i) => i.id === item.id)!;
-      // Not redone: same artifact, same finish time, no extra attempt.
-      expect(now).toMatchObject({
-        status: 'done',
-        artifact_id: item.artifact_id,
-        finished_at: item.finished_at,
-        attempts: item.attempts,
+      // Partial results are real results: `asset` shows a thumbnail made before the cancel...
+      const thumb = doneBefore.find((item) => item.step === 'thumbnail');
+      if (!thumb) throw new Error('no thumbnail among the items done before the cancel');
+      const rel = f.model.assets.get(thumb.asset_id)!.paths[0]!;
+      const asset = await f.assetByPath(rel);
+      expect(asset.artifacts.find((a) => a.step === 'thumbnail')).toMatchObject({
+        id: thumb.artifact_id,
+        runId: id,
+        kind: 'thumbnail',
+        mime: 'image/webp',
       });
-    }
-    const artifactsAfter = f.artifacts(id);
-    expect(artifactsAfter).toHaveLength(30);
-    for (const artifact of artifactsBefore) {
-      expect(artifactsAfter.find((a: ArtifactRow) => a.id === artifact.id)).toEqual(artifact);
-    }
-    expect(new Set(artifactsAfter.map((a) => a.asset_id)).size).toBe(30);
+      // ...and `assets --missing thumbnail` lists exactly the images and videos without one yet.
+      const missing = await f.json<AssetJson[]>(['assets', '--missing', 'thumbnail']);
+      const withThumbnail = new Set(doneBefore.filter((i) => i.step === 'thumbnail').map((i) => i.asset_id));
+      const media = [...f.model.assets]
+        .filter(([, a]) => a.mediaType !== 'sidecar')
+        .map(([assetId]) => assetId);
+      expect(missing.map((a) => a.id).sort()).toEqual(media.filter((m) => !withThumbnail.has(m)).sort());
 
-    // Completed is final: neither resume nor cancel changes it.
-    expect((await f.cli(['run', 'resume', id])).code).toBe(2);
-    expect((await f.cli(['run', 'cancel', id])).code).toBe(2);
-    expect((await f.show(id)).status).toBe('completed');
-    f.verify();
-  });
+      // A cancelled run is resumable; a second cancel of it changes nothing.
+      expect((await f.json<RunJson>(['run', 'cancel', id])).status).toBe('cancelled');
+
+      const resume = await f.cli(['run', 'resume', id, '--json']);
+      // Exit 3: finished, with the archive's broken files failed.
+      expect(resume.code, resume.stderr).toBe(3);
+      const resumed = JSON.parse(resume.stdout) as RunJson;
+      drillLog('B resumed', resumed);
+      expect(resumed.id).toBe(id);
+      expectCoreCompleted(resumed, f.model);
+
+      const after = f.items(id);
+      for (const item of doneBefore) {
+        // Not redone: same artifact, same finish time, one attempt.
+        expect(after.find((i) => i.id === item.id)).toMatchObject({
+          status: 'done',
+          artifact_id: item.artifact_id,
+          finished_at: item.finished_at,
+          attempts: 1,
+        });
+      }
+      const artifactsAfter = f.artifacts(id);
+      expect(artifactsAfter).toHaveLength(resumed.counts.done);
+      for (const artifact of artifactsBefore) {
+        expect(artifactsAfter.find((a) => a.id === artifact.id)).toEqual(artifact);
+        expect(sha256(fs.readFileSync(f.storeFile(artifact.path)))).toBe(bytesBefore.get(artifact.id));
+      }
+      expect(new Set(artifactsAfter.map((a) => `${a.asset_id} ${a.step}`)).size).toBe(artifactsAfter.length);
+
+      // Completed is final: neither resume nor cancel changes it.
+      expect((await f.cli(['run', 'resume', id])).code).toBe(2);
+      expect((await f.cli(['run', 'cancel', id])).code).toBe(2);
+      expect((await f.show(id)).status).toBe('completed');
+      f.verify();
+      await f.expectNoProcessLeft();
+    },
+  );
 });

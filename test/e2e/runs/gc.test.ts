@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture, type RunJson } from './harness.js';
+import { createFixture, type Fixture } from './harness.js';
+import type { RunJson } from './types.js';
 
 interface GcReport {
   dryRun: boolean;

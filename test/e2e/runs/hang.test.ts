@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture, type RunJson } from './harness.js';
+import { createFixture, type Fixture } from './harness.js';
+import type { RunJson } from './types.js';
 
 /**
  * A step stuck in a loop that ignores every signal (a hung decoder): the per-item timeout of the home's

@@ -1,5 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,134 +5,44 @@ import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, tempDir, type CliResult } from '../../helpers/cli.js';
+import { archiveModel, type ArchiveModel } from './core-expectations.js';
+import {
+  childPids,
+  commandLine,
+  isAlive,
+  killIfAlive,
+  processesUsing,
+  processesWithEnv,
+  ProcessCensus,
+  waitUntilDead,
+  WAIT_MS,
+} from './processes.js';
+import { copyRealMedia } from './real-media.js';
+import { checkStore, listFiles } from './store-check.js';
+import { progressOf, type RunProgress } from './run-progress.js';
+import type { ArtifactRow, AssetJson, ItemRow, RunJson } from './types.js';
 
 /**
- * The run engine's end-to-end harness (issues 3 and 6): a temporary archive of small generated files, a
- * temporary home with that archive cataloged and a collection `c` over every asset, and the built CLI run
- * as child processes with the test-only pipelines of test/support/test-pipelines.mjs. Nothing here waits a
- * fixed time for a state: `waitFor` polls `run show --json` until a predicate holds, with a generous limit.
+ * The run engine's end-to-end harness (issues 3 and 6): a temporary archive, a temporary home with that
+ * archive cataloged as source `archive` and a collection `c` over every asset, and the built CLI run as
+ * child processes. The archive is either real media (real-media.ts: what the drills use, with the real
+ * `core` pipeline) or, for tests that need a test-only pipeline of test/support/test-pipelines.mjs, a
+ * few tiny files that only look like JPEGs. Nothing here waits a fixed time for a state: `waitFor` polls
+ * until `run show --json` satisfies a predicate, with a generous limit.
  */
 
 export const TEST_PIPELINES = path.join(REPO_ROOT, 'test', 'support', 'test-pipelines.mjs');
-
-/** How long a drill may wait for a state before it is a failure (a noisy 2-core machine is slow, not stuck). */
-export const WAIT_MS = 60_000;
-
-export interface StepCounts {
-  total: number;
-  pending: number;
-  running: number;
-  done: number;
-  failed: number;
-  skipped: number;
-  reused: number;
-}
-
-export interface RunJson {
-  id: string;
-  status: 'queued' | 'running' | 'cancelling' | 'cancelled' | 'paused' | 'interrupted' | 'completed';
-  statusReason: string | null;
-  pipeline: { name: string; version: number };
-  policy: 'sandbox' | 'production';
-  params: Record<string, Record<string, unknown>>;
-  toolVersions: Record<string, { name: string; version: string }>;
-  collection: string | null;
-  parentRunId: string | null;
-  minFree: { bytes: number; spec: string };
-  workers: number;
-  maxAttempts: number;
-  itemTimeoutSec: number;
-  force: boolean;
-  counts: StepCounts;
-  steps: Record<string, StepCounts>;
-  failures: {
-    itemId: number;
-    assetId: string;
-    path: string | null;
-    step: string;
-    attempts: number;
-    reason: string;
-    message: string | null;
-    stderrTail: string | null;
-  }[];
-  stats: Record<string, unknown> & { startedAt: string | null; finishedAt: string | null };
-}
-
-export interface AssetJson {
-  id: string;
-  mediaType: string;
-  size: number;
-  sha256: string;
-  locations: { source: string; path: string; status: string }[];
-  artifacts: ArtifactJson[];
-}
-
-export interface ArtifactJson {
-  id: string;
-  kind: string;
-  step: string;
-  assetId: string;
-  runId: string;
-  sha256: string;
-  size: number;
-  mime: string;
-  path: string;
-  current: boolean;
-  lineage: {
-    runId: string;
-    pipeline: string;
-    step: string;
-    tool: { name: string; version: string };
-    params: Record<string, unknown>;
-    inputs: { assetId: string; sha256: string; artifactId?: string }[];
-  };
-}
-
-/** A work item as the database holds it (read-only, straight from SQLite). */
-export interface ItemRow {
-  id: number;
-  run_id: string;
-  asset_id: string;
-  step: string;
-  status: 'pending' | 'running' | 'done' | 'failed' | 'skipped';
-  attempts: number;
-  lease_owner: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  reason: string | null;
-  message: string | null;
-  stderr_tail: string | null;
-  artifact_id: string | null;
-  reused: number;
-}
-
-export interface ArtifactRow {
-  id: string;
-  kind: string;
-  step: string;
-  asset_id: string;
-  run_id: string;
-  sha256: string;
-  size: number;
-  path: string;
-  cache_key: string;
-  policy: string;
-  is_current: number;
-  created_at: string;
-}
-
-export interface LineageRow {
-  artifact_id: string;
-  run_id: string;
-  pipeline: string;
-  step: string;
-  tool_name: string;
-  tool_version: string;
-  params_json: string;
-  inputs_json: string;
-  worker: string;
-  host: string;
-}
+/**
+ * Set to the fixture's folder in the environment of every command the fixture runs. Children inherit it,
+ * so every process started for the fixture can be found, even one orphaned by the death of its parent.
+ */
+export const FIXTURE_ENV = 'ARCHIVIST_DRILL_FIXTURE';
+export { WAIT_MS };
+/**
+ * The time limit of a drill on real media: a few `core` runs, each waited for with WAIT_MS, on a shared
+ * 2-core machine that may be busy with other work (vitest's default of 2 minutes is for the rest).
+ */
+export const DRILL_TIMEOUT_MS = 300_000;
 
 /** Small files that sniff as JPEG images (magic bytes), each with its own content and so its own asset. */
 export function smallJpeg(name: string): Buffer {
@@ -145,12 +53,23 @@ export function smallJpeg(name: string): Buffer {
 }
 
 export interface FixtureOptions {
-  /** Plain good files, named `img-000.jpg`, `img-001.jpg`, ... (default 6). */
+  /** Plain tiny files, named `img-000.jpg`, `img-001.jpg`, ... (default 6). */
   files?: number;
-  /** Extra files by relative path (e.g. `crash-marker.jpg`), generated like the others. */
+  /** Extra tiny files by relative path (e.g. `crash-marker.jpg`), generated like the others. */
   extra?: readonly string[];
   /** Changes to the home's config.json (written by `init`), applied before the catalog. */
   config?: (config: Record<string, Record<string, unknown>>) => void;
+}
+
+export interface RealFixtureOptions {
+  /** Adds the poison file (real-media.ts) that the `testpoison` pipeline crashes on. */
+  poison?: boolean;
+  /**
+   * The home on a filesystem of its own (a tmpfs under /dev/shm where there is one), so that its free
+   * space moves only with what Archivist writes there: the disk drill sets a threshold a few hundred KB
+   * below it, which other processes writing to a shared disk would cross at random.
+   */
+  privateDisk?: boolean;
 }
 
 export interface Fixture {
@@ -163,8 +82,13 @@ export interface Fixture {
   /** Runs the CLI with --json, expects exit 0 (or `expectCode`) and parses stdout. */
   json<T>(args: readonly string[], expectCode?: number, extraEnv?: NodeJS.ProcessEnv): Promise<T>;
   show(runId: string): Promise<RunJson>;
-  /** Polls `run show --json` until `predicate` holds; fails with the last state after WAIT_MS. */
-  waitFor(runId: string, predicate: (run: RunJson) => boolean, what: string): Promise<RunJson>;
+  /**
+   * Waits until `predicate` holds for `run show --json`, and returns that. The database is polled in the
+   * meantime (read-only, cheap) and the CLI asked only once it says the moment has come: a CLI process
+   * every few hundred milliseconds would take a good part of a 2-core machine from the run it watches.
+   * Fails with the last state after WAIT_MS.
+   */
+  waitFor(runId: string, predicate: (run: RunProgress) => boolean, what: string): Promise<RunJson>;
   /** `run start <pipeline> --collection c <args> --detach --json`. */
   startDetached(
     pipeline: string,
@@ -179,29 +103,103 @@ export interface Fixture {
   artifacts(runId?: string): ArtifactRow[];
   /** Relative paths of every file in the artifact store. */
   storeFiles(): string[];
+  /** Absolute path of an artifact's file, from its store path. */
+  storeFile(artifactPath: string): string;
+  /** The run's JSON-lines log (logs/run-<id>.jsonl), parsed. */
+  runLog(runId: string): Record<string, unknown>[];
   assetByPath(rel: string): Promise<AssetJson>;
   /** The archive is exactly as it was, and the store is whole (see `checkStore`). */
   verify(): void;
-  /** Kills what the fixture started and is still alive, then removes the temporary folder. */
+  /**
+   * Once nothing of this fixture should be running any more: every process started for it (the CLI, a
+   * coordinator, workers, the tools they ran, orphans included) exits. Found by FIXTURE_ENV in their
+   * environment and by a census of the processes working for the home (see ProcessCensus).
+   */
+  expectNoProcessLeft(): Promise<void>;
+  /** Kills what the fixture started and is still alive, then removes the temporary folders. */
   cleanup(): Promise<void>;
 }
 
+export interface RealFixture extends Fixture {
+  /** What the archive holds, worked out from its files (core-expectations.ts). */
+  model: ArchiveModel;
+}
+
+/** A fixture over tiny fake files, for the tests that need a test-only pipeline. */
 export async function createFixture(options: FixtureOptions = {}): Promise<Fixture> {
-  const { dir: root, cleanup: removeRoot } = tempDir('archivist-runs-');
-  const archive = path.join(root, 'archive');
-  const home = path.join(root, 'home');
   const names = [
     ...Array.from({ length: options.files ?? 6 }, (_, i) => `img-${String(i).padStart(3, '0')}.jpg`),
     ...(options.extra ?? []),
   ];
-  for (const name of names) {
-    const file = path.join(archive, ...name.split('/'));
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    // Images sniff as JPEG by their magic bytes; anything else is plain text (media type `other`).
-    fs.writeFileSync(file, name.endsWith('.jpg') ? smallJpeg(name) : `archivist test ${name}\n`);
+  const { fixture } = await setUp({
+    layOut(archive) {
+      for (const name of names) {
+        const file = path.join(archive, ...name.split('/'));
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        // Images sniff as JPEG by their magic bytes; anything else is plain text (media type `other`).
+        fs.writeFileSync(file, name.endsWith('.jpg') ? smallJpeg(name) : `archivist test ${name}\n`);
+      }
+      return Promise.resolve();
+    },
+    config: options.config,
+    checkCatalog(summary) {
+      expect(summary.new).toBe(names.length);
+      expect(summary.errors).toEqual([]);
+    },
+  });
+  return fixture;
+}
+
+/** A fixture over the real archive (real-media.ts); the catalog is checked against the archive's model. */
+export async function createRealFixture(options: RealFixtureOptions = {}): Promise<RealFixture> {
+  const { fixture, manifest } = await setUp({
+    layOut: (archive) => copyRealMedia(archive, { poison: options.poison }),
+    privateDisk: options.privateDisk,
+    checkCatalog(summary, entries) {
+      const m = archiveModel(entries);
+      expect(summary.new).toBe(m.locations);
+      expect(summary.errors.map(({ path: p, reason }) => ({ path: p, reason }))).toEqual(
+        m.empty.map((p) => ({ path: p, reason: 'empty-file' })),
+      );
+    },
+  });
+  const model = archiveModel(manifest);
+  // Archivist's view of the assets is the archive's: the same contents, typed the same way.
+  const assets = await fixture.json<AssetJson[]>(['assets']);
+  expect(new Map(assets.map((a) => [a.id, a.mediaType]))).toEqual(
+    new Map([...model.assets].map(([id, a]) => [id, a.mediaType])),
+  );
+  return { ...fixture, model };
+}
+
+interface CatalogSummary {
+  new: number;
+  errors: { path: string; reason: string }[];
+}
+
+async function setUp(spec: {
+  layOut: (archive: string) => Promise<void>;
+  config?: FixtureOptions['config'];
+  privateDisk?: boolean;
+  checkCatalog: (summary: CatalogSummary, manifest: readonly ManifestEntry[]) => void;
+}): Promise<{ fixture: Fixture; manifest: readonly ManifestEntry[] }> {
+  const { dir: root, cleanup: removeRoot } = tempDir('archivist-runs-');
+  const archive = path.join(root, 'archive');
+  fs.mkdirSync(archive);
+  await spec.layOut(archive);
+  const manifest = archiveManifest(archive);
+
+  let home = path.join(root, 'home');
+  let removeHome = () => undefined as void;
+  if (spec.privateDisk && fs.existsSync('/dev/shm')) {
+    home = fs.realpathSync(fs.mkdtempSync(path.join('/dev/shm', 'archivist-home-')));
+    removeHome = () => fs.rmSync(home, { recursive: true, force: true });
   }
-  const manifest: ManifestEntry[] = archiveManifest(archive);
-  const env = { ARCHIVIST_PIPELINE_MODULES: TEST_PIPELINES };
+  const env = { ARCHIVIST_PIPELINE_MODULES: TEST_PIPELINES, [FIXTURE_ENV]: root };
+  const census = new ProcessCensus(home);
+  const ours = () => [
+    ...new Set([...processesWithEnv(FIXTURE_ENV, root).filter(isAlive), ...census.alive()]),
+  ];
   const started: number[] = [];
 
   const cli = (args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}) =>
@@ -229,22 +227,20 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
       db.close();
     }
   };
-  const storeFiles = () => listFiles(path.join(home, 'artifacts'));
 
   await json(['init']);
-  if (options.config) {
+  if (spec.config) {
     const file = path.join(home, 'config.json');
     const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
-    options.config(config);
+    spec.config(config);
     fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
   }
   await json(['source', 'add', 'archive', archive]);
-  const [summary] = await json<{ new: number; errors: unknown[] }[]>(['catalog']);
-  expect(summary!.new).toBe(names.length);
-  expect(summary!.errors).toEqual([]);
+  const [summary] = await json<CatalogSummary[]>(['catalog']);
+  spec.checkCatalog(summary!, manifest);
   await json(['collection', 'create', 'c']);
 
-  return {
+  const fixture: Fixture = {
     root,
     archive,
     home,
@@ -254,11 +250,15 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
     show,
     async waitFor(runId, predicate, what) {
       const deadline = Date.now() + WAIT_MS;
-      let last: RunJson | undefined;
+      let last: RunProgress | undefined;
       while (Date.now() < deadline) {
-        last = await show(runId);
-        if (predicate(last)) return last;
-        await sleep(150);
+        last = progressOf(query, runId);
+        if (predicate(last)) {
+          const shown = await show(runId);
+          if (predicate(shown)) return shown;
+          last = shown;
+        }
+        await sleep(100);
       }
       throw new Error(
         `run ${runId}: gave up waiting for ${what} after ${WAIT_MS / 1000} s; last state ${JSON.stringify(last?.status)} ${JSON.stringify(last?.counts)}`,
@@ -282,7 +282,14 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
       runId === undefined
         ? query<ArtifactRow>('select * from artifacts order by id')
         : query<ArtifactRow>('select * from artifacts where run_id = ? order by id', runId),
-    storeFiles,
+    storeFiles: () => listFiles(path.join(home, 'artifacts')),
+    storeFile: (artifactPath) => path.join(home, 'artifacts', ...artifactPath.split('/')),
+    runLog: (runId) =>
+      fs
+        .readFileSync(path.join(home, 'logs', `run-${runId}.jsonl`), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
     async assetByPath(rel) {
       return json<AssetJson>(['asset', path.join(archive, ...rel.split('/'))]);
     },
@@ -290,153 +297,32 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
       expect(archiveManifest(archive), 'the archive changed').toEqual(manifest);
       checkStore(home);
     },
+    async expectNoProcessLeft() {
+      const left = await waitUntilDead(ours()).then(
+        () => [],
+        () => ours(),
+      );
+      expect(
+        left.map((pid) => `${pid}: ${commandLine(pid)?.join(' ')}`),
+        'processes of this fixture still running',
+      ).toEqual([]);
+    },
     async cleanup() {
-      // Only what this fixture started: its detached coordinators and their workers, and any process
-      // still working on this fixture's home (a worker orphaned by a failed drill).
-      const leftovers = [...started, ...started.flatMap((pid) => childPids(pid)), ...processesUsing(home)];
+      // Only what this fixture started: its detached coordinators and their workers, any process still
+      // working on this fixture's home, and anything else carrying its environment (a tool orphaned by
+      // a killed worker, a worker orphaned by a failed drill).
+      const leftovers = [
+        ...started,
+        ...started.flatMap((pid) => childPids(pid)),
+        ...processesUsing(home),
+        ...ours(),
+      ];
+      census.stop();
       for (const pid of leftovers) killIfAlive(pid);
       await waitUntilDead(leftovers).catch(() => undefined);
+      removeHome();
       removeRoot();
     },
   };
-}
-
-function listFiles(dir: string, prefix = ''): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...listFiles(path.join(dir, entry.name), rel));
-    else out.push(rel);
-  }
-  return out.sort();
-}
-
-/**
- * The store is whole: every artifact row has its file under <home>/artifacts/<path> with the recorded
- * sha256 and size, every file there has a row, and SQLite's own integrity check passes. Call it when no
- * run is active (a file renamed into place a moment before its row commits is not a fault).
- */
-export function checkStore(home: string): void {
-  const db = new BetterSqlite3(path.join(home, 'archivist.db'), { readonly: true, fileMustExist: true });
-  let rows: { id: string; path: string; sha256: string; size: number }[];
-  try {
-    db.pragma('busy_timeout = 10000');
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    rows = db.prepare('select id, path, sha256, size from artifacts').all() as typeof rows;
-    const orphanLineage = db
-      .prepare(
-        'select count(*) as n from artifacts a left join lineage l on l.artifact_id = a.id where l.artifact_id is null',
-      )
-      .get() as { n: number };
-    expect(orphanLineage.n, 'artifacts without lineage').toBe(0);
-  } finally {
-    db.close();
-  }
-  const store = path.join(home, 'artifacts');
-  for (const row of rows) {
-    const file = path.join(store, ...row.path.split('/'));
-    expect(fs.existsSync(file), `artifact ${row.id}: ${row.path} is missing from the store`).toBe(true);
-    const bytes = fs.readFileSync(file);
-    expect(bytes.length, `artifact ${row.id}: size`).toBe(row.size);
-    expect(createHash('sha256').update(bytes).digest('hex'), `artifact ${row.id}: sha256`).toBe(row.sha256);
-  }
-  const referenced = new Set(rows.map((row) => row.path));
-  const unreferenced = listFiles(store).filter((file) => !referenced.has(file));
-  expect(unreferenced, 'files in the store without an artifact row').toEqual([]);
-}
-
-// ------------------------------------------------------------------------------------------- processes
-
-/** Children of `pid` (from /proc; `ps --ppid` where there is no /proc). */
-export function childPids(pid: number): number[] {
-  if (fs.existsSync('/proc/self/stat')) {
-    const children: number[] = [];
-    for (const name of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const stat = readStat(Number(name));
-      if (stat && stat.ppid === pid) children.push(Number(name));
-    }
-    return children.sort((a, b) => a - b);
-  }
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((line) => Number(line.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when nothing matches
-  }
-}
-
-/** Processes whose command line names `dir` (on Linux; none elsewhere). */
-function processesUsing(dir: string): number[] {
-  if (!fs.existsSync('/proc/self/cmdline')) return [];
-  const found: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((arg) => arg === dir || arg.startsWith(`${dir}${path.sep}`))) found.push(Number(name));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
-}
-
-function readStat(pid: number): { state: string; ppid: number } | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: the fields start after the last `)`.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, ppid: Number(fields[1]) };
-  } catch {
-    return null;
-  }
-}
-
-/** Alive means running or sleeping; a zombie (`Z`, killed but not reaped by its parent) is dead. */
-export function isAlive(pid: number): boolean {
-  if (fs.existsSync('/proc/self/stat')) {
-    const stat = readStat(pid);
-    return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
-  }
-  try {
-    const state = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).trim();
-    return state !== '' && !state.startsWith('Z');
-  } catch {
-    return false;
-  }
-}
-
-function killIfAlive(pid: number): void {
-  if (!isAlive(pid)) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone in between
-  }
-}
-
-/** Resolves once none of `pids` is alive (zombies count as dead); rejects after WAIT_MS. */
-export async function waitUntilDead(pids: readonly number[]): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    const alive = pids.filter(isAlive);
-    if (alive.length === 0) return;
-    await sleep(50);
-  }
-  throw new Error(`processes still alive after ${WAIT_MS / 1000} s: ${pids.filter(isAlive).join(', ')}`);
-}
-
-/** Polls a synchronous condition (e.g. a read of the database) every `everyMs` until it gives a value. */
-export async function pollFor<T>(what: string, probe: () => T | undefined | null, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    const value = probe();
-    if (value !== undefined && value !== null) return value;
-    await sleep(everyMs);
-  }
-  throw new Error(`gave up waiting for ${what} after ${WAIT_MS / 1000} s`);
+  return { fixture, manifest };
 }

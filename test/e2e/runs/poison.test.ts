@@ -1,21 +1,116 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture, type LineageRow, type RunJson } from './harness.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  drillLog,
+  expectCoreCompleted,
+  idOfPath,
+  imageFacts,
+  isCameraJpeg,
+  KNOWN_FAILURES,
+  type ExpectedFailure,
+} from './core-expectations.js';
+import { createFixture, createRealFixture, DRILL_TIMEOUT_MS, type Fixture } from './harness.js';
+import { GENERATE_TIMEOUT_MS, generatedMedia, POISON_PATH } from './real-media.js';
+import type { LineageRow, RunJson } from './types.js';
 
 /**
  * Drill F (PRODUCT section 6): a poison file that kills its worker process every time (a real SIGSEGV of
- * the worker) is retried up to max attempts and quarantined as `failed` with reason `worker-crashed`; a
- * file the tool rejects fails at once with its reason and stderr tail; the steps that needed their
- * results are skipped; the rest of the run completes and the run exits 3.
+ * the worker, in `testpoison`: core's real steps with a thumbnail decoder that crashes on a marked JPEG)
+ * is retried up to max attempts and quarantined as `failed` with reason `worker-crashed`; the rest of the
+ * real run completes with real thumbnails and exits 3. The engine-level case after it (a test pipeline
+ * with a dependent step) shows that the steps needing a failed result are skipped with the reason.
  */
 
 let fixture: Fixture | undefined;
+beforeAll(async () => {
+  await generatedMedia();
+}, GENERATE_TIMEOUT_MS);
 afterEach(async () => {
   await fixture?.cleanup();
   fixture = undefined;
 });
 
+const QUARANTINED: ExpectedFailure = {
+  path: POISON_PATH,
+  step: 'thumbnail',
+  reason: 'worker-crashed',
+  attempts: 3,
+  message: 'worker crashed (SIGSEGV) 3 times',
+};
+
 describe('drill F: a poison file', () => {
-  it('quarantines the crashing file after max attempts and completes the rest', async () => {
+  it(
+    'quarantines the file that crashes the decoder after max attempts; the real run completes',
+    { timeout: DRILL_TIMEOUT_MS },
+    async () => {
+      const f = await createRealFixture({ poison: true });
+      fixture = f;
+      const poison = idOfPath(f.model, POISON_PATH);
+
+      const result = await f.cli([
+        'run',
+        'start',
+        'testpoison',
+        '--collection',
+        'c',
+        '--workers',
+        '2',
+        '--json',
+      ]);
+      expect(result.code, result.stderr).toBe(3);
+      const run = JSON.parse(result.stdout) as RunJson;
+      drillLog('F poison', run);
+      expect(run.maxAttempts).toBe(3);
+      expectCoreCompleted(run, f.model, { failures: [...KNOWN_FAILURES, QUARANTINED] });
+      expect(run.stats.workerCrashes).toBe(3);
+
+      // Each crash was the poison's thumbnail, and the coordinator saw the signal.
+      const items = f.items(run.id);
+      const quarantined = items.find((i) => i.asset_id === poison && i.step === 'thumbnail')!;
+      expect(quarantined).toMatchObject({ status: 'failed', attempts: 3, reason: 'worker-crashed' });
+      const died = f.runLog(run.id).filter((line) => line.event === 'worker-died');
+      expect(died.map((line) => [line.itemId, line.signal])).toEqual(
+        Array.from({ length: 3 }, () => [quarantined.id, 'SIGSEGV']),
+      );
+      // Only its thumbnail crashes: the poison file's metadata was read as for any other photo.
+      const poisonAsset = await f.assetByPath(POISON_PATH);
+      expect(poisonAsset.artifacts.map((a) => a.step)).toEqual(['metadata']);
+      expect(poisonAsset.metadata).toMatchObject({ make: 'NIKON CORPORATION', model: 'NIKON D70' });
+      for (const item of items.filter((i) => i.id !== quarantined.id)) {
+        expect(item.attempts, `item ${item.id}`).toBe(item.status === 'skipped' ? 0 : 1);
+      }
+
+      // The rest are real thumbnails: WebP, the longest edge 256 for the camera-sized photos.
+      const cameraIds = new Set(
+        [...f.model.assets].filter(([, a]) => a.paths.some(isCameraJpeg)).map(([assetId]) => assetId),
+      );
+      const artifacts = f.artifacts(run.id);
+      const thumbnails = artifacts.filter((a) => a.step === 'thumbnail');
+      expect(thumbnails).toHaveLength(run.steps.thumbnail!.done);
+      for (const thumbnail of thumbnails) {
+        const facts = await imageFacts(f.storeFile(thumbnail.path));
+        expect(facts.format).toBe('webp');
+        const edge = Math.max(facts.width, facts.height);
+        if (cameraIds.has(thumbnail.asset_id)) expect(edge, thumbnail.asset_id).toBe(256);
+        else expect(edge).toBeLessThanOrEqual(256);
+      }
+
+      // For a person: failures grouped by reason, with the attempts and the message.
+      const human = await f.cli(['run', 'show', run.id]);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toContain(`Run ${run.id}  COMPLETED`);
+      expect(human.stdout).toContain('Failures (6):');
+      const crashAt = human.stdout.indexOf('  worker-crashed (1)');
+      expect(crashAt).toBeGreaterThan(0);
+      expect(human.stdout.slice(crashAt)).toMatch(
+        /thumbnail\s+archive:poison\/DSC_POISON\.JPG {2}\[3 attempts\]\n\s+worker crashed \(SIGSEGV\) 3 times/,
+      );
+      f.verify();
+      // Nothing outlives the run: not the workers, nor the tools the crashed workers had started.
+      await f.expectNoProcessLeft();
+    },
+  );
+
+  it('skips the steps that needed the result of a crashing or failing item (test pipeline)', async () => {
     fixture = await createFixture({ files: 6, extra: ['bad/crash-marker.jpg', 'bad/fail-marker.jpg'] });
     const f = fixture;
     const crash = await f.assetByPath('bad/crash-marker.jpg');

@@ -1,12 +1,23 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, waitUntilDead, type Fixture, type RunJson } from './harness.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  drillLog,
+  expectCoreCompleted,
+  failuresOf,
+  imageFacts,
+  isCameraJpeg,
+  KNOWN_FAILURES,
+  knownFailingAssets,
+} from './core-expectations.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
+import { waitUntilDead } from './processes.js';
+import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
+import type { RunJson } from './types.js';
 
 /**
- * Drill D (PRODUCT section 6), second half, and "rerun only what failed" (section 3): valid but wrong
- * params are visible in the first results; the run is cancelled and retried with other params as a new
- * run linked to the old one; both stay listed and `run compare` shows what differed.
+ * Drill D (PRODUCT section 6) on a real `core` run, and "rerun only what failed" (section 3): invalid
+ * params are refused before anything is written; valid but wrong params (16-pixel thumbnails) are visible
+ * in the first results; the run is cancelled and retried with other params as a new run linked to the
+ * old one; both stay, with their own artifacts, and `run compare` shows what differed.
  */
 
 interface Comparison {
@@ -18,142 +29,166 @@ interface Comparison {
   failureReasons: Record<string, { a: number; b: number }>;
 }
 
-let fixture: Fixture | undefined;
+let fixture: RealFixture | undefined;
+beforeAll(async () => {
+  await generatedMedia();
+}, GENERATE_TIMEOUT_MS);
 afterEach(async () => {
   await fixture?.cleanup();
   fixture = undefined;
 });
 
-describe('drill D: retry with other params, and compare', () => {
-  it('keeps both runs, links them, and shows the params difference', async () => {
-    fixture = await createFixture({ files: 30 });
-    const f = fixture;
-    const content = (artifactPath: string) =>
-      fs.readFileSync(path.join(f.home, 'artifacts', ...artifactPath.split('/')), 'utf8');
+const DEFAULTS = { size: 256, quality: 80, format: 'webp', position: 0.1 };
 
-    const first = await f.startDetached('testsleep', [
-      '--set',
-      'write.size=16',
-      '--set',
-      'write.ms=500',
-      '--workers',
-      '2',
-    ]);
-    await f.waitFor(first.id, (run) => run.counts.done >= 2, 'the first results');
-    // The tiny size is visible in the first partial results, while the run is still going.
-    const early = f.artifacts(first.id);
-    expect(early.length).toBeGreaterThanOrEqual(2);
-    for (const artifact of early) expect(content(artifact.path)).toMatch(/ size=16 label=a\n$/);
+const reasonCounts = (run: RunJson) => {
+  const counts: Record<string, number> = {};
+  for (const failure of run.failures) counts[failure.reason] = (counts[failure.reason] ?? 0) + 1;
+  return counts;
+};
 
-    const cancelled = await f.json<RunJson>(['run', 'cancel', first.id]);
-    expect(cancelled.status).toBe('cancelled');
-    await waitUntilDead([first.coordinatorPid]);
+describe('drill D: bad params, then retry with other params, and compare', () => {
+  it(
+    'refuses invalid params, shows wrong ones early, keeps both runs and compares them',
+    { timeout: DRILL_TIMEOUT_MS },
+    async () => {
+      fixture = await createRealFixture();
+      const f = fixture;
 
-    const retry = await f.cli([
-      'run',
-      'retry',
-      first.id,
-      '--set',
-      'write.size=256',
-      '--set',
-      'write.ms=20',
-      '--json',
-    ]);
-    expect(retry.code, retry.stderr).toBe(0);
-    const second = JSON.parse(retry.stdout) as RunJson;
-    expect(second.id).not.toBe(first.id);
-    expect(second.parentRunId).toBe(first.id);
-    expect(second.status).toBe('completed');
-    // The old run's params are the base; only what was --set changes.
-    expect(second.params).toEqual({ write: { ms: 20, size: 256, label: 'a' } });
-    expect(second.policy).toBe('sandbox');
-    expect(second.counts).toEqual({
-      total: 30,
-      pending: 0,
-      running: 0,
-      done: 30,
-      failed: 0,
-      skipped: 0,
-      reused: 0,
-    });
-    for (const artifact of f.artifacts(second.id))
-      expect(content(artifact.path)).toMatch(/ size=256 label=a\n$/);
+      const refused: [string, RegExp][] = [
+        ['thumbnail.size=abc', /thumbnail\.size="abc": Invalid input: expected number/],
+        [
+          'thumbnail.nope=1',
+          /thumbnail\.nope=1: step "thumbnail" has no param "nope"\n.*size, quality, format, position/,
+        ],
+        ['thumbnail.size=8', /thumbnail\.size=8: Too small: expected number to be >=16/],
+        ['thumbnail.size=99999', /thumbnail\.size=99999: Too big: expected number to be <=4096/],
+      ];
+      for (const [set, message] of refused) {
+        const result = await f.cli(['run', 'start', 'core', '--collection', 'c', '--set', set]);
+        expect(result.code, `--set ${set}: ${result.stderr}`).toBe(2);
+        expect(result.stderr).toMatch(message);
+      }
+      // Refused before anything was written: no run, no item, no artifact.
+      expect(await f.json<unknown[]>(['run', 'list'])).toEqual([]);
+      expect(f.query('select id from runs')).toEqual([]);
+      expect(f.query('select id from work_items')).toEqual([]);
+      expect(f.storeFiles()).toEqual([]);
 
-    // Both runs remain, each as it ended.
-    const list = await f.json<{ id: string; status: string; parentRunId: string | null }[]>(['run', 'list']);
-    expect(list.map((r) => [r.id, r.status, r.parentRunId]).sort()).toEqual(
-      [
-        [first.id, 'cancelled', null],
-        [second.id, 'completed', first.id],
-      ].sort(),
-    );
-    const old = await f.show(first.id);
-    expect(old.status).toBe('cancelled');
-    expect(old.params).toEqual({ write: { ms: 500, size: 16, label: 'a' } });
-    expect(f.artifacts(first.id).length).toBe(old.counts.done);
+      const first = await f.startDetached('core', ['--set', 'thumbnail.size=16', '--workers', '2']);
+      await f.waitFor(first.id, (run) => run.steps.thumbnail!.done >= 2, 'the first thumbnails');
+      // The tiny size is visible in the first partial results, while the run is still going: in the
+      // lineage, and in the pixels of the stored file.
+      const early = f.items(first.id).find((i) => i.step === 'thumbnail' && i.status === 'done')!;
+      const earlyPath = f.model.assets.get(early.asset_id)!.paths[0]!;
+      const earlyAsset = await f.assetByPath(earlyPath);
+      const tiny = earlyAsset.artifacts.find((a) => a.step === 'thumbnail')!;
+      expect(tiny).toMatchObject({ id: early.artifact_id, runId: first.id, mime: 'image/webp' });
+      expect(tiny.lineage.params).toEqual({ ...DEFAULTS, size: 16 });
+      const tinyFacts = await imageFacts(tiny.path);
+      expect(tinyFacts.format).toBe('webp');
+      expect(Math.max(tinyFacts.width, tinyFacts.height)).toBe(16);
 
-    const comparison = await f.json<Comparison>(['run', 'compare', first.id, second.id]);
-    expect(comparison.a.id).toBe(first.id);
-    expect(comparison.b.id).toBe(second.id);
-    expect(comparison.params).toEqual([
-      { key: 'write.ms', a: 500, b: 20 },
-      { key: 'write.size', a: 16, b: 256 },
-    ]);
-    expect(comparison.toolVersions).toEqual([]);
-    expect(comparison.counts.total).toEqual({ a: 30, b: 30 });
-    expect(comparison.counts.done).toEqual({ a: old.counts.done, b: 30 });
-    expect(comparison.failureReasons).toEqual({});
-    const human = await f.cli(['run', 'compare', first.id, second.id]);
-    expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/param write\.size\s+16\s+256/);
-    expect(human.stdout).toContain('Params differ in write.ms, write.size.');
-    f.verify();
-  });
+      const cancelled = await f.json<RunJson>(['run', 'cancel', first.id]);
+      expect(cancelled.status).toBe('cancelled');
+      await waitUntilDead([first.coordinatorPid]);
+      const old = await f.show(first.id);
+      drillLog('D first (size 16), cancelled', old);
 
-  it('--failed-only retries only the assets whose items failed', async () => {
-    fixture = await createFixture({ files: 4, extra: ['fail-marker.jpg', 'fail-marker-2.jpg'] });
-    const f = fixture;
-    const failing = [
-      (await f.assetByPath('fail-marker.jpg')).id,
-      (await f.assetByPath('fail-marker-2.jpg')).id,
-    ];
+      const retry = await f.cli(['run', 'retry', first.id, '--set', 'thumbnail.size=256', '--json']);
+      expect(retry.code, retry.stderr).toBe(3);
+      const second = JSON.parse(retry.stdout) as RunJson;
+      drillLog('D retry (size 256)', second);
+      expect(second.id).not.toBe(first.id);
+      expect(second.parentRunId).toBe(first.id);
+      // The old run's params are the base; only what was --set changes.
+      expect(second.params).toEqual({ metadata: {}, thumbnail: DEFAULTS });
+      expect(second.policy).toBe('sandbox');
+      // The metadata the first run made is identical work: reused, not recomputed.
+      const firstMetadata = f.items(first.id).filter((i) => i.step === 'metadata' && i.status === 'done');
+      expectCoreCompleted(second, f.model, { reused: firstMetadata.length });
 
-    const start = await f.cli(['run', 'start', 'testfault', '--collection', 'c', '--workers', '2', '--json']);
-    expect(start.code, start.stderr).toBe(3);
-    const first = JSON.parse(start.stdout) as RunJson;
-    expect(first.counts).toEqual({
-      total: 12,
-      pending: 0,
-      running: 0,
-      done: 8,
-      failed: 2,
-      skipped: 2,
-      reused: 0,
-    });
-    expect(first.failures.map((x) => x.assetId).sort()).toEqual([...failing].sort());
+      // Both runs remain, each as it ended, each with its own thumbnails.
+      const list = await f.json<{ id: string; status: string; parentRunId: string | null }[]>([
+        'run',
+        'list',
+      ]);
+      expect(list.map((r) => [r.id, r.status, r.parentRunId]).sort()).toEqual(
+        [
+          [first.id, 'cancelled', null],
+          [second.id, 'completed', first.id],
+        ].sort(),
+      );
+      expect(old.params).toEqual({ metadata: {}, thumbnail: { ...DEFAULTS, size: 16 } });
+      expect(f.artifacts(first.id)).toHaveLength(old.counts.done);
+      const both = await f.assetByPath(earlyPath);
+      const thumbnails = both.artifacts.filter((a) => a.step === 'thumbnail');
+      expect(thumbnails.map((a) => [a.runId, a.lineage.params.size]).sort()).toEqual(
+        [
+          [first.id, 16],
+          [second.id, 256],
+        ].sort(),
+      );
+      for (const rel of [...f.model.assets.values()]
+        .flatMap((a) => a.paths)
+        .filter(isCameraJpeg)
+        .slice(0, 3)) {
+        const asset = await f.assetByPath(rel);
+        const facts = await imageFacts(
+          asset.artifacts.find((a) => a.runId === second.id && a.step === 'thumbnail')!.path,
+        );
+        expect(Math.max(facts.width, facts.height), rel).toBe(256);
+      }
 
-    const retry = await f.cli(['run', 'retry', first.id, '--failed-only', '--json']);
-    // They fail again (the files did not change), so the retry also ends with failures.
-    expect(retry.code, retry.stderr).toBe(3);
-    const second = JSON.parse(retry.stdout) as RunJson & { scope: unknown };
-    expect(second.parentRunId).toBe(first.id);
-    expect(second.scope).toEqual({ retryOf: first.id, failedOnly: true });
-    expect(second.counts).toEqual({
-      total: 4,
-      pending: 0,
-      running: 0,
-      done: 0,
-      failed: 2,
-      skipped: 2,
-      reused: 0,
-    });
-    const assets = new Set(f.items(second.id).map((item) => item.asset_id));
-    expect([...assets].sort()).toEqual([...failing].sort());
-    expect(second.failures.map((x) => x.reason)).toEqual(['decode-error', 'decode-error']);
+      const comparison = await f.json<Comparison>(['run', 'compare', first.id, second.id]);
+      expect(comparison.a.id).toBe(first.id);
+      expect(comparison.b.id).toBe(second.id);
+      expect(comparison.params).toEqual([{ key: 'thumbnail.size', a: 16, b: 256 }]);
+      expect(comparison.toolVersions).toEqual([]);
+      expect(comparison.counts.total).toEqual({ a: 2 * f.model.assets.size, b: 2 * f.model.assets.size });
+      expect(comparison.counts.done).toEqual({ a: old.counts.done, b: second.counts.done });
+      expect(comparison.counts.reused).toEqual({ a: 0, b: firstMetadata.length });
+      const [ra, rb] = [reasonCounts(old), reasonCounts(second)];
+      expect(comparison.failureReasons).toEqual(
+        Object.fromEntries(
+          [...new Set([...Object.keys(ra), ...Object.keys(rb)])].map((r) => [
+            r,
+            { a: ra[r] ?? 0, b: rb[r] ?? 0 },
+          ]),
+        ),
+      );
+      const human = await f.cli(['run', 'compare', first.id, second.id]);
+      expect(human.code).toBe(0);
+      expect(human.stdout).toMatch(/param thumbnail\.size\s+16\s+256/);
+      expect(human.stdout).toContain('Params differ in thumbnail.size.');
+      f.verify();
 
-    const comparison = await f.json<Comparison>(['run', 'compare', first.id, second.id]);
-    expect(comparison.params).toEqual([]);
-    expect(comparison.failureReasons).toEqual({ 'decode-error': { a: 2, b: 2 } });
-    f.verify();
-  });
+      // Rerun only what failed: a third run over the assets whose items failed, and nothing else.
+      const failedOnly = await f.cli(['run', 'retry', second.id, '--failed-only', '--json']);
+      // They fail again (the files did not change), so this retry also ends with failures.
+      expect(failedOnly.code, failedOnly.stderr).toBe(3);
+      const third = JSON.parse(failedOnly.stdout) as RunJson & { scope: unknown };
+      drillLog('D failed-only retry', third);
+      expect(third.parentRunId).toBe(second.id);
+      expect(third.scope).toEqual({ retryOf: second.id, failedOnly: true });
+      const failing = knownFailingAssets(f.model);
+      expect(new Set(f.items(third.id).map((i) => i.asset_id))).toEqual(failing);
+      // Both steps of each failing asset; the one that had worked (the truncated JPEG's metadata) is reused.
+      const worked = failing.size * 2 - KNOWN_FAILURES.length;
+      expect(third.counts).toEqual({
+        total: failing.size * 2,
+        pending: 0,
+        running: 0,
+        done: worked,
+        failed: KNOWN_FAILURES.length,
+        skipped: 0,
+        reused: worked,
+      });
+      expect(failuresOf(third)).toEqual(failuresOf(second));
+      const again = await f.json<Comparison>(['run', 'compare', second.id, third.id]);
+      expect(again.params).toEqual([]);
+      expect(again.failureReasons).toEqual({ 'decode-error': { a: 3, b: 3 }, 'no-metadata': { a: 2, b: 2 } });
+      f.verify();
+      await f.expectNoProcessLeft();
+    },
+  );
 });

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type AssetJson, type Fixture, type LineageRow, type RunJson } from './harness.js';
+import { createFixture, type Fixture } from './harness.js';
+import type { AssetJson, LineageRow, RunJson } from './types.js';
 
 /**
  * `run start` before and after any work: invalid params are refused with exit 2 and leave no record

@@ -1,95 +1,99 @@
 import os from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  childPids,
-  createFixture,
-  isAlive,
-  pollFor,
-  waitUntilDead,
-  type Fixture,
-  type ItemRow,
-  type LineageRow,
-} from './harness.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { drillLog, expectCoreCompleted, knownFailingAssets } from './core-expectations.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
+import { catchWorkerMidItem, runsExiftool } from './mid-item.js';
+import { waitUntilDead } from './processes.js';
+import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
+import type { LineageRow } from './types.js';
 
 /**
- * Drill A (PRODUCT section 6): `kill -9` one worker process mid-run. Its item is released at once with
- * `worker-crashed`, retried by another worker, and the run completes with every item done, one artifact
- * per item, and the crashed attempt counted.
+ * Drill A (PRODUCT section 6): `kill -9` one worker process of a real `core` run, in the middle of an
+ * item. The item is charged the attempt (`worker-crashed`), retried by the replacement worker and done;
+ * what was committed before the kill stays as it was; the run completes with every item accounted for:
+ * done, or failed with the reason each broken file of the archive must give, and no artifact twice.
  */
 
-let fixture: Fixture | undefined;
+let fixture: RealFixture | undefined;
+beforeAll(async () => {
+  await generatedMedia();
+}, GENERATE_TIMEOUT_MS);
 afterEach(async () => {
   await fixture?.cleanup();
   fixture = undefined;
 });
 
 describe('drill A: a worker killed with SIGKILL mid-run', () => {
-  it('completes the run with every item done, no duplicate artifacts, and the attempt counted', async () => {
-    fixture = await createFixture({ files: 30 });
-    const f = fixture;
-    const { id, coordinatorPid } = await f.startDetached('testsleep', [
-      '--set',
-      'write.ms=400',
-      '--workers',
-      '2',
-    ]);
-    await f.waitFor(id, (run) => run.counts.done >= 3, 'a few items done');
+  it(
+    'retries the killed item, keeps what was written, and accounts for every item',
+    { timeout: DRILL_TIMEOUT_MS },
+    async () => {
+      fixture = await createRealFixture();
+      const f = fixture;
+      const known = knownFailingAssets(f.model);
+      const host = os.hostname();
+      const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);
 
-    // The victim: a worker (a child of the coordinator) that has just claimed an item, so the kill lands
-    // while its step is working on it rather than between two items.
-    const host = os.hostname();
-    const victim = await pollFor('a worker in the middle of an item', () => {
-      const workers = childPids(coordinatorPid).filter(isAlive);
-      const running = f.query<ItemRow>(
-        "select * from work_items where run_id = ? and status = 'running' order by started_at desc",
-        id,
+      // The victim: a worker waiting for its ffmpeg/ffprobe on a good video, killed right there. One that
+      // has its exiftool running already, as a worker has from its first metadata item on: the drill then
+      // also shows whether a killed worker's tools die with it.
+      const victim = await catchWorkerMidItem(
+        f,
+        coordinatorPid,
+        (held, worker) =>
+          held.length > 0 && held.every((i) => !known.has(i.asset_id)) && runsExiftool(worker),
+        (worker) => process.kill(worker, 'SIGKILL'),
       );
-      for (const item of running) {
-        const pid = workers.find((p) => item.lease_owner === `${host}:${p}`);
-        if (pid !== undefined && Date.now() - Date.parse(item.started_at!) < 100) return { pid, item };
+      await waitUntilDead([victim.worker]);
+      // Committed before the kill: these rows must come through unchanged.
+      const before = f.artifacts(id);
+      // Coverage adds up at any moment: done, pending, running, failed and skipped make the total.
+      const mid = await f.show(id);
+      const { total, pending, running, done, failed, skipped } = mid.counts;
+      expect(pending + running + done + failed + skipped).toBe(total);
+
+      const run = await f.waitFor(id, (r) => r.status === 'completed', 'the run to complete');
+      drillLog('A worker killed', run);
+      expectCoreCompleted(run, f.model);
+      expect(run.stats.workerCrashes).toBe(1);
+      await waitUntilDead([coordinatorPid]);
+
+      // The coordinator saw the kill and charged it to the item in flight, one of those the victim held.
+      const died = f.runLog(id).filter((line) => line.event === 'worker-died');
+      expect(died).toHaveLength(1);
+      expect(died[0]).toMatchObject({
+        worker: `${host}:${victim.worker}`,
+        signal: 'SIGKILL',
+        timeout: false,
+      });
+      const chargedId = died[0]!.itemId as number;
+      expect(victim.held.map((i) => i.id)).toContain(chargedId);
+
+      const items = f.items(id);
+      const charged = items.find((item) => item.id === chargedId)!;
+      expect(f.model.assets.get(charged.asset_id)?.mediaType).toBe('video');
+      // Counted at claim time: the killed attempt and the one that succeeded.
+      expect(charged).toMatchObject({ status: 'done', attempts: 2 });
+      for (const item of items.filter((i) => i.id !== chargedId)) {
+        expect(item.attempts, `item ${item.id} (${item.status})`).toBe(item.status === 'skipped' ? 0 : 1);
       }
-      return undefined;
-    });
-    expect(victim.item.attempts).toBe(1);
-    process.kill(victim.pid, 'SIGKILL');
-    await waitUntilDead([victim.pid]);
 
-    const run = await f.waitFor(id, (r) => r.status === 'completed', 'the run to complete');
-    expect(run.counts).toEqual({
-      total: 30,
-      pending: 0,
-      running: 0,
-      done: 30,
-      failed: 0,
-      skipped: 0,
-      reused: 0,
-    });
-    expect(run.failures).toEqual([]);
-    expect(run.stats.workerCrashes).toBe(1);
-    await waitUntilDead([coordinatorPid]);
-
-    const items = f.items(id);
-    const killed = items.find((item) => item.id === victim.item.id)!;
-    // Counted at claim time: the killed attempt and the one that succeeded.
-    expect(killed.status).toBe('done');
-    expect(killed.attempts).toBe(2);
-    for (const item of items.filter((i) => i.id !== victim.item.id)) {
-      expect(item.status).toBe('done');
-      expect(item.attempts, `item ${item.id} was not retried`).toBe(1);
-    }
-
-    // One artifact per item: no duplicates from the killed attempt.
-    const artifacts = f.artifacts(id);
-    expect(artifacts).toHaveLength(30);
-    expect(new Set(artifacts.map((a) => `${a.run_id} ${a.asset_id} ${a.step}`)).size).toBe(30);
-    expect(new Set(items.map((i) => i.artifact_id)).size).toBe(30);
-    for (const item of items) {
-      const artifact = artifacts.find((a) => a.id === item.artifact_id);
-      expect(artifact?.asset_id).toBe(item.asset_id);
-    }
-    // The item was finished by a live worker, not by the one that was killed.
-    const [lineage] = f.query<LineageRow>('select * from lineage where artifact_id = ?', killed.artifact_id);
-    expect(lineage!.worker).not.toBe(`${host}:${victim.pid}`);
-    f.verify();
-  });
+      // One artifact per done item, none twice, the earlier ones untouched.
+      const after = f.artifacts(id);
+      expect(after).toHaveLength(run.counts.done);
+      expect(new Set(after.map((a) => `${a.asset_id} ${a.step}`)).size).toBe(after.length);
+      const doneItems = items.filter((i) => i.status === 'done');
+      expect(new Set(doneItems.map((i) => i.artifact_id))).toEqual(new Set(after.map((a) => a.id)));
+      for (const artifact of before) expect(after).toContainEqual(artifact);
+      // The retried item was finished by a live worker, not by the one that was killed.
+      const [lineage] = f.query<LineageRow>(
+        'select * from lineage where artifact_id = ?',
+        charged.artifact_id,
+      );
+      expect(lineage!.worker).not.toBe(`${host}:${victim.worker}`);
+      f.verify();
+      // Nothing outlives the run: not the workers, nor the tools the killed worker had started.
+      await f.expectNoProcessLeft();
+    },
+  );
 });

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { expect } from 'vitest';
+
+/** Relative paths (with `/`) of every file under `dir`, sorted; none if it does not exist. */
+export function listFiles(dir: string, prefix = ''): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...listFiles(path.join(dir, entry.name), rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+/**
+ * The store is whole: every artifact row has its file under <home>/artifacts/<path> with the recorded
+ * sha256 and size, every file there has a row, and SQLite's own integrity check passes. Call it when no
+ * run is active (a file renamed into place a moment before its row commits is not a fault).
+ */
+export function checkStore(home: string): void {
+  const db = new BetterSqlite3(path.join(home, 'archivist.db'), { readonly: true, fileMustExist: true });
+  let rows: { id: string; path: string; sha256: string; size: number }[];
+  try {
+    db.pragma('busy_timeout = 10000');
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    rows = db.prepare('select id, path, sha256, size from artifacts').all() as typeof rows;
+    const orphanLineage = db
+      .prepare(
+        'select count(*) as n from artifacts a left join lineage l on l.artifact_id = a.id where l.artifact_id is null',
+      )
+      .get() as { n: number };
+    expect(orphanLineage.n, 'artifacts without lineage').toBe(0);
+  } finally {
+    db.close();
+  }
+  const store = path.join(home, 'artifacts');
+  for (const row of rows) {
+    const file = path.join(store, ...row.path.split('/'));
+    expect(fs.existsSync(file), `artifact ${row.id}: ${row.path} is missing from the store`).toBe(true);
+    const bytes = fs.readFileSync(file);
+    expect(bytes.length, `artifact ${row.id}: size`).toBe(row.size);
+    expect(createHash('sha256').update(bytes).digest('hex'), `artifact ${row.id}: sha256`).toBe(row.sha256);
+  }
+  const referenced = new Set(rows.map((row) => row.path));
+  const unreferenced = listFiles(store).filter((file) => !referenced.has(file));
+  expect(unreferenced, 'files in the store without an artifact row').toEqual([]);
+}
