@@ -95,7 +95,7 @@ export async function coordinateRun(
   const spawnWorker = () => {
     // Share the cores between workers instead of letting each libvips use all of them.
     const threads = String(Math.max(1, Math.floor(os.cpus().length / options.workers)));
-    const child = fork(WORKER_ENTRY, [home.layout.root, runId], {
+    const child = fork(WORKER_ENTRY, [home.layout.root, runId, String(process.pid)], {
       // Each worker leads a process group of its own, with the tools it starts (exiftool, ffmpeg): a
       // Ctrl-C in the terminal reaches the coordinator only (which cancels, with a grace period) instead of
       // killing tools mid-file, and a worker that dies is cleaned up with everything it started.

@@ -15,9 +15,12 @@ import { openRunLog } from './run-log.js';
 import { runWorkerLoop } from './worker.js';
 import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
 
-const [homeRoot, runId] = process.argv.slice(2);
+const [homeRoot, runId, coordinatorArg] = process.argv.slice(2);
+// The coordinator names itself: a worker whose coordinator died while it was still loading has already
+// been re-parented by the time it could ask for its parent.
+const coordinatorPid = Number(coordinatorArg ?? process.ppid);
 if (!homeRoot || !runId) {
-  process.stderr.write('usage: worker-process <home> <run>\n');
+  process.stderr.write('usage: worker-process <home> <run> [coordinator pid]\n');
   process.exit(2);
 }
 
@@ -41,8 +44,11 @@ new Worker(
       try { process.kill(-workerData.pid, 'SIGKILL'); } catch { process.kill(workerData.pid, 'SIGKILL'); }
     }
   }, 250);`,
-  { eval: true, workerData: { ppid: process.ppid, pid: process.pid } },
+  { eval: true, workerData: { ppid: coordinatorPid, pid: process.pid } },
 ).unref();
+
+// Gone before we were listening: the channel closed during start-up, and 'disconnect' will not come.
+if (!process.connected) process.exit(70);
 
 process.on('disconnect', () => {
   // The coordinator died (even SIGKILL closes the channel): abort tools, then go.
