@@ -1,6 +1,8 @@
 import path from 'node:path';
-import { fileTypeFromBuffer } from 'file-type';
+import type * as FileType from 'file-type';
 import type { MediaType } from '../store/schema.js';
+
+let fileType: Promise<typeof FileType> | null = null;
 
 /** Extensions and their MIME types, used when the content alone does not say enough. */
 const IMAGE_EXTENSIONS: Record<string, string> = {
@@ -87,7 +89,9 @@ export async function detectMediaKind(head: Buffer, fileName: string): Promise<M
   const ext = path.extname(fileName).slice(1).toLowerCase();
   if (ext in SIDECAR_EXTENSIONS) return { mediaType: 'sidecar', mime: SIDECAR_EXTENSIONS[ext]! };
 
-  const sniffed = await fileTypeFromBuffer(head).catch(() => undefined);
+  // Imported on first use (about 50 ms to load): only a catalog pass sniffs content.
+  fileType ??= import('file-type');
+  const sniffed = await (await fileType).fileTypeFromBuffer(head).catch(() => undefined);
   const byExtension: MediaKind | undefined =
     ext in IMAGE_EXTENSIONS
       ? { mediaType: 'image', mime: IMAGE_EXTENSIONS[ext]! }

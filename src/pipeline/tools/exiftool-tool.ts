@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ExifTool } from 'exiftool-vendored';
+import type * as ExiftoolVendored from 'exiftool-vendored';
+import type { ExifTool } from 'exiftool-vendored';
 import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
 export interface ExiftoolReport extends ToolReport {
@@ -14,7 +15,7 @@ export interface ExiftoolReport extends ToolReport {
  * not the package's shared singleton: ending the singleton would break any later user in this process.
  */
 export async function detectExiftool(): Promise<ExiftoolReport> {
-  const exiftool = new ExifTool({ maxProcs: 1 });
+  const exiftool = new (await loadLibrary()).ExifTool({ maxProcs: 1 });
   let location: string | null = null;
   const perl = perlFor(exiftool);
   try {
@@ -57,17 +58,25 @@ function perlFor(exiftool: ExifTool): string | null {
  * worker handles one item at a time; the pool runs N workers, not N exiftools each. The child is ended
  * by `endExiftool()`, and as a backstop by batch-cluster's own `beforeExit`/`exit` hooks.
  */
-let shared: ExifTool | null = null;
+let shared: Promise<ExifTool> | null = null;
 let sharedVersion: Promise<string | null> | null = null;
 
-function instance(): ExifTool {
-  shared ??= new ExifTool({
-    maxProcs: 1,
-    // A huge TIFF or a long video can take a while; beyond this the child is presumed stuck and replaced.
-    taskTimeoutMillis: 60_000,
-    // Our own reading of dates and zones applies (capture-time.ts); skip the library's inference work.
-    backfillTimezones: false,
-  });
+// Imported on first use: the package takes about 60 ms to load, and most processes (the CLI listing or
+// starting a run, a run's coordinator) never read a tag.
+let library: Promise<typeof ExiftoolVendored> | null = null;
+const loadLibrary = () => (library ??= import('exiftool-vendored'));
+
+function instance(): Promise<ExifTool> {
+  shared ??= loadLibrary().then(
+    ({ ExifTool }) =>
+      new ExifTool({
+        maxProcs: 1,
+        // A huge TIFF or a long video can take a while; beyond this the child is presumed stuck and replaced.
+        taskTimeoutMillis: 60_000,
+        // Our own reading of dates and zones applies (capture-time.ts); skip the library's inference work.
+        backfillTimezones: false,
+      }),
+  );
   return shared;
 }
 
@@ -78,14 +87,14 @@ function instance(): ExifTool {
  */
 export function exiftoolVersion(): Promise<string | null> {
   sharedVersion ??= versionInScript()
-    .then((version) => version ?? instance().version())
+    .then(async (version) => version ?? (await instance()).version())
     .catch(() => null);
   return sharedVersion;
 }
 
 async function versionInScript(): Promise<string | null> {
   try {
-    const script = await instance().exiftoolPath();
+    const script = await (await instance()).exiftoolPath();
     const handle = await fs.promises.open(script, 'r');
     try {
       const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
@@ -104,7 +113,12 @@ export async function endExiftool(): Promise<void> {
   const running = shared;
   shared = null;
   sharedVersion = null;
-  if (running) await running.end();
+  // A library that failed to load started nothing.
+  if (running)
+    await running.then(
+      (exiftool) => exiftool.end(),
+      () => undefined,
+    );
 }
 
 export type RawTags = Record<string, unknown>;
@@ -119,16 +133,21 @@ export async function readTags(
   signal: AbortSignal,
   tags: readonly string[] = [],
 ): Promise<RawTags> {
-  const read = instance().readRaw(file, {
-    readArgs: ['-G', '-n', '-fast', '-api', 'largefilesupport=1', ...tags.map((tag) => `-${tag}`)],
-    useMWG: false,
-  });
+  const read = instance().then((exiftool) =>
+    exiftool.readRaw(file, {
+      readArgs: ['-G', '-n', '-fast', '-api', 'largefilesupport=1', ...tags.map((tag) => `-${tag}`)],
+      useMWG: false,
+    }),
+  );
   return (await untilAborted(read, signal)) as RawTags;
 }
 
 /** The bytes of a binary tag (an embedded preview JPEG), or a rejection when the file has none. */
 export async function extractBinaryTag(tag: string, file: string, signal: AbortSignal): Promise<Buffer> {
-  return untilAborted(instance().extractBinaryTagToBuffer(tag, file), signal);
+  return untilAborted(
+    instance().then((exiftool) => exiftool.extractBinaryTagToBuffer(tag, file)),
+    signal,
+  );
 }
 
 /**
