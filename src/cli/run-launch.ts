@@ -30,13 +30,14 @@ export async function launchRun(
   const progress = new ProgressLine();
   await coordinateRun(home, runId, {
     workers: options.workers,
-    onTick: (snapshot) => {
-      // One bar per step, redrawn in place.
-      progress.update([
-        `Run ${runId} ${snapshot.status}`,
-        ...Object.entries(snapshot.steps).map(([step, counts]) => `  ${coverageLine(step, counts)}`),
-      ]);
-    },
+    // One bar per step, redrawn in place; a background coordinator has no terminal to draw on.
+    onTick: progress.live
+      ? (snapshot) =>
+          progress.update([
+            `Run ${runId} ${snapshot.status}`,
+            ...Object.entries(snapshot.steps).map(([step, counts]) => `  ${coverageLine(step, counts)}`),
+          ])
+      : undefined,
   });
   progress.done();
   const run = await toRunJson(home.db, await getRun(home.db, runId));

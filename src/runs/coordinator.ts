@@ -240,8 +240,8 @@ export async function coordinateRun(
         .select('status')
         .where('id', '=', runId)
         .executeTakeFirstOrThrow();
-      const coverage = await runCoverage(db, runId);
-      options.onTick?.({ status, ...coverage });
+      // Counting a run's items by status reads all of them: only for a terminal showing progress.
+      if (options.onTick) options.onTick({ status, ...(await runCoverage(db, runId)) });
 
       if ((status === 'cancelling' || status === 'paused') && !stopping) stopWorkers();
       if (stopping && Date.now() - stopping.since > KILL_AFTER_MS) {
