@@ -8,7 +8,8 @@
  *   --photos N --videos M --seed K   the archive to use (generated when missing; see `bench -- generate`)
  *   --archive DIR           where the archive is or goes (default: under os.tmpdir(), named by the above)
  *   --workers W             workers of the `core` run and processes of the bare loop (default 2)
- *   --rounds R              pipeline/bare alternations (default 2; order flips every round)
+ *   --rounds R              pipeline/bare alternations (default 3, 2 with --small; order flips every
+ *                           round; the ratio is their median, so a noisy neighbour moves it less)
  *   --skip-bookkeeping      do not run scripts/bench-bookkeeping.mjs
  *   --profile               run one extra `core` run with `node --cpu-prof` on the coordinator and workers
  *                           and print the top self-time functions of the workers
@@ -57,7 +58,7 @@ function parseArgs(argv) {
     seed: 1,
     archive: undefined,
     workers: 2,
-    rounds: 2,
+    rounds: undefined,
     bookkeeping: true,
     profile: false,
     keep: false,
@@ -114,6 +115,7 @@ function parseArgs(argv) {
   }
   options.photos ??= options.small ? 200 : 5000;
   options.videos ??= options.small ? 5 : 50;
+  options.rounds ??= options.small ? 2 : 3;
   return options;
 }
 
