@@ -160,12 +160,11 @@ export async function assetIdsMatching(
 }
 
 /**
- * The API's asset listing: the catalog filters plus what runs produced (has or lacks an artifact of a
- * kind, failed in a run) and an optional id restriction (assets matched on their metadata).
+ * The API's asset listing: the catalog filters plus the assets that failed in a run and an optional id
+ * restriction (assets matched on their metadata). Having or lacking an artifact of a kind is applied by
+ * the API on top (`assetIdsWithArtifactKind`), so the sorted listing survives artifacts being committed.
  */
 export interface AssetListFilters extends AssetFilters {
-  withArtifactKind?: string;
-  withoutArtifactKind?: string;
   failedInRun?: string;
   assetIds?: readonly string[];
 }
@@ -175,32 +174,6 @@ const SORT_KEY = sql<string>`min(sources.name || '/' || locations.path)`;
 
 function listFiltered(db: Db, filters: AssetListFilters) {
   let query = filteredLocations(db, filters);
-  if (filters.withArtifactKind) {
-    const kind = filters.withArtifactKind;
-    query = query.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('artifacts')
-          .select('artifacts.id')
-          .whereRef('artifacts.asset_id', '=', 'assets.id')
-          .where('artifacts.kind', '=', kind),
-      ),
-    );
-  }
-  if (filters.withoutArtifactKind) {
-    const kind = filters.withoutArtifactKind;
-    query = query.where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('artifacts')
-            .select('artifacts.id')
-            .whereRef('artifacts.asset_id', '=', 'assets.id')
-            .where('artifacts.kind', '=', kind),
-        ),
-      ),
-    );
-  }
   if (filters.failedInRun) {
     const runId = filters.failedInRun;
     query = query.where((eb) =>

@@ -93,8 +93,6 @@ async function filtersOf(
     mediaTypes,
     pathGlob: q.path,
     missingStep: q.missing,
-    withArtifactKind: q.has,
-    withoutArtifactKind: q.lacks,
     failedInRun,
     assetIds: byMetadata
       ? await ctx.metadata.matching({ takenFrom: q.takenFrom, takenTo: q.takenTo, camera: q.camera })

@@ -99,13 +99,34 @@ function formatOffset(minutes: number): string {
   return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
 
-/** Every value of tag `name` in any group, the trusted groups first. */
-function valuesOf(tags: RawTags, name: string): { group: string; value: unknown }[] {
-  const found: { group: string; value: unknown }[] = [];
-  for (const [key, value] of Object.entries(tags)) {
-    const colon = key.lastIndexOf(':');
-    if (colon !== -1 && key.slice(colon + 1) === name) found.push({ group: key.slice(0, colon), value });
+type TagValue = { group: string; value: unknown };
+
+/**
+ * A file's tags by name (`EXIF:DateTimeOriginal` under `DateTimeOriginal`), made once per file: a camera
+ * JPEG has a few hundred tags and the date rules ask for a dozen names.
+ */
+const tagsByName = new WeakMap<RawTags, Map<string, TagValue[]>>();
+
+function byName(tags: RawTags): Map<string, TagValue[]> {
+  let index = tagsByName.get(tags);
+  if (!index) {
+    index = new Map();
+    for (const [key, value] of Object.entries(tags)) {
+      const colon = key.lastIndexOf(':');
+      if (colon === -1) continue;
+      const name = key.slice(colon + 1);
+      const list = index.get(name);
+      if (list) list.push({ group: key.slice(0, colon), value });
+      else index.set(name, [{ group: key.slice(0, colon), value }]);
+    }
+    tagsByName.set(tags, index);
   }
+  return index;
+}
+
+/** Every value of tag `name` in any group, the trusted groups first. */
+function valuesOf(tags: RawTags, name: string): TagValue[] {
+  const found = [...(byName(tags).get(name) ?? [])];
   const rank = (group: string) =>
     GROUP_ORDER.includes(group) ? GROUP_ORDER.indexOf(group) : GROUP_ORDER.length;
   return found.sort((a, b) => rank(a.group) - rank(b.group));

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../helpers/media.js';
 import { drillLog, expectCoreCompleted } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import { waitUntilDead } from './processes.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
 import type { AssetJson, RunJson } from './types.js';
 
 /**
@@ -14,22 +13,14 @@ import type { AssetJson, RunJson } from './types.js';
  * without redoing anything: the artifacts made before the cancel are the same rows and files afterwards.
  */
 
-let fixture: RealFixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 describe('drill B: cancel mid-run, then resume', () => {
   it(
     'keeps done items through the cancel and finishes the rest without redoing them',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      fixture = await createRealFixture();
-      const f = fixture;
+      const f = track(await createRealFixture());
       const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);
       await f.waitFor(id, (run) => run.counts.done >= 10, 'a few items done');
 

@@ -1,8 +1,7 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
-import { createFixture, createRealFixture, DRILL_TIMEOUT_MS, type Fixture } from './harness.js';
+import { createFixture, createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import { childPids, descendantPids, isAlive, pollFor, waitUntilDead } from './processes.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
 import type { ItemRow, RunJson } from './types.js';
 
 /**
@@ -11,22 +10,14 @@ import type { ItemRow, RunJson } from './types.js';
  * `interrupted`; `run resume` completes it and keeps everything that was committed before the kill.
  */
 
-let fixture: Fixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 describe('drill E: the coordinator killed with SIGKILL', () => {
   it(
     'leaves no worker behind, is reported interrupted, and resumes to completion keeping what was written',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = await createRealFixture();
-      fixture = f;
+      const f = track(await createRealFixture());
       const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);
       await f.waitFor(id, (run) => run.counts.done >= 10, 'a few items done');
 
@@ -80,8 +71,7 @@ describe('drill E: the coordinator killed with SIGKILL', () => {
   );
 
   it('leaves no worker behind even when a step is stuck in a loop that ignores everything', async () => {
-    fixture = await createFixture({ files: 2, extra: ['hang-marker.jpg'] });
-    const f = fixture;
+    const f = track(await createFixture({ files: 2, extra: ['hang-marker.jpg'] }));
     const hang = await f.assetByPath('hang-marker.jpg');
     const { id, coordinatorPid } = await f.startDetached('testfault', ['--workers', '2']);
     // The worker holding the hanging item: its event loop is blocked, so it cannot hear its channel close.

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -16,14 +15,7 @@ import type { RunJson } from './types.js';
  * with what this run writes, not with whatever else this shared machine is doing to its disks.
  */
 
-let fixture: RealFixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 /** Some writes fit below the threshold: the database's first pages, a handful of thumbnails and JSONs. */
 const HEADROOM = 1_000_000;
@@ -40,8 +32,7 @@ describe('drill C: disk threshold', () => {
     'pauses after a few writes, fails nothing for it, and resume completes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      fixture = await createRealFixture({ privateDisk: true });
-      const f = fixture;
+      const f = track(await createRealFixture({ privateDisk: true }));
       const artifacts = path.join(f.home, 'artifacts');
       const stats = fs.statfsSync(artifacts);
       const threshold = stats.bavail * stats.bsize - HEADROOM;

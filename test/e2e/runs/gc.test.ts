@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { createFixture, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
 
 interface GcReport {
@@ -23,15 +23,13 @@ function plant(file: string, ageDays: number): void {
 }
 
 describe('gc', () => {
-  let f: Fixture | undefined;
-  afterEach(async () => {
-    await f?.cleanup();
-    f = undefined;
-  });
+  const track = fixturesPerTest();
 
   it('deletes expired sandbox artifacts, old orphans and stale temp files, never a file a record points to', async () => {
     // Retention 0: every sandbox artifact is expired as soon as it is made.
-    f = await createFixture({ files: 4, config: (c) => (c.runs = { ...c.runs, sandboxRetentionDays: 0 }) });
+    const f = track(
+      await createFixture({ files: 4, config: (c) => (c.runs = { ...c.runs, sandboxRetentionDays: 0 }) }),
+    );
     const sandbox = await f.json<RunJson>([
       'run',
       'start',

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { createFixture, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -7,22 +7,19 @@ import type { RunJson } from './types.js';
  * config kills its worker, the item fails with `timeout` after its attempts, and the run completes.
  */
 
-let fixture: Fixture | undefined;
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest();
 
 describe('a hanging step', () => {
   it('fails the item with reason timeout and completes the run', async () => {
-    fixture = await createFixture({
-      files: 3,
-      extra: ['hang-marker.jpg'],
-      config: (config) => {
-        config.runs!.itemTimeoutSec = 2;
-      },
-    });
-    const f = fixture;
+    const f = track(
+      await createFixture({
+        files: 3,
+        extra: ['hang-marker.jpg'],
+        config: (config) => {
+          config.runs!.itemTimeoutSec = 2;
+        },
+      }),
+    );
     const hang = await f.assetByPath('hang-marker.jpg');
 
     const result = await f.cli([

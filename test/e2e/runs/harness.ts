@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
-import { expect } from 'vitest';
+import { afterEach, beforeAll, expect } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, tempDir, type CliResult } from '../../helpers/cli.js';
 import { archiveModel, type ArchiveModel } from './core-expectations.js';
@@ -17,7 +17,7 @@ import {
   waitUntilDead,
   WAIT_MS,
 } from './processes.js';
-import { copyRealMedia } from './real-media.js';
+import { copyRealMedia, GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
 import { checkStore, listFiles } from './store-check.js';
 import { progressOf, type RunProgress } from './run-progress.js';
 import type { ArtifactRow, AssetJson, ItemRow, RunJson } from './types.js';
@@ -148,6 +148,29 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
     },
   });
   return fixture;
+}
+
+/**
+ * The set-up every drill file shares: the generated media made once for the file (`realMedia`: it takes
+ * a while the first time on a machine, so not inside a test's timeout), and each test's fixture removed
+ * after it, processes and all, whether the test passed or not. Returns `track`, which takes a fixture
+ * as it is made and hands it back.
+ */
+export function fixturesPerTest(options: { realMedia?: boolean } = {}): <F extends Fixture>(fixture: F) => F {
+  let current: Fixture | undefined;
+  if (options.realMedia) {
+    beforeAll(async () => {
+      await generatedMedia();
+    }, GENERATE_TIMEOUT_MS);
+  }
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return (fixture) => {
+    current = fixture;
+    return fixture;
+  };
 }
 
 /** A fixture over the real archive (real-media.ts); the catalog is checked against the archive's model. */

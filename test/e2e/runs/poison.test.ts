@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   drillLog,
   expectCoreCompleted,
@@ -8,8 +8,8 @@ import {
   KNOWN_FAILURES,
   type ExpectedFailure,
 } from './core-expectations.js';
-import { createFixture, createRealFixture, DRILL_TIMEOUT_MS, type Fixture } from './harness.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia, POISON_PATH } from './real-media.js';
+import { createFixture, createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
+import { POISON_PATH } from './real-media.js';
 import type { LineageRow, RunJson } from './types.js';
 
 /**
@@ -20,14 +20,7 @@ import type { LineageRow, RunJson } from './types.js';
  * with a dependent step) shows that the steps needing a failed result are skipped with the reason.
  */
 
-let fixture: Fixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 const QUARANTINED: ExpectedFailure = {
   path: POISON_PATH,
@@ -42,8 +35,7 @@ describe('drill F: a poison file', () => {
     'quarantines the file that crashes the decoder after max attempts; the real run completes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = await createRealFixture({ poison: true });
-      fixture = f;
+      const f = track(await createRealFixture({ poison: true }));
       const poison = idOfPath(f.model, POISON_PATH);
 
       const result = await f.cli([
@@ -111,8 +103,9 @@ describe('drill F: a poison file', () => {
   );
 
   it('skips the steps that needed the result of a crashing or failing item (test pipeline)', async () => {
-    fixture = await createFixture({ files: 6, extra: ['bad/crash-marker.jpg', 'bad/fail-marker.jpg'] });
-    const f = fixture;
+    const f = track(
+      await createFixture({ files: 6, extra: ['bad/crash-marker.jpg', 'bad/fail-marker.jpg'] }),
+    );
     const crash = await f.assetByPath('bad/crash-marker.jpg');
     const fail = await f.assetByPath('bad/fail-marker.jpg');
     expect(crash.mediaType).toBe('image');

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   drillLog,
   expectCoreCompleted,
@@ -8,9 +8,8 @@ import {
   KNOWN_FAILURES,
   knownFailingAssets,
 } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import { waitUntilDead } from './processes.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -29,14 +28,7 @@ interface Comparison {
   failureReasons: Record<string, { a: number; b: number }>;
 }
 
-let fixture: RealFixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 const DEFAULTS = { size: 256, quality: 80, format: 'webp', position: 0.1 };
 
@@ -51,8 +43,7 @@ describe('drill D: bad params, then retry with other params, and compare', () =>
     'refuses invalid params, shows wrong ones early, keeps both runs and compares them',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      fixture = await createRealFixture();
-      const f = fixture;
+      const f = track(await createRealFixture());
 
       const refused: [string, RegExp][] = [
         ['thumbnail.size=abc', /thumbnail\.size="abc": Invalid input: expected number/],

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, isCameraJpeg } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -11,14 +10,7 @@ import type { RunJson } from './types.js';
  * new: no artifact row, no file. `--force` recomputes, and the recomputed artifacts become the current ones.
  */
 
-let fixture: RealFixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, 'utf8'));
 
@@ -27,8 +19,7 @@ describe('drill G: run it twice', () => {
     'reuses every artifact of an identical production run, and recomputes with --force',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      fixture = await createRealFixture();
-      const f = fixture;
+      const f = track(await createRealFixture());
       const start = async (extra: string[] = []) => {
         const result = await f.cli([
           'run',

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFixture, type Fixture } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { createFixture, fixturesPerTest } from './harness.js';
 import type { AssetJson, LineageRow, RunJson } from './types.js';
 
 /**
@@ -10,16 +10,11 @@ import type { AssetJson, LineageRow, RunJson } from './types.js';
  * in the store with its lineage.
  */
 
-let fixture: Fixture | undefined;
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest();
 
 describe('run start', () => {
   it('refuses invalid params with exit 2, naming the param, and writes no run', async () => {
-    fixture = await createFixture({ files: 3 });
-    const f = fixture;
+    const f = track(await createFixture({ files: 3 }));
     const refused: [string, RegExp][] = [
       ['write.size=99999', /write\.size=99999.*(4096|too big|<=)/i],
       ['write.nope=1', /write\.nope=1.*no param "nope".*ms, size, label/s],
@@ -58,8 +53,7 @@ describe('run start', () => {
   });
 
   it('runs in the foreground to completion: every item done, each artifact stored with its lineage', async () => {
-    fixture = await createFixture({ files: 8, extra: ['notes/readme.txt'] });
-    const f = fixture;
+    const f = track(await createFixture({ files: 8, extra: ['notes/readme.txt'] }));
     const result = await f.cli([
       'run',
       'start',

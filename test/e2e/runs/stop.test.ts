@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT } from '../../helpers/cli.js';
 import {
   drillLog,
@@ -15,11 +15,10 @@ import {
   createRealFixture,
   DRILL_TIMEOUT_MS,
   TEST_PIPELINES,
-  type Fixture,
+  fixturesPerTest,
 } from './harness.js';
 import { catchWorkerMidItem } from './mid-item.js';
 import { waitUntilDead } from './processes.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
 import type { ItemRow, RunJson } from './types.js';
 
 /**
@@ -28,22 +27,14 @@ import type { ItemRow, RunJson } from './types.js';
  * whose coordinator has not started yet (the cancel holds; the late coordinator does not run it anyway).
  */
 
-let fixture: Fixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 describe('stopping a run', () => {
   it(
     'treats Ctrl-C in a foreground run as a cancel: no item is blamed, resume finishes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = await createRealFixture();
-      fixture = f;
+      const f = track(await createRealFixture());
       const known = knownFailingAssets(f.model);
       // A terminal sends Ctrl-C's SIGINT to the whole foreground process group: the CLI, its workers and
       // the tools they run.
@@ -106,8 +97,7 @@ describe('stopping a run', () => {
   );
 
   it('keeps a cancel made before the detached coordinator took the run', async () => {
-    const f = await createFixture({ files: 6 });
-    fixture = f;
+    const f = track(await createFixture({ files: 6 }));
     // A coordinator that starts late (a loaded machine): it waits at start-up until the test opens a gate.
     const gateModule = path.join(f.root, 'late-coordinator.mjs');
     fs.writeFileSync(

@@ -1,10 +1,9 @@
 import os from 'node:os';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, knownFailingAssets } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, type RealFixture } from './harness.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import { catchWorkerMidItem, runsExiftool } from './mid-item.js';
 import { waitUntilDead } from './processes.js';
-import { GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
 import type { LineageRow } from './types.js';
 
 /**
@@ -14,22 +13,14 @@ import type { LineageRow } from './types.js';
  * done, or failed with the reason each broken file of the archive must give, and no artifact twice.
  */
 
-let fixture: RealFixture | undefined;
-beforeAll(async () => {
-  await generatedMedia();
-}, GENERATE_TIMEOUT_MS);
-afterEach(async () => {
-  await fixture?.cleanup();
-  fixture = undefined;
-});
+const track = fixturesPerTest({ realMedia: true });
 
 describe('drill A: a worker killed with SIGKILL mid-run', () => {
   it(
     'retries the killed item, keeps what was written, and accounts for every item',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      fixture = await createRealFixture();
-      const f = fixture;
+      const f = track(await createRealFixture());
       const known = knownFailingAssets(f.model);
       const host = os.hostname();
       const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);

@@ -8,8 +8,8 @@ import { createWebFixture, until, WAIT_MS, type WebFixture } from './harness.js'
  * start a run from the form (a bad param is refused first, naming it), watch the grid fill in without a
  * reload, open an asset's lineage, find the corrupt file's failure with its reason on the run page, retry
  * the failed items, compare the two runs, cancel a slow run and see its partial coverage, then resume it.
- * Screenshots of the grid and of a run page go to docs/screenshots/ for the README. The archive is
- * byte-for-byte unchanged at the end.
+ * Screenshots of the grid and of a run page go to docs/screenshots/ for the README when asked for
+ * (`npm run screenshots`). The archive is byte-for-byte unchanged at the end.
  */
 
 interface RunJson {
