@@ -40,10 +40,14 @@ export function needsOf(pipeline: PipelineDefinition): Record<string, readonly s
   return Object.fromEntries(pipeline.steps.map((step) => [step.name, step.needs ?? []]));
 }
 
-/** Items shorter than this are "fast": the worker then claims several per transaction. */
-const FAST_ITEM_MS = 10;
-/** An item this long means the batch was a bad bet: the items claimed behind it are given back. */
-const SLOW_ITEM_MS = 100;
+/**
+ * A worker claims as many items at once as it expects to finish in this long: a claim is a write
+ * transaction of its own, and at camera-photo speed (20-80 ms an item) one per item was a tenth of the
+ * worker's own CPU. Short enough that the items a worker holds but has not started stay a moment's work,
+ * so the run's "running" count means what it says and the last items of a run are not stuck behind a
+ * busy worker.
+ */
+const AHEAD_MS = 250;
 /** At most this many items claimed ahead; their leases are all extended by the worker's heartbeat. */
 const MAX_BATCH = 128;
 
@@ -64,6 +68,8 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
   const lookups = new ItemLookups(context.home, context.run);
   const queue: WorkItemRow[] = [];
   let batch = 1;
+  // How long this worker's items take, recent ones weighing most.
+  let meanMs: number | null = null;
   // One heartbeat for every lease this worker holds: the item in hand and those claimed ahead.
   const heartbeat = setInterval(() => {
     void extendLeases(context.home.db, context.workerId, now() + LEASE_MS).catch(() => undefined);
@@ -140,11 +146,12 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
       context.send({ type: 'finished', itemId: item.id, outcome });
       if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
       // Claim more at once while items are quick (bookkeeping dominates), one at a time when they are
-      // slow. An item that turns out slow gives back what was claimed behind it, so the other workers
-      // take those instead of waiting, and the run's "running" count means what it says.
+      // slow. An item longer than the whole allowance gives back what was claimed behind it, so the
+      // other workers take those instead of waiting.
       const took = now() - started;
-      batch = took < FAST_ITEM_MS ? Math.min(MAX_BATCH, batch * 2) : 1;
-      if (took >= SLOW_ITEM_MS && queue.length > 0) {
+      meanMs = meanMs === null ? took : meanMs * 0.8 + took * 0.2;
+      batch = Math.max(1, Math.min(MAX_BATCH, batch * 2, Math.floor(AHEAD_MS / Math.max(meanMs, 1))));
+      if (took >= AHEAD_MS && queue.length > 0) {
         await completions.flush();
         const giveBack = queue.splice(0).map((i) => i.id);
         await releaseWorkItems(context.home.db, {

@@ -171,7 +171,19 @@ const ALLOWLIST: Record<string, Allowed> = {
   },
   'src/artifacts/artifact-store.ts': {
     reason: 'writes artifacts to <home>/tmp, fsyncs, renames them into <home>/artifacts; reads them back',
-    apis: ['fs.open', 'fs.createReadStream', 'fs.rename', 'fs.mkdir', 'fs.rm', 'fs.readFileSync'],
+    apis: [
+      'fs.open',
+      'fs.openSync',
+      'fs.writeFileSync',
+      'fs.createReadStream',
+      'fs.rename',
+      'fs.renameSync',
+      'fs.mkdir',
+      'fs.mkdirSync',
+      'fs.rm',
+      'fs.rmSync',
+      'fs.readFileSync',
+    ],
   },
   'src/pipeline/tools/ffmpeg-run.ts': {
     reason: 'reads and replaces <home>/tool-versions.json, the versions of the ffmpeg binaries already asked',
