@@ -24,17 +24,10 @@ const BUNDLED = ['kysely', 'commander'];
 fs.rmSync(VENDOR, { recursive: true, force: true });
 for (const name of BUNDLED) {
   await build({
-    input: path.join(VENDOR, `${name}.entry.mjs`),
+    input: name, // the package's own entry, resolved as Node would for an import
     platform: 'node',
     logLevel: 'warn',
     output: { file: path.join(VENDOR, `${name}.js`), format: 'esm', codeSplitting: false },
-    plugins: [
-      {
-        name: 'vendor-entry',
-        resolveId: (id) => (id === path.join(VENDOR, `${name}.entry.mjs`) ? id : null),
-        load: (id) => (id === path.join(VENDOR, `${name}.entry.mjs`) ? `export * from '${name}';` : null),
-      },
-    ],
   });
 }
 

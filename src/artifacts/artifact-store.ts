@@ -25,13 +25,14 @@ export function absoluteArtifactPath(layout: HomeLayout, relative: string): stri
 // commit it), so none is made on the worker's main thread: a wait there would stall the next item's
 // tools. The callback forms cost less per call than FileHandle's, two artifacts per asset.
 const open = promisify(fs.open);
-const write = promisify(fs.write);
+const writeFile = promisify(fs.writeFile);
 const fsync = promisify(fs.fsync);
 const close = promisify(fs.close);
 const rename = promisify(fs.rename);
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = await open(dir, 'r');
+/** fsync a file by name (`r+`: opened for writing, as some systems require) or a directory (`r`). */
+async function fsyncPath(target: string, flags: 'r' | 'r+'): Promise<void> {
+  const fd = await open(target, flags);
   try {
     await fsync(fd);
   } finally {
@@ -53,6 +54,31 @@ async function hashFile(file: string): Promise<{ sha256: string; size: number }>
 const madeDirs = new Set<string>();
 
 /**
+ * The last two steps for a complete, fsynced temp file: rename it to its content address, then fsync the
+ * directory so the rename itself survives a crash. Same hash, same bytes: a file already there is simply
+ * replaced by its twin.
+ */
+async function moveIntoStore(layout: HomeLayout, temp: string, sha256: string, extension: string) {
+  const relative = storePath(sha256, extension);
+  const final = absoluteArtifactPath(layout, relative);
+  const dir = path.dirname(final);
+  if (!madeDirs.has(dir)) {
+    await fs.promises.mkdir(dir, { recursive: true });
+    madeDirs.add(dir);
+  }
+  try {
+    await rename(temp, final);
+  } catch (error) {
+    // `gc` may have removed the directory since we made it.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    await fs.promises.mkdir(dir, { recursive: true });
+    await rename(temp, final);
+  }
+  await fsyncPath(dir, 'r');
+  return relative;
+}
+
+/**
  * Puts a step's output into the content-addressed store: write to a temp file under the home, fsync,
  * rename into place, fsync the directory. Only after this returns may the database row be committed:
  * a half-written file must never be visible, and a row must never point at nothing.
@@ -63,21 +89,10 @@ export async function storeArtifactFile(layout: HomeLayout, output: StepOutput):
   const temp = tempPath(layout);
   try {
     // A step's scratch file is already under the home: move it rather than copy it.
-    await fs.promises.rename(output.file, temp);
+    await rename(output.file, temp);
     const { sha256, size } = await hashFile(temp);
-    const handle = await fs.promises.open(temp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    const relative = storePath(sha256, output.extension);
-    const final = absoluteArtifactPath(layout, relative);
-    await fs.promises.mkdir(path.dirname(final), { recursive: true });
-    // Same hash, same bytes: if the file is already there, keep it and drop ours.
-    await fs.promises.rename(temp, final);
-    await fsyncDir(path.dirname(final));
-    return { sha256, size, path: relative };
+    await fsyncPath(temp, 'r+');
+    return { sha256, size, path: await moveIntoStore(layout, temp, sha256, output.extension) };
   } finally {
     await fs.promises.rm(temp, { force: true });
   }
@@ -93,32 +108,13 @@ async function storeBytes(layout: HomeLayout, bytes: Buffer, extension: string):
   try {
     const fd = await open(temp, 'wx');
     try {
-      // A regular file takes a write of a few kilobytes whole; the loop is for the rule, not the case.
-      for (let done = 0; done < bytes.length;)
-        done += (await write(fd, bytes, done, bytes.length - done, null)).bytesWritten;
+      await writeFile(fd, bytes);
       await fsync(fd);
     } finally {
       await close(fd);
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const relative = storePath(sha256, extension);
-    const final = absoluteArtifactPath(layout, relative);
-    const dir = path.dirname(final);
-    if (!madeDirs.has(dir)) {
-      await fs.promises.mkdir(dir, { recursive: true });
-      madeDirs.add(dir);
-    }
-    // Same hash, same bytes: if the file is already there, keep it and drop ours.
-    try {
-      await rename(temp, final);
-    } catch (error) {
-      // `gc` may have removed the directory since we made it.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await fs.promises.mkdir(dir, { recursive: true });
-      await rename(temp, final);
-    }
-    await fsyncDir(dir);
-    return { sha256, size: bytes.length, path: relative };
+    return { sha256, size: bytes.length, path: await moveIntoStore(layout, temp, sha256, extension) };
   } catch (error) {
     await fs.promises.rm(temp, { force: true });
     throw error;

@@ -171,7 +171,15 @@ const ALLOWLIST: Record<string, Allowed> = {
   },
   'src/artifacts/artifact-store.ts': {
     reason: 'writes artifacts to <home>/tmp, fsyncs, renames them into <home>/artifacts; reads them back',
-    apis: ['fs.open', 'fs.write', 'fs.createReadStream', 'fs.rename', 'fs.mkdir', 'fs.rm', 'fs.readFileSync'],
+    apis: [
+      'fs.open',
+      'fs.writeFile',
+      'fs.createReadStream',
+      'fs.rename',
+      'fs.mkdir',
+      'fs.rm',
+      'fs.readFileSync',
+    ],
   },
   'src/pipeline/tools/ffmpeg-run.ts': {
     reason: 'reads and replaces <home>/tool-versions.json, the versions of the ffmpeg binaries already asked',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../helpers/media.js';
 import { drillLog, expectCoreCompleted } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, expectNothingRedone, fixturesPerTest } from './harness.js';
 import { waitUntilDead } from './processes.js';
 import type { AssetJson, RunJson } from './types.js';
 
@@ -81,20 +81,13 @@ describe('drill B: cancel mid-run, then resume', () => {
       expect(resumed.id).toBe(id);
       expectCoreCompleted(resumed, f.model);
 
-      const after = f.items(id);
-      for (const item of doneBefore) {
-        // Not redone: same artifact, same finish time, one attempt.
-        expect(after.find((i) => i.id === item.id)).toMatchObject({
-          status: 'done',
-          artifact_id: item.artifact_id,
-          finished_at: item.finished_at,
-          attempts: 1,
-        });
-      }
-      const artifactsAfter = f.artifacts(id);
-      expect(artifactsAfter).toHaveLength(resumed.counts.done);
+      const artifactsAfter = expectNothingRedone(
+        f,
+        id,
+        { items: doneBefore, artifacts: artifactsBefore },
+        resumed.counts.done,
+      );
       for (const artifact of artifactsBefore) {
-        expect(artifactsAfter.find((a) => a.id === artifact.id)).toEqual(artifact);
         expect(sha256(fs.readFileSync(f.storeFile(artifact.path)))).toBe(bytesBefore.get(artifact.id));
       }
       expect(new Set(artifactsAfter.map((a) => `${a.asset_id} ${a.step}`)).size).toBe(artifactsAfter.length);

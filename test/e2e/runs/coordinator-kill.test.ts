@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
-import { createFixture, createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
+import {
+  createFixture,
+  createRealFixture,
+  DRILL_TIMEOUT_MS,
+  expectNothingRedone,
+  fixturesPerTest,
+} from './harness.js';
 import { childPids, descendantPids, isAlive, pollFor, waitUntilDead } from './processes.js';
 import type { ItemRow, RunJson } from './types.js';
 
@@ -53,18 +59,7 @@ describe('drill E: the coordinator killed with SIGKILL', () => {
       const resumed = JSON.parse(resume.stdout) as RunJson;
       drillLog('E resumed', resumed);
       expectCoreCompleted(resumed, f.model);
-      const after = f.items(id);
-      for (const item of doneBefore) {
-        expect(after.find((i) => i.id === item.id)).toMatchObject({
-          status: 'done',
-          artifact_id: item.artifact_id,
-          finished_at: item.finished_at,
-          attempts: 1,
-        });
-      }
-      const artifactsAfter = f.artifacts(id);
-      expect(artifactsAfter).toHaveLength(resumed.counts.done);
-      for (const artifact of artifactsBefore) expect(artifactsAfter).toContainEqual(artifact);
+      expectNothingRedone(f, id, { items: doneBefore, artifacts: artifactsBefore }, resumed.counts.done);
       f.verify();
       await f.expectNoProcessLeft();
     },

@@ -173,6 +173,32 @@ export function fixturesPerTest(options: { realMedia?: boolean } = {}): <F exten
   };
 }
 
+/**
+ * What a resume must leave alone: every item done before it is still done with the same artifact, finish
+ * time and its one attempt, and every artifact row made before it is there unchanged; the run has one
+ * artifact per done item.
+ */
+export function expectNothingRedone(
+  f: Fixture,
+  runId: string,
+  before: { items: readonly ItemRow[]; artifacts: readonly ArtifactRow[] },
+  done: number,
+): ArtifactRow[] {
+  const after = f.items(runId);
+  for (const item of before.items.filter((i) => i.status === 'done')) {
+    expect(after.find((i) => i.id === item.id)).toMatchObject({
+      status: 'done',
+      artifact_id: item.artifact_id,
+      finished_at: item.finished_at,
+      attempts: 1,
+    });
+  }
+  const artifacts = f.artifacts(runId);
+  expect(artifacts).toHaveLength(done);
+  for (const artifact of before.artifacts) expect(artifacts).toContainEqual(artifact);
+  return artifacts;
+}
+
 /** A fixture over the real archive (real-media.ts); the catalog is checked against the archive's model. */
 export async function createRealFixture(options: RealFixtureOptions = {}): Promise<RealFixture> {
   const { fixture, manifest } = await setUp({
