@@ -24,6 +24,18 @@ export interface CliOptions {
   gid?: number;
 }
 
+/**
+ * Whether another user (`nobody`, for the permission tests run as root) can start the built CLI from
+ * this clone: every folder from / down to it must be searchable by others. A clone under a private folder
+ * (/root, a 0700 temp folder) is not, and those tests are skipped there with this reason.
+ */
+export function othersCanRunCli(): boolean {
+  for (let dir = REPO_ROOT; ; dir = path.dirname(dir)) {
+    if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+    if (path.dirname(dir) === dir) return true;
+  }
+}
+
 /** Runs the built `archivist` in a child process, with no stdin, and collects its output. */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
