@@ -12,12 +12,13 @@ import { getCollection, resolveCollection } from './collections.js';
 import { createRun, detectToolVersions } from './create-run.js';
 import { diskSpace, parseMinFree } from './disk-threshold.js';
 import { releaseWorkItems } from './finish-work-item.js';
+import { wholeNumber } from '../whole-number.js';
 
 /**
  * What a user may ask of runs, checked by one schema whether it came from the CLI or the HTTP API, and
  * carried out by one function each, so both front ends behave the same.
  */
-const Workers = z.coerce.number().int().min(1).max(256);
+const Workers = wholeNumber({ min: 1, max: 256 });
 
 export const StartRunRequest = z
   .object({
@@ -28,7 +29,7 @@ export const StartRunRequest = z
     workers: Workers.optional(),
     minFree: z.string().min(1).optional(),
     force: z.boolean().default(false),
-    seed: z.coerce.number().int().optional(),
+    seed: wholeNumber().optional(),
   })
   .strict();
 export type StartRunRequest = z.input<typeof StartRunRequest>;
