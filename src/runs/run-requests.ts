@@ -62,7 +62,8 @@ export function parseRequest<T extends z.ZodType>(schema: T, input: unknown): z.
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  throw new ArchivistError('usage', `${issue.path.join('.') || 'request'}: ${issue.message}`);
+  const field = issue.path.join('.') || undefined;
+  throw new ArchivistError('usage', `${field ?? 'request'}: ${issue.message}`, field ? { field } : {});
 }
 
 export function defaultWorkers(home: Home): number {
@@ -89,6 +90,7 @@ export async function startRun(home: Home, input: unknown): Promise<PlannedRun> 
   const assets = await resolveCollection(home.db, filters);
   if (assets.length === 0) {
     throw new ArchivistError('usage', `collection "${row.name}" has no assets`, {
+      field: 'collection',
       hint: 'Catalog a source first, or widen the collection.',
     });
   }
