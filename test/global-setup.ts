@@ -8,9 +8,16 @@ import path from 'node:path';
  * ARCHIVIST_TEST_SHARED_DIR to a folder of your own to keep the generated media between runs.
  */
 export default function setup(): () => void {
-  if (process.env.ARCHIVIST_TEST_SHARED_DIR) return () => undefined;
+  // The registry of homes (src/home/known-homes.ts) of a test run is its own, never the user's.
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-test-state-'));
+  process.env.ARCHIVIST_STATE_DIR = state;
+  const removeState = () => fs.rmSync(state, { recursive: true, force: true });
+  if (process.env.ARCHIVIST_TEST_SHARED_DIR) return removeState;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-test-run-'));
   // Set before vitest starts its workers, so every test file's process inherits it.
   process.env.ARCHIVIST_TEST_SHARED_DIR = dir;
-  return () => fs.rmSync(dir, { recursive: true, force: true });
+  return () => {
+    removeState();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
 }

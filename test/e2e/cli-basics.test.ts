@@ -107,3 +107,36 @@ describe('the CLI', () => {
     expect(shown.stdout).not.toMatch(/exposureTime|fNumber/);
   });
 });
+
+describe('homes and sources on one machine', () => {
+  it('refuses a new home inside another home’s source, and a source holding another home', async () => {
+    const { dir: root, cleanup: done } = tempDir('archivist-homes-');
+    try {
+      const photos = path.join(root, 'photos');
+      put(photos, 'a.jpg', 'not really a photo');
+      const first = path.join(root, 'first-home');
+      await runCliJson(['init'], { home: first });
+      await runCliJson(['source', 'add', 'photos', photos], { home: first });
+      const manifest = archiveManifest(photos);
+
+      const inside = await runCli(['init'], { home: path.join(photos, 'newhome') });
+      expect(inside.code).toBe(2);
+      expect(inside.stderr).toContain(`is inside ${photos}, a source of the home ${first}`);
+      expect(archiveManifest(photos)).toEqual(manifest); // nothing was written into the archive
+
+      // A second home elsewhere may not take a folder holding the first home as a source.
+      const other = tempDir('archivist-homes-');
+      try {
+        const second = path.join(other.dir, 'second-home');
+        await runCliJson(['init'], { home: second });
+        const holding = await runCli(['source', 'add', 'everything', root], { home: second });
+        expect(holding.code).toBe(2);
+        expect(holding.stderr).toContain(`${root} holds the Archivist home ${first}`);
+      } finally {
+        other.cleanup();
+      }
+    } finally {
+      done();
+    }
+  });
+});
