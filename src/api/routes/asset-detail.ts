@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { metadataOf, toArtifactJson } from '../../artifacts/artifact-json.js';
 import { toAssetJson } from '../../catalog/asset-json.js';
+import { sourceFilePath } from '../../catalog/file-names.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { openSourceFile } from '../../catalog/source-reader.js';
 import { ArchivistError } from '../../errors.js';
@@ -54,9 +55,12 @@ export function registerAssetDetailRoutes(app: FastifyInstance, ctx: ApiContext)
    */
   app.get('/api/assets/:ref/original', async (request, reply) => {
     const asset = await byId(request.params);
-    const location = toAssetJson(asset).locations.find((l) => l.status === 'present');
+    const present = asset.locations.findIndex((l) => l.status === 'present');
+    const location = toAssetJson(asset).locations[present];
     if (!location) throw new ArchivistError('not-found', `asset ${asset.id} has no present location`);
-    const handle = await openSourceFile(location.absolutePath);
+    // The exact bytes of a name that is not UTF-8 (absolutePath is its text form).
+    const { sourcePath, path } = asset.locations[present]!;
+    const handle = await openSourceFile(sourceFilePath(sourcePath, path));
     const stat = await handle.stat();
     if (stat.size !== asset.size) {
       await handle.close();
