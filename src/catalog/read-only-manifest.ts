@@ -116,7 +116,7 @@ async function listDirectory(
   let names: Buffer[];
   try {
     // As bytes: a name that is not UTF-8 would be decoded lossily and could not be stat-ed.
-    names = (await fs.promises.readdir(abs, { encoding: 'buffer' })).sort(Buffer.compare);
+    names = (await fs.promises.readdir(abs, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
   } catch (error) {
     return { unreadable: reasonOf(error) };
   }

@@ -65,7 +65,9 @@ export async function* walkSource(
     const absDir = relDir === '' ? root : sourceFilePath(root, relDir);
     let listed: Buffer[];
     try {
-      listed = (await fs.promises.readdir(absDir, { encoding: 'buffer' })).sort(Buffer.compare);
+      listed = (await fs.promises.readdir(absDir, { encoding: 'buffer' })).sort((a, b) =>
+        Buffer.compare(a, b),
+      );
     } catch (error) {
       yield {
         kind: 'problem',

@@ -1,7 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 
 /**
  * The read-only proof of PRODUCT section 1, written independently of Archivist's own code so that a bug
@@ -56,7 +55,7 @@ export function archiveManifest(root: string): ManifestEntry[] {
     if (type === 'dir') {
       let names: Buffer[];
       try {
-        names = fs.readdirSync(abs, { encoding: 'buffer' }).sort(Buffer.compare);
+        names = fs.readdirSync(abs, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b));
       } catch {
         return; // unreadable directory: its own entry is recorded, its listing cannot be
       }

@@ -4,6 +4,7 @@ import { toAssetJson, type AssetJson } from '../../catalog/asset-json.js';
 import { artifactsOfAsset } from '../../store/artifacts-repository.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 
 function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJson[] }): string {
@@ -18,7 +19,7 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
     `Locations (${asset.locations.length}):`,
     ...asset.locations.map(
       (l) =>
-        `  ${l.status === 'missing' ? `MISSING since ${l.missingSince ?? '?'}: ` : ''}${l.source}:${l.path}\n    ${l.absolutePath}  (modified ${l.mtime})`,
+        `  ${l.status === 'missing' ? `MISSING since ${l.missingSince ?? '?'}: ` : ''}${printable(l.source)}:${printable(l.path)}\n    ${printable(l.absolutePath)}  (modified ${l.mtime})`,
     ),
     `Artifacts (${asset.artifacts.length}):${asset.artifacts.length === 0 ? ' none yet (no run has processed this asset)' : ''}`,
     ...asset.artifacts.map(
@@ -42,7 +43,9 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
       'durationSec',
     ]) {
       const value = m[key];
-      if (typeof value === 'string' || typeof value === 'number') lines.push(`  ${key.padEnd(14)} ${value}`);
+      // EXIF strings come from the file: escaped like its name.
+      if (typeof value === 'string' || typeof value === 'number')
+        lines.push(`  ${key.padEnd(14)} ${printable(String(value))}`);
     }
   }
   return lines.join('\n');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { sourceListJson } from '../../catalog/source-json.js';
 import { addSource } from '../../catalog/sources.js';
 import { emit, table, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 
 export function registerSource(program: Command): void {
@@ -16,8 +17,8 @@ export function registerSource(program: Command): void {
         const row = await addSource(home, name, path);
         emit(options, { name: row.name, path: row.path, createdAt: row.created_at }, () =>
           [
-            `Added source "${row.name}" at ${row.path} (read-only).`,
-            `Next: archivist catalog ${row.name}`,
+            `Added source "${printable(row.name)}" at ${printable(row.path)} (read-only).`,
+            `Next: archivist catalog ${printable(row.name)}`,
           ].join('\n'),
         );
       });
@@ -36,11 +37,11 @@ export function registerSource(program: Command): void {
             : table([
                 ['NAME', 'FILES', 'MISSING', 'LAST CATALOG', 'PATH'],
                 ...json.map((s) => [
-                  s.name,
+                  printable(s.name),
                   String(s.files),
                   String(s.missing),
                   s.lastCatalogedAt ?? 'never',
-                  s.path,
+                  printable(s.path),
                 ]),
               ]),
         );
