@@ -49,6 +49,7 @@ export function fieldOf(error: ArchivistError): { field?: string; param?: string
   if (param) return { field: 'set', param: param[1] };
   if (message.startsWith('--set ')) return { field: 'set' };
   if (message.startsWith('unknown pipeline')) return { field: 'pipeline' };
+  if (message.startsWith('--min-free ')) return { field: 'minFree' };
   if (/^(there is no collection|collection ")/.test(message)) return { field: 'collection' };
   const named = /^([A-Za-z][\w.]*): /.exec(message);
   if (named) return { field: named[1] };
