@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,6 +32,8 @@ const CONTROL = /[\x00-\x09\x0b-\x1f\x7f\u0080-\u009f\u202a-\u202e\u2066-\u2069]
 const CTRL_NAME = 'ctrl\x01\x1b[31mred\x07.jpg';
 const CTRL_SHOWN = 'ctrl\\x01\\x1b[31mred\\x07.jpg';
 const BROKEN_NAME = 'broken\x1b[2J\u202e.jpg';
+const LINK_NAME = 'link\x1b[5m';
+const FIFO_NAME = 'fifo\r\x1b[1A.jpg';
 
 interface AssetJson {
   id: string;
@@ -68,8 +70,13 @@ describe('file names that are not UTF-8 or hold control characters', () => {
     putBytes(archive, Buffer.from(CTRL_NAME), files.get(CTRL_NAME)!);
     // Not a picture: its items fail, so the run's failure list names it.
     putBytes(archive, Buffer.from(BROKEN_NAME), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
+    // What the catalog reports, by names that would recolour the terminal and blink.
+    fs.mkdirSync(path.join(root, 'outside'));
+    fs.symlinkSync(path.join(root, 'outside'), path.join(archive, LINK_NAME));
+    execFileSync('mkfifo', [path.join(archive, FIFO_NAME)]);
     let before = archiveManifest(archive);
     expect(before.filter((e) => e.type === 'file')).toHaveLength(6);
+    expect(before.filter((e) => e.type === 'symlink' || e.type === 'other')).toHaveLength(2);
 
     const cli = async (args: string[]) => {
       const result = await runCli(args, { home });
@@ -91,8 +98,14 @@ describe('file names that are not UTF-8 or hold control characters', () => {
     expect(await human(['source', 'list'])).toContain('arch\\x1b[7mive');
 
     // The catalog: every file, none an error; the paths in their lossless text form.
-    const [summary] = await runCliJson<{ new: number; errors: unknown[] }[]>(['catalog'], { home });
-    expect(summary!.errors).toEqual([]);
+    const [summary] = await runCliJson<{ new: number; errors: { path: string; reason: string }[] }[]>(
+      ['catalog'],
+      { home },
+    );
+    expect(summary!.errors.map((e) => [e.path, e.reason]).sort()).toEqual([
+      [FIFO_NAME, 'not-a-regular-file'],
+      [LINK_NAME, 'symlink-outside-source'],
+    ]);
     expect(summary!.new).toBe(6);
     const assets = await runCliJson<AssetJson[]>(['assets'], { home });
     const byPath = new Map(assets.map((a) => [a.locations[0]!.path, a]));
@@ -105,9 +118,12 @@ describe('file names that are not UTF-8 or hold control characters', () => {
     for (const shown of ['nas:old/caf\\xe9.jpg', 'nas:d\\xff/inner.jpg', `nas:${CTRL_SHOWN}`])
       expect(listing).toContain(shown);
     expect(listing).toContain('broken\\x1b[2J\\xe2\\x80\\xae.jpg');
-    expect(await human(['catalog'])).toContain('unchanged 6');
+    const again = await human(['catalog']);
+    expect(again).toContain('unchanged 6');
+    expect(again).toContain('fifo\\x0d\\x1b[1A.jpg: device, FIFO or socket');
+    expect(again).toMatch(/link\\x1b\[5m: symlink to .*outside/);
 
-    // A real `core` run: metadata and thumbnail of every picture, the broken one failing its thumbnail.
+    // A real `core` run: metadata and thumbnail of every picture; the broken file's items fail.
     expect((await cli(['collection', 'create', 'all'])).code).toBe(0);
     const run = await cli(['run', 'start', 'core', '--collection', 'all', '--workers', '2', '--json']);
     expect(run.code, run.stderr).toBe(3); // finished, with the broken file's failure
@@ -125,6 +141,7 @@ describe('file names that are not UTF-8 or hold control characters', () => {
     ]);
     const shown = await human(['run', 'show', runJson.id]);
     expect(shown).toContain('nas:broken\\x1b[2J\\xe2\\x80\\xae.jpg');
+    expect(await human(['run', 'watch', runJson.id], 3)).toContain('nas:broken\\x1b[2J');
 
     for (const text of files.keys()) {
       const asset = await runCliJson<AssetJson>(['asset', byPath.get(text)!.id], { home });
