@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'asset-unknown'
   | 'asset-ambiguous'
   | 'not-found'
+  | 'source-changed' // an original is no longer what the catalog saw
+  | 'forbidden'
+  | 'unauthorized'
   | 'io'
   | 'database'
   | 'internal';

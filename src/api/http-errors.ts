@@ -13,6 +13,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   'not-found': 404,
   'asset-unknown': 404,
   'source-unknown': 404,
+  'source-changed': 409,
+  forbidden: 403,
+  unauthorized: 401,
 };
 
 export interface ErrorBody {

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Home } from '../home/home.js';
 import { detectInterruptedRuns } from '../runs/detect-interrupted.js';
 import { spawnCoordinator } from '../runs/spawn-coordinator.js';
+import { registerAccessControl, registerSecurityHeaders } from './access.js';
 import { AssetListing } from './asset-listing.js';
 import type { ApiContext } from './context.js';
 import { registerErrorHandler } from './http-errors.js';
@@ -15,11 +16,15 @@ import { registerRunActionRoutes } from './routes/run-actions.js';
 import { registerRunEventRoutes } from './routes/run-events.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerSourceRoutes } from './routes/sources.js';
-import { defaultWebRoot, registerHostCheck, registerWeb } from './web.js';
+import { defaultWebRoot, registerWeb } from './web.js';
 
 export interface ServerOptions {
-  /** The address the server will listen on; a loopback one turns on the Host check. */
+  /** The address the server will listen on: it decides which Host names are answered. */
   host?: string;
+  /** Names besides loopback ones the server answers to (config `server.allowedHosts`). */
+  allowedHosts?: readonly string[];
+  /** Required on every request when set (config `server.accessToken`). */
+  accessToken?: string | undefined;
   /** The built web app; default: dist/web. `null` serves the API alone. */
   webRoot?: string | null;
   /** How a planned run is started; default: a detached coordinator process (spawnCoordinator). */
@@ -46,7 +51,12 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
   };
 
   registerErrorHandler(app);
-  registerHostCheck(app, options.host ?? '127.0.0.1');
+  registerSecurityHeaders(app);
+  registerAccessControl(app, {
+    boundHost: options.host ?? '127.0.0.1',
+    allowedHosts: options.allowedHosts ?? [],
+    accessToken: options.accessToken,
+  });
   registerSourceRoutes(app, ctx);
   registerAssetRoutes(app, ctx);
   registerAssetDetailRoutes(app, ctx);

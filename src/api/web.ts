@@ -51,27 +51,3 @@ export async function registerWeb(app: FastifyInstance, webRoot: string | undefi
     return reply.header('cache-control', 'no-cache').sendFile('index.html');
   });
 }
-
-const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || host.startsWith('127.');
-}
-
-/**
- * When bound to loopback, only requests that name a loopback host are answered: a web page elsewhere
- * cannot reach this server through DNS rebinding and start or cancel runs.
- */
-export function registerHostCheck(app: FastifyInstance, boundHost: string): void {
-  if (!isLoopback(boundHost)) return;
-  app.addHook('onRequest', async (request, reply) => {
-    const header = request.headers.host ?? '';
-    const name = header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.split(':')[0]!;
-    if (!isLoopback(name)) {
-      const body: ErrorBody = {
-        error: { code: 'forbidden', message: `host ${header} is not this server`, retryable: false },
-      };
-      return reply.status(403).send(body);
-    }
-  });
-}

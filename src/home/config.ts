@@ -34,6 +34,18 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    server: z
+      .object({
+        /**
+         * Required on every request when set, and required to serve beyond loopback: a private archive is
+         * never open to a network without it. At least 32 characters (`openssl rand -hex 32`).
+         */
+        accessToken: z.string().min(32, 'at least 32 characters (try `openssl rand -hex 32`)').optional(),
+        /** Names besides localhost the UI is reached by (`nas.local`); other Host headers are refused. */
+        allowedHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'a host name')).default([]),
+      })
+      .strict()
+      .prefault({}),
     tools: z
       .object({
         /** Explicit tool paths win over what is found on PATH or shipped with npm. */

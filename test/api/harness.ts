@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { buildServer } from '../../src/api/server.js';
+import { buildServer, type ServerOptions } from '../../src/api/server.js';
 import { storeArtifactFile } from '../../src/artifacts/artifact-store.js';
 import { cacheKeyOf } from '../../src/artifacts/cache-key.js';
 import { catalogSource } from '../../src/catalog/catalog-source.js';
@@ -80,7 +80,10 @@ export interface ApiFixture {
   close(): Promise<void>;
 }
 
-export async function createApiFixture(files: Record<string, Buffer>): Promise<ApiFixture> {
+export async function createApiFixture(
+  files: Record<string, Buffer>,
+  serverOptions: Pick<ServerOptions, 'host' | 'accessToken' | 'allowedHosts'> = {},
+): Promise<ApiFixture> {
   registerApiTestPipeline();
   const { dir, cleanup } = tempDir('archivist-api-');
   const archive = path.join(dir, 'archive');
@@ -95,6 +98,7 @@ export async function createApiFixture(files: Record<string, Buffer>): Promise<A
   await createCollection(home.db, 'all', {});
   const launched: ApiFixture['launched'] = [];
   const app = await buildServer(home, {
+    ...serverOptions,
     webRoot: null,
     interruptedCheckMs: 0,
     progressIntervalMs: 50,
@@ -110,7 +114,12 @@ export async function createApiFixture(files: Record<string, Buffer>): Promise<A
     return response.json<T>();
   };
   const post = async (url: string, body: unknown = {}) => {
-    const response = await app.inject({ method: 'POST', url, payload: body as Record<string, unknown> });
+    const response = await app.inject({
+      method: 'POST',
+      url,
+      payload: body as Record<string, unknown>,
+      headers: { 'x-archivist-request': '1' },
+    });
     return { status: response.statusCode, body: response.json<Record<string, unknown>>() };
   };
 

@@ -4,7 +4,7 @@ import { metadataOf, toArtifactJson } from '../../artifacts/artifact-json.js';
 import { toAssetJson } from '../../catalog/asset-json.js';
 import { sourceFilePath } from '../../catalog/file-names.js';
 import { findAsset } from '../../catalog/find-asset.js';
-import { openSourceFile } from '../../catalog/source-reader.js';
+import { openSourceFile, SourceReadError } from '../../catalog/source-reader.js';
 import { ArchivistError } from '../../errors.js';
 import { artifactsOfAsset } from '../../store/artifacts-repository.js';
 import type { AssetWithLocations } from '../../store/assets-repository.js';
@@ -50,37 +50,70 @@ export function registerAssetDetailRoutes(app: FastifyInstance, ctx: ApiContext)
   });
 
   /**
-   * The original file for full-size viewing, opened through the source reader (O_RDONLY, O_NOFOLLOW,
-   * O_NOATIME): the only way this server touches a source.
+   * The original file, opened through the source reader (O_RDONLY, O_NOFOLLOW, O_NOATIME, O_NONBLOCK):
+   * the only way this server touches a source. A file that is no longer what the catalog saw (a symlink
+   * or FIFO in its place, another size or mtime) is refused with the reason instead of streamed.
    */
   app.get('/api/assets/:ref/original', async (request, reply) => {
     const asset = await byId(request.params);
-    const present = asset.locations.findIndex((l) => l.status === 'present');
-    const location = toAssetJson(asset).locations[present];
+    const json = toAssetJson(asset);
+    const index = json.locations.findIndex((l) => l.status === 'present');
+    const location = json.locations[index];
     if (!location) throw new ArchivistError('not-found', `asset ${asset.id} has no present location`);
-    // The exact bytes of a name that is not UTF-8 (absolutePath is its text form).
-    const { sourcePath, path } = asset.locations[present]!;
-    const handle = await openSourceFile(sourceFilePath(sourcePath, path));
-    const stat = await handle.stat();
-    if (stat.size !== asset.size) {
+    const cataloged = asset.locations[index]!;
+    const recatalog = `Run \`archivist catalog ${location.source}\` again.`;
+    let handle: Awaited<ReturnType<typeof openSourceFile>>;
+    try {
+      // The exact bytes of a name that is not UTF-8 (absolutePath is its text form).
+      handle = await openSourceFile(sourceFilePath(cataloged.sourcePath, cataloged.path));
+    } catch (error) {
+      if (!(error instanceof SourceReadError)) throw error;
+      throw originalUnreadable(error, location.absolutePath, recatalog);
+    }
+    const stat = await handle.stat({ bigint: true });
+    if (Number(stat.size) !== asset.size || stat.mtimeNs !== BigInt(cataloged.mtimeNs)) {
       await handle.close();
-      throw new ArchivistError('not-found', `${location.absolutePath} changed since it was cataloged`, {
-        hint: `Run \`archivist catalog ${location.source}\` again.`,
+      throw new ArchivistError('source-changed', `${location.absolutePath} changed since it was cataloged`, {
+        hint: recatalog,
       });
     }
     const name = location.path.split('/').at(-1) ?? asset.id;
-    // Only media is shown inline: an archived HTML or SVG file must not run as a page of this server.
+    // Only media keeps its type (an <img> or <video> of the UI shows it); always as an attachment, never a
+    // page of this server, and sandboxed: an archived HTML or SVG file must not run as this origin.
     const media = /^(image|video|audio)\//.test(asset.mime ?? '') && asset.mime !== 'image/svg+xml';
     return reply
       .header('content-type', media ? asset.mime! : 'application/octet-stream')
       .header('content-length', String(stat.size))
-      .header(
-        'content-disposition',
-        `${media ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(name)}`,
-      )
+      .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
       .header('cache-control', 'no-cache')
       .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', 'sandbox')
+      .header('content-security-policy', "sandbox; default-src 'none'; frame-ancestors 'none'")
       .send(handle.createReadStream());
   });
+}
+
+/** Why an original cannot be streamed, as the status a client can act on (never a 500). */
+function originalUnreadable(error: SourceReadError, file: string, hint: string): ArchivistError {
+  switch (error.reason) {
+    case 'not-found':
+      return new ArchivistError('not-found', `${file} is gone since it was cataloged`, {
+        hint,
+        cause: error,
+      });
+    case 'not-a-regular-file':
+      return new ArchivistError(
+        'source-changed',
+        `${file} is no longer a regular file (a symlink, FIFO or folder is in its place)`,
+        { hint, cause: error },
+      );
+    case 'changed-during-read':
+      return new ArchivistError('source-changed', `${file} changed while it was opened`, {
+        hint,
+        cause: error,
+      });
+    case 'permission-denied':
+      return new ArchivistError('forbidden', `${file}: permission denied`, { cause: error });
+    case 'io-error':
+      return error;
+  }
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { detectInterruptedRuns } from '../../runs/detect-interrupted.js';
 import { cancelRun } from '../../runs/run-requests.js';
 import { runListJson, toRunJson } from '../../runs/run-json.js';
 import { findRun, getRun, runCoverage } from '../../store/runs-repository.js';
@@ -61,6 +62,10 @@ export function registerRunView(run: Command): void {
         const progress = new ProgressLine();
         let last = '';
         for (;;) {
+          // A coordinator killed while we watch is noticed here, at once for a dead pid on this host and
+          // within COORDINATOR_STALE_MS for a silent one elsewhere, as any new command would notice it.
+          // The check writes; when it cannot (a full disk), watching goes on and says nothing false.
+          await detectInterruptedRuns(home.db).catch(() => undefined);
           const row = await getRun(home.db, id);
           const { steps } = await runCoverage(home.db, id);
           const lines = [

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import os from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ArchivistError, errnoCode } from '../../errors.js';
@@ -39,8 +40,27 @@ export function registerServe(program: Command): void {
         // Loaded here, not at the top: every other command (a worker, `run start`) would pay for fastify's
         // start-up without using it.
         const { buildServer } = await import('../../api/server.js');
-        const { isLoopback } = await import('../../api/web.js');
-        const app = await buildServer(home, { host });
+        const { isLoopback } = await import('../../api/access.js');
+        const accessToken = process.env.ARCHIVIST_ACCESS_TOKEN || home.config.server.accessToken;
+        if (accessToken !== undefined && accessToken.length < 32) {
+          throw new ArchivistError('usage', 'ARCHIVIST_ACCESS_TOKEN: at least 32 characters', {
+            hint: 'Make one with `openssl rand -hex 32`.',
+          });
+        }
+        // A warning is not enough for an archive of private photos: beyond loopback, no token, no server.
+        if (!isLoopback(host) && !accessToken) {
+          throw new ArchivistError('usage', `--host ${host}: serving beyond loopback needs an access token`, {
+            hint:
+              `Set "server": {"accessToken": "<at least 32 characters>"} in ${home.layout.config} ` +
+              '(for example from `openssl rand -hex 32`) or ARCHIVIST_ACCESS_TOKEN, then start again; ' +
+              'every request must then carry it.',
+          });
+        }
+        const app = await buildServer(home, {
+          host,
+          allowedHosts: home.config.server.allowedHosts,
+          accessToken,
+        });
         try {
           await app.listen({ host, port });
         } catch (error) {
@@ -55,17 +75,29 @@ export function registerServe(program: Command): void {
         }
         const address = app.server.address();
         const actualPort = address && typeof address === 'object' ? address.port : port;
-        const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/`;
-        emit(options, { url, host, port: actualPort, home: home.layout.root, pid: process.pid }, () =>
-          [
-            `Archivist is serving ${url}  (home ${home.layout.root})`,
-            ...(isLoopback(host)
-              ? []
-              : [
-                  `Warning: listening on ${host}: anyone who can reach it can browse the archive and start runs.`,
-                ]),
-            'Press Ctrl+C to stop; runs started from the UI go on in the background.',
-          ].join('\n'),
+        const shownHost = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
+        const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${actualPort}/`;
+        emit(
+          options,
+          {
+            url,
+            host,
+            port: actualPort,
+            home: home.layout.root,
+            pid: process.pid,
+            tokenRequired: accessToken !== undefined,
+          },
+          () =>
+            [
+              `Archivist is serving ${url}  (home ${home.layout.root})`,
+              ...(accessToken
+                ? [
+                    `Every request needs the access token. Open ${url}?token=${accessToken} once in a browser;`,
+                    `scripts send \`Authorization: Bearer <token>\`.`,
+                  ]
+                : []),
+              'Press Ctrl+C to stop; runs started from the UI go on in the background.',
+            ].join('\n'),
         );
         await stopSignal();
         await app.close();

@@ -101,6 +101,8 @@ export interface WebFixture {
   context: BrowserContext;
   page: Page;
   manifest: ManifestEntry[];
+  /** Console reports of anything the Content-Security-Policy blocked. */
+  cspViolations: string[];
   api<T>(pathname: string): Promise<T>;
   post<T>(pathname: string, body?: unknown): Promise<T>;
   screenshot(name: string): Promise<void>;
@@ -181,6 +183,11 @@ export async function createWebFixture(options: { generated: number }): Promise<
   });
   context.setDefaultTimeout(WAIT_MS);
   const page = context.pages()[0] ?? (await context.newPage());
+  // Anything the page's CSP blocked: the UI must work under its own policy (no inline script or style).
+  const cspViolations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+  });
 
   const api = async <T>(pathname: string): Promise<T> => {
     const response = await fetch(`${url}${pathname}`);
@@ -190,7 +197,7 @@ export async function createWebFixture(options: { generated: number }): Promise<
   const post = async <T>(pathname: string, body: unknown = {}): Promise<T> => {
     const response = await fetch(`${url}${pathname}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-archivist-request': '1' },
       body: JSON.stringify(body),
     });
     return (await response.json()) as T;
@@ -204,6 +211,7 @@ export async function createWebFixture(options: { generated: number }): Promise<
     context,
     page,
     manifest,
+    cspViolations,
     api,
     post,
     async screenshot(name) {

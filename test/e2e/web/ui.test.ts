@@ -204,6 +204,25 @@ describe('the web UI', () => {
     await poll(() => f.page.getByTestId('status').first().textContent()).toBe('cancelled');
   });
 
+  it('works under its own Content-Security-Policy, which forbids framing', async () => {
+    const index = await fetch(`${f.url}/`);
+    const csp = index.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(index.headers.get('x-frame-options')).toBe('DENY');
+    // Every page above ran under that policy: nothing it needs was blocked.
+    expect(f.cspViolations).toEqual([]);
+    // A page that frames the UI gets an empty frame: the browser refuses to render it.
+    await f.page.setContent(`<iframe id="ui" src="${f.url}/"></iframe>`);
+    const frame = await until(
+      () => f.page.frames().find((candidate) => candidate.url().startsWith(f.url)),
+      'the frame to navigate',
+    );
+    await frame.waitForLoadState('load');
+    const framed = await frame.locator('#root').count();
+    expect(framed).toBe(0);
+  });
+
   it('left the archive exactly as it was', () => {
     expect(archiveManifest(f.archive)).toEqual(f.manifest);
   });

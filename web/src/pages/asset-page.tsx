@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { artifactFileUrl, originalUrl, type AssetDetail, type AssetWorkItem } from '../api.js';
 import { Problem } from '../components/problem.js';
 import { StatusBadge } from '../components/status-badge.js';
@@ -11,14 +12,22 @@ import { MetadataTable } from './metadata-table.js';
 const VIEWABLE = /^(image\/(jpeg|png|gif|webp|avif|bmp)|video\/(mp4|webm|ogg))$/;
 
 function Preview({ asset }: { asset: AssetDetail }) {
+  const [full, setFull] = useState(false);
   const thumb =
     asset.artifacts.find((a) => a.kind === 'thumbnail' && a.current) ??
     asset.artifacts.find((a) => a.kind === 'thumbnail');
-  const viewable =
-    asset.mime !== null && VIEWABLE.test(asset.mime) && asset.locations.some((l) => l.status === 'present');
+  const present = asset.locations.some((l) => l.status === 'present');
+  const viewable = asset.mime !== null && VIEWABLE.test(asset.mime) && present;
+  // The server sends originals as attachments (an archived HTML file must never open as a page of this
+  // origin), so full size is shown here, inside the app, rather than by navigating to the file.
+  const fullView = full && viewable;
   return (
     <div className="preview" data-testid="preview">
-      {thumb ? (
+      {fullView && asset.mediaType === 'video' ? (
+        <video src={originalUrl(asset.id)} controls data-testid="original" />
+      ) : fullView ? (
+        <img src={originalUrl(asset.id)} alt="original, full size" data-testid="original" />
+      ) : thumb ? (
         <img src={artifactFileUrl(thumb.id)} alt="thumbnail" />
       ) : (
         <div className={`placeholder placeholder-${asset.mediaType} big`}>
@@ -27,10 +36,11 @@ function Preview({ asset }: { asset: AssetDetail }) {
         </div>
       )}
       {viewable && (
-        <a href={originalUrl(asset.id)} target="_blank" rel="noreferrer">
-          View the original, full size (read-only)
-        </a>
+        <button type="button" className="link-button" onClick={() => setFull(!full)}>
+          {full ? 'Back to the thumbnail' : 'View the original, full size (read-only)'}
+        </button>
       )}
+      {present && <a href={originalUrl(asset.id)}>Download the original</a>}
     </div>
   );
 }
