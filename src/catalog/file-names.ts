@@ -67,11 +67,6 @@ export function bytesOfText(text: string): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Whether a text form stands for bytes that are not its own UTF-8 (it holds an escape). */
-export function hasEscapedBytes(text: string): boolean {
-  return ESCAPE.test(text);
-}
-
 /**
  * What fs calls get for a location: the source root joined with the cataloged relative path, as a string
  * when the name is UTF-8 (nearly always) and as the exact bytes when it is not.

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { archiveManifest } from '../helpers/archive-manifest.js';
-import { CLI, runCli, runCliJson, tempDir } from '../helpers/cli.js';
+import { CLI, REPO_ROOT, runCli, runCliJson, tempDir } from '../helpers/cli.js';
 import { makeJpeg, sha256 } from '../helpers/media.js';
 
 /**
@@ -16,6 +16,7 @@ import { makeJpeg, sha256 } from '../helpers/media.js';
  */
 
 const latin1 = (text: string) => Buffer.from(text, 'latin1');
+const MEDIA = path.join(REPO_ROOT, 'test', 'fixtures', 'media');
 /** Writes a file whose path is given as bytes. */
 function putBytes(root: string, rel: Buffer, data: Buffer): void {
   const file = Buffer.concat([Buffer.from(`${root}/`), rel]);
@@ -62,12 +63,17 @@ describe('file names that are not UTF-8 or hold control characters', () => {
       ['lit\\xe9.jpg', await makeJpeg(3)], // Latin-1 again, next to ...
       ['lit\\x5cxe9.jpg', await makeJpeg(4)], // ... a UTF-8 name that really holds `\xe9`
       [CTRL_NAME, await makeJpeg(5)],
+      // A phone HEIF and a video, so the decoders that are not libvips get such a name too.
+      ['ph\\xf6to.heif', fs.readFileSync(path.join(MEDIA, 'heic', 'samplefilehub.heif'))],
+      ['clips/p\\xe9.mov', fs.readFileSync(path.join(MEDIA, 'videos', 'portrait_hevc.mov'))],
     ]);
     putBytes(archive, latin1('old/caf\xe9.jpg'), files.get('old/caf\\xe9.jpg')!);
     putBytes(archive, latin1('d\xff/inner.jpg'), files.get('d\\xff/inner.jpg')!);
     putBytes(archive, latin1('lit\xe9.jpg'), files.get('lit\\xe9.jpg')!);
     putBytes(archive, Buffer.from('lit\\xe9.jpg'), files.get('lit\\x5cxe9.jpg')!);
     putBytes(archive, Buffer.from(CTRL_NAME), files.get(CTRL_NAME)!);
+    putBytes(archive, latin1('ph\xf6to.heif'), files.get('ph\\xf6to.heif')!);
+    putBytes(archive, latin1('clips/p\xe9.mov'), files.get('clips/p\\xe9.mov')!);
     // Not a picture: its items fail, so the run's failure list names it.
     putBytes(archive, Buffer.from(BROKEN_NAME), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
     // What the catalog reports, by names that would recolour the terminal and blink.
@@ -75,7 +81,7 @@ describe('file names that are not UTF-8 or hold control characters', () => {
     fs.symlinkSync(path.join(root, 'outside'), path.join(archive, LINK_NAME));
     execFileSync('mkfifo', [path.join(archive, FIFO_NAME)]);
     let before = archiveManifest(archive);
-    expect(before.filter((e) => e.type === 'file')).toHaveLength(6);
+    expect(before.filter((e) => e.type === 'file')).toHaveLength(8);
     expect(before.filter((e) => e.type === 'symlink' || e.type === 'other')).toHaveLength(2);
 
     const cli = async (args: string[]) => {
@@ -106,7 +112,7 @@ describe('file names that are not UTF-8 or hold control characters', () => {
       [FIFO_NAME, 'not-a-regular-file'],
       [LINK_NAME, 'symlink-outside-source'],
     ]);
-    expect(summary!.new).toBe(6);
+    expect(summary!.new).toBe(8);
     const assets = await runCliJson<AssetJson[]>(['assets'], { home });
     const byPath = new Map(assets.map((a) => [a.locations[0]!.path, a]));
     for (const [text, data] of files) expect(byPath.get(text)?.id, text).toBe(sha256(data));
@@ -119,7 +125,7 @@ describe('file names that are not UTF-8 or hold control characters', () => {
       expect(listing).toContain(shown);
     expect(listing).toContain('broken\\x1b[2J\\xe2\\x80\\xae.jpg');
     const again = await human(['catalog']);
-    expect(again).toContain('unchanged 6');
+    expect(again).toContain('unchanged 8');
     expect(again).toContain('fifo\\x0d\\x1b[1A.jpg: device, FIFO or socket');
     expect(again).toMatch(/link\\x1b\[5m: symlink to .*outside/);
 
@@ -134,7 +140,7 @@ describe('file names that are not UTF-8 or hold control characters', () => {
       failures: { path: string; step: string }[];
     };
     expect(runJson.status).toBe('completed');
-    expect(runJson.counts.done).toBe(10); // 5 pictures x 2 steps
+    expect(runJson.counts.done).toBe(14); // 7 pictures and videos x 2 steps
     expect(runJson.failures.map((f) => [f.path, f.step]).sort()).toEqual([
       [`nas:${BROKEN_NAME}`, 'metadata'],
       [`nas:${BROKEN_NAME}`, 'thumbnail'],
