@@ -76,4 +76,30 @@ describe('--min-free larger than the filesystem', () => {
     expect((await f.show(second.id)).status).toBe('cancelled');
     f.verify();
   });
+
+  it("is refused when it is the policy's default in config.json, and says so", async () => {
+    const f = track(
+      await createFixture({
+        files: 1,
+        config: (config) => {
+          config.runs = { ...config.runs, minFree: { sandbox: '999TB', production: '1GB' } };
+        },
+      }),
+    );
+    const result = await f.cli(['run', 'start', 'testsleep', '--collection', 'c']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('runs.minFree.sandbox 999TB (config.json) asks for 999.00 TB free');
+    expect(f.query('select id from runs')).toEqual([]);
+    // The other policy's default fits: that run goes ahead.
+    const production = await f.cli([
+      'run',
+      'start',
+      'testsleep',
+      '--collection',
+      'c',
+      '--policy',
+      'production',
+    ]);
+    expect(production.code, production.stderr).toBe(0);
+  });
 });
