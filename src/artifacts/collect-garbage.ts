@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Home } from '../home/home.js';
+import { isScratchDirName, removeScratchDir, staleScratchDirs } from '../runs/scratch-dirs.js';
 import { deleteArtifactRecords, expiredArtifacts, referencedPaths } from '../store/artifacts-repository.js';
 
 /**
@@ -71,8 +72,16 @@ export async function collectGarbage(
     if (!options.dryRun) fs.rmSync(absolute, { force: true });
   }
 
+  // A worker's scratch folder is stale when its process is gone, and never while it lives, whatever its age.
+  const staleScratch = new Set(staleScratchDirs(home.layout));
   for (const name of fs.readdirSync(home.layout.tmp)) {
     const absolute = path.join(home.layout.tmp, name);
+    if (isScratchDirName(name)) {
+      if (!staleScratch.has(absolute)) continue;
+      report.tempEntries++;
+      if (!options.dryRun) removeScratchDir(absolute);
+      continue;
+    }
     if (now - fs.statSync(absolute).mtimeMs < TEMP_GRACE_MS) continue;
     report.tempEntries++;
     if (!options.dryRun) fs.rmSync(absolute, { recursive: true, force: true });

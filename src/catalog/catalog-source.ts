@@ -14,8 +14,9 @@ import {
 } from '../store/locations-repository.js';
 import { finishScan, startScan } from '../store/scans-repository.js';
 import type { LocationRow, SourceRow } from '../store/schema.js';
+import { sourceFilePath } from './file-names.js';
 import { detectMediaKind } from './media-type.js';
-import { hashSourceFile, isLocalFilesystem, SourceReadError } from './source-reader.js';
+import { hashSourceFile, isLocalFilesystem, SourceReadError, type SourcePath } from './source-reader.js';
 import { walkSource } from './walk-source.js';
 
 export interface CatalogError {
@@ -135,7 +136,7 @@ export async function catalogSource(
     });
   };
 
-  const visit = async (file: { rel: string; abs: string } & FileStats): Promise<void> => {
+  const visit = async (file: { rel: string; abs: SourcePath } & FileStats): Promise<void> => {
     const existing = known.get(file.rel);
     if (existing) seen.add(existing.id);
     if (
@@ -165,7 +166,7 @@ export async function catalogSource(
       mediaType: 'image' | 'video' | 'sidecar' | 'other';
       mime: string | null;
     };
-    if (twin && (await isGoneOrSameInode(path.join(source.path, twin.path), file.inode))) {
+    if (twin && (await isGoneOrSameInode(sourceFilePath(source.path, twin.path), file.inode))) {
       // Moved (or hard-linked) within the filesystem: same inode, size and mtime means the same bytes.
       asset = { id: twin.asset_id, size: file.size, mediaType: 'other', mime: null };
     } else {
@@ -263,7 +264,7 @@ export async function catalogSource(
   return summary;
 }
 
-async function isGoneOrSameInode(file: string, inode: string): Promise<boolean> {
+async function isGoneOrSameInode(file: SourcePath, inode: string): Promise<boolean> {
   try {
     const stat = await fs.promises.lstat(file, { bigint: true });
     return stat.ino.toString() === inode;

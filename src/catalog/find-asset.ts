@@ -4,6 +4,7 @@ import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { isWithin } from '../home/home-path.js';
 import { makeJunkFilter } from './junk.js';
+import { bytesOfText, textOfBytes } from './file-names.js';
 import {
   findAssetAtLocation,
   findAssetsByIdPrefix,
@@ -47,10 +48,12 @@ export async function findAsset(home: Home, ref: string, cwd: string): Promise<A
 
 async function findByPath(home: Home, resolved: string): Promise<AssetWithLocations> {
   let canonical = resolved;
+  let onDisk = false;
   try {
     canonical = fs.realpathSync.native(resolved);
+    onDisk = true;
   } catch {
-    // Gone from disk: look it up under the path it was cataloged at.
+    // Gone from disk, or given as printed (`caf\xe9.jpg`): look it up under the path it was cataloged at.
   }
   const sources = await listSources(home.db);
   const source = sources.find((s) => isWithin(canonical, s.path));
@@ -60,8 +63,15 @@ async function findByPath(home: Home, resolved: string): Promise<AssetWithLocati
     });
   }
   const rel = path.relative(source.path, canonical).split(path.sep).join('/');
-  const asset = await findAssetAtLocation(home.db, source.id, rel);
-  if (!asset) throw await notCataloged(home, source, resolved, canonical, rel);
+  // A file on disk is known by its own name's text form; a path as Archivist prints it (with `\xHH` for
+  // bytes that are not UTF-8 or are control characters) stands for the bytes it spells.
+  const asTyped = textOfBytes(Buffer.from(rel, 'utf8'));
+  const asPrinted = textOfBytes(bytesOfText(rel));
+  let asset: AssetRow | undefined;
+  for (const candidate of onDisk ? [asTyped] : [...new Set([asPrinted, asTyped])]) {
+    asset ??= await findAssetAtLocation(home.db, source.id, candidate);
+  }
+  if (!asset) throw await notCataloged(home, source, resolved, canonical, asTyped);
   return withLocations(home, asset);
 }
 

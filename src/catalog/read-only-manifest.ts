@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { ArchivistError, errnoCode } from '../errors.js';
-import { hashSourceFile, SourceReadError } from './source-reader.js';
+import { childPath, sourceFilePath, textOfBytes } from './file-names.js';
+import { hashSourceFile, SourceReadError, type SourcePath } from './source-reader.js';
 
 /**
  * The user-facing read-only proof (PRODUCT section 1): every entry under a source root, hidden and junk
@@ -11,7 +11,10 @@ import { hashSourceFile, SourceReadError } from './source-reader.js';
 export type ManifestEntryType = 'file' | 'dir' | 'symlink' | 'other' | 'unknown';
 
 export interface ManifestEntry {
-  /** Relative to the root, `/`-separated; the root itself is `.`. */
+  /**
+   * Relative to the root, `/`-separated; the root itself is `.`. A name that is not UTF-8 is kept in the
+   * lossless text form of file-names.ts (`caf\xe9.jpg`), so it is compared byte for byte.
+   */
   path: string;
   type: ManifestEntryType;
   /** Null only when the entry could not even be lstat-ed (type `unknown`). */
@@ -20,7 +23,7 @@ export interface ManifestEntry {
   ctimeNs: string | null;
   inode: string | null;
   mode: number | null;
-  /** Symlinks only: where the link points, as stored in it (never followed). */
+  /** Symlinks only: where the link points, as stored in it (never followed), in the same text form. */
   target?: string;
   /** Regular files only, when they could be read. */
   sha256?: string;
@@ -54,7 +57,7 @@ export async function buildManifest(root: string, options: ManifestOptions = {})
     });
   }
   const entries: ManifestEntry[] = [];
-  const files: { entry: ManifestEntry; abs: string }[] = [];
+  const files: { entry: ManifestEntry; abs: SourcePath }[] = [];
   const progress: ManifestProgress = { entries: 0, hashed: 0, bytesHashed: 0 };
   const visited = new Set<string>();
   // Depth-first with sorted names, so that two manifests of the same tree list entries in the same order.
@@ -62,16 +65,18 @@ export async function buildManifest(root: string, options: ManifestOptions = {})
 
   while (pending.length > 0) {
     const { rel, stat } = pending.pop()!;
-    const abs = rel === '.' ? root : path.join(root, rel);
+    const abs = rel === '.' ? root : sourceFilePath(root, rel);
     const entry = entryOf(rel, stat);
     entries.push(entry);
     progress.entries++;
     if (entry.type === 'symlink') {
       // readlink reads the link itself; nothing here ever resolves it.
-      entry.target = await fs.promises.readlink(abs).catch((error: unknown) => {
-        entry.unreadable = reasonOf(error);
-        return undefined;
-      });
+      entry.target = await fs.promises
+        .readlink(abs, { encoding: 'buffer' })
+        .then(textOfBytes, (error: unknown) => {
+          entry.unreadable = reasonOf(error);
+          return undefined;
+        });
       if (entry.target === undefined) delete entry.target;
     } else if (entry.type === 'file') {
       files.push({ entry, abs });
@@ -105,12 +110,13 @@ export async function buildManifest(root: string, options: ManifestOptions = {})
 type Child = { rel: string; stat: fs.BigIntStats } | { entry: ManifestEntry };
 
 async function listDirectory(
-  abs: string,
+  abs: SourcePath,
   rel: string,
 ): Promise<{ entries: Child[] } | { unreadable: string }> {
-  let names: string[];
+  let names: Buffer[];
   try {
-    names = (await fs.promises.readdir(abs)).sort();
+    // As bytes: a name that is not UTF-8 would be decoded lossily and could not be stat-ed.
+    names = (await fs.promises.readdir(abs, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
   } catch (error) {
     return { unreadable: reasonOf(error) };
   }
@@ -119,10 +125,11 @@ async function listDirectory(
     const batch = names.slice(i, i + STAT_BATCH);
     const stats = await Promise.all(
       batch.map((name) =>
-        fs.promises.lstat(path.join(abs, name), { bigint: true }).catch((error: unknown) => error as Error),
+        fs.promises.lstat(childPath(abs, name), { bigint: true }).catch((error: unknown) => error as Error),
       ),
     );
-    batch.forEach((name, j) => {
+    batch.forEach((bytes, j) => {
+      const name = textOfBytes(bytes);
       const childRel = rel === '.' ? name : `${rel}/${name}`;
       const stat = stats[j]!;
       if (stat instanceof Error) {
@@ -160,7 +167,7 @@ function entryOf(rel: string, stat: fs.BigIntStats): ManifestEntry {
 }
 
 async function hashAll(
-  files: readonly { entry: ManifestEntry; abs: string }[],
+  files: readonly { entry: ManifestEntry; abs: SourcePath }[],
   concurrency: number,
   progress: ManifestProgress,
   onProgress: ManifestOptions['onProgress'],

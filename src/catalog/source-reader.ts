@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { ArchivistError, errnoCode } from '../errors.js';
+import { fsErrorMessage, pathText } from './file-names.js';
 
 /**
  * The only code in Archivist that opens files under a source (test/unit/read-only-guard.test.ts fails if
@@ -12,6 +13,19 @@ import { ArchivistError, errnoCode } from '../errors.js';
 const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const O_NOATIME = (fs.constants as Record<string, number>).O_NOATIME ?? 0;
 const BASE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+
+/**
+ * The flags for a path. `/proc/<our pid>/fd/<n>` (see `pathForTools`) is a link to a file this process
+ * already opened with the flags above, so it alone is opened through.
+ */
+function flagsFor(file: SourcePath): number {
+  return typeof file === 'string' && file.startsWith(`/proc/${process.pid}/fd/`)
+    ? BASE_FLAGS & ~O_NOFOLLOW
+    : BASE_FLAGS;
+}
+
+/** A path as fs takes it: the exact bytes where a name is not UTF-8 (see file-names.ts). */
+export type SourcePath = string | Buffer;
 
 /** Bytes read at a time while hashing; large enough that a 10 MB photo is ten reads. */
 const CHUNK = 1024 * 1024;
@@ -29,10 +43,10 @@ export class SourceReadError extends ArchivistError {
   }
 }
 
-function classify(error: unknown, file: string): SourceReadError {
+function classify(error: unknown, file: SourcePath): SourceReadError {
   if (error instanceof SourceReadError) return error;
   const code = errnoCode(error);
-  const message = `${file}: ${(error as Error).message}`;
+  const message = `${pathText(file)}: ${fsErrorMessage(error, file)}`;
   switch (code) {
     case 'EACCES':
     case 'EPERM':
@@ -48,14 +62,14 @@ function classify(error: unknown, file: string): SourceReadError {
 }
 
 /** Opens a source file for reading only. The caller must close the handle. */
-export async function openSourceFile(file: string): Promise<fs.promises.FileHandle> {
+export async function openSourceFile(file: SourcePath): Promise<fs.promises.FileHandle> {
   let handle: fs.promises.FileHandle;
   try {
-    handle = await fs.promises.open(file, BASE_FLAGS | O_NOATIME);
+    handle = await fs.promises.open(file, flagsFor(file) | O_NOATIME);
   } catch (error) {
     if (O_NOATIME === 0 || errnoCode(error) !== 'EPERM') throw classify(error, file);
     try {
-      handle = await fs.promises.open(file, BASE_FLAGS);
+      handle = await fs.promises.open(file, flagsFor(file));
     } catch (retryError) {
       throw classify(retryError, file);
     }
@@ -63,7 +77,7 @@ export async function openSourceFile(file: string): Promise<fs.promises.FileHand
   const stat = await handle.stat();
   if (!stat.isFile()) {
     await handle.close();
-    throw new SourceReadError('not-a-regular-file', `${file} is not a regular file`);
+    throw new SourceReadError('not-a-regular-file', `${pathText(file)} is not a regular file`);
   }
   return handle;
 }
@@ -80,13 +94,13 @@ export interface HashedFile {
 const SYNC_MAX = CHUNK;
 const syncBuffer = Buffer.allocUnsafe(SYNC_MAX + 1);
 
-function openSync(file: string): number {
+function openSync(file: SourcePath): number {
   try {
-    return fs.openSync(file, BASE_FLAGS | O_NOATIME);
+    return fs.openSync(file, flagsFor(file) | O_NOATIME);
   } catch (error) {
     if (O_NOATIME === 0 || errnoCode(error) !== 'EPERM') throw classify(error, file);
     try {
-      return fs.openSync(file, BASE_FLAGS);
+      return fs.openSync(file, flagsFor(file));
     } catch (retryError) {
       throw classify(retryError, file);
     }
@@ -94,11 +108,12 @@ function openSync(file: string): number {
 }
 
 /** The small-file path: open, fstat, read into a shared buffer, fstat, close; nothing awaited in between. */
-function hashSmallFileSync(file: string): HashedFile | undefined {
+function hashSmallFileSync(file: SourcePath): HashedFile | undefined {
   const fd = openSync(file);
   try {
     const before = fs.fstatSync(fd, { bigint: true });
-    if (!before.isFile()) throw new SourceReadError('not-a-regular-file', `${file} is not a regular file`);
+    if (!before.isFile())
+      throw new SourceReadError('not-a-regular-file', `${pathText(file)} is not a regular file`);
     if (before.size > BigInt(SYNC_MAX)) return undefined;
     const hash = createHash('sha256');
     let size = 0;
@@ -110,12 +125,12 @@ function hashSmallFileSync(file: string): HashedFile | undefined {
     }
     if (size >= syncBuffer.length) {
       // It grew past what we expected while we read it.
-      throw new SourceReadError('changed-during-read', `${file} changed while it was being read`);
+      throw new SourceReadError('changed-during-read', `${pathText(file)} changed while it was being read`);
     }
     hash.update(syncBuffer.subarray(0, size));
     const after = fs.fstatSync(fd, { bigint: true });
     if (after.mtimeNs !== before.mtimeNs || after.size !== before.size || BigInt(size) !== after.size) {
-      throw new SourceReadError('changed-during-read', `${file} changed while it was being read`);
+      throw new SourceReadError('changed-during-read', `${pathText(file)} changed while it was being read`);
     }
     return {
       sha256: hash.digest('hex'),
@@ -149,7 +164,7 @@ export function isLocalFilesystem(dir: string): boolean {
  * Hashes a file. Pass `expectedSize` (from the walk's lstat) only on a local disk: files up to 1 MiB are
  * then read with blocking calls, which there cost less than the thread-pool round trips of the async path.
  */
-export async function hashSourceFile(file: string, expectedSize?: number): Promise<HashedFile> {
+export async function hashSourceFile(file: SourcePath, expectedSize?: number): Promise<HashedFile> {
   if (expectedSize !== undefined && expectedSize <= SYNC_MAX) {
     const small = hashSmallFileSync(file);
     if (small) return small;
@@ -161,7 +176,7 @@ export async function hashSourceFile(file: string, expectedSize?: number): Promi
  * Streams a file through SHA-256 in one read-only pass. Refuses the result if the file changed while
  * it was read: a hash of a half-copied file would name content that never existed.
  */
-async function hashSourceFileAsync(file: string): Promise<HashedFile> {
+async function hashSourceFileAsync(file: SourcePath): Promise<HashedFile> {
   const handle = await openSourceFile(file);
   try {
     const before = await handle.stat({ bigint: true });
@@ -178,7 +193,7 @@ async function hashSourceFileAsync(file: string): Promise<HashedFile> {
     }
     const after = await handle.stat({ bigint: true });
     if (after.mtimeNs !== before.mtimeNs || after.size !== before.size || BigInt(size) !== after.size) {
-      throw new SourceReadError('changed-during-read', `${file} changed while it was being read`);
+      throw new SourceReadError('changed-during-read', `${pathText(file)} changed while it was being read`);
     }
     return { sha256: hash.digest('hex'), size, head: head ?? Buffer.alloc(0) };
   } catch (error) {
@@ -186,4 +201,29 @@ async function hashSourceFileAsync(file: string): Promise<HashedFile> {
   } finally {
     await handle.close();
   }
+}
+
+/** A source file as tools can be given it; `close` when the step is over. */
+export interface ToolPath {
+  path: string;
+  close: () => Promise<void>;
+}
+
+/**
+ * Tools take a path as text (argv, exiftool, libvips), which cannot carry a name that is not UTF-8. Such
+ * a file is opened here, read-only and without following a symlink, and tools get the path of that open
+ * descriptor (`/proc/<pid>/fd/<n>`, readable by this process and its children), which names the file we
+ * opened whatever its name. A UTF-8 path is handed on as it is.
+ */
+export async function pathForTools(file: SourcePath): Promise<ToolPath> {
+  if (typeof file === 'string') return { path: file, close: () => Promise.resolve() };
+  const procFd = `/proc/${process.pid}/fd`;
+  if (!fs.existsSync(procFd)) {
+    throw new SourceReadError(
+      'io-error',
+      `${pathText(file)}: a name that is not UTF-8 can be given to tools only through ${procFd}, which this system lacks`,
+    );
+  }
+  const handle = await openSourceFile(file);
+  return { path: `${procFd}/${handle.fd}`, close: () => handle.close() };
 }

@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { isWithin } from '../home/home-path.js';
+import { childPath, fsErrorMessage, pathText, sourceFilePath, textOfBytes } from './file-names.js';
 
 export interface WalkedFile {
   kind: 'file';
-  /** Relative to the source root, `/`-separated. */
+  /** Relative to the source root, `/`-separated, in the lossless text form of file-names.ts. */
   rel: string;
-  abs: string;
+  /** What fs calls take: a string, or the exact bytes of a name that is not UTF-8. */
+  abs: string | Buffer;
   size: number;
   mtimeNs: string;
   ctimeNs: string;
@@ -46,7 +48,8 @@ const STAT_BATCH = 64;
 /**
  * Walks a source without following any symlink and without opening any file: it lists directories and
  * lstats entries, nothing else. Iterative (a deep tree cannot overflow the stack) and ordered by name, so
- * two walks of the same tree yield the same sequence.
+ * two walks of the same tree yield the same sequence. Names are listed as bytes: one that is not UTF-8
+ * would otherwise be decoded lossily and could never be stat-ed again.
  */
 export async function* walkSource(
   root: string,
@@ -59,50 +62,51 @@ export async function* walkSource(
 
   while (pending.length > 0) {
     const relDir = pending.pop()!;
-    const absDir = relDir === '' ? root : path.join(root, relDir);
-    let names: string[];
+    const absDir = relDir === '' ? root : sourceFilePath(root, relDir);
+    let listed: Buffer[];
     try {
-      names = (await fs.promises.readdir(absDir)).sort();
+      listed = (await fs.promises.readdir(absDir, { encoding: 'buffer' })).sort((a, b) =>
+        Buffer.compare(a, b),
+      );
     } catch (error) {
       yield {
         kind: 'problem',
         rel: relDir || '.',
         reason:
           errnoCode(error) === 'EACCES' || errnoCode(error) === 'EPERM' ? 'permission-denied' : 'stat-failed',
-        message: `cannot list directory: ${(error as Error).message}`,
+        message: `cannot list directory: ${fsErrorMessage(error, absDir)}`,
         unreadableDir: true,
       };
       continue;
     }
     const subdirs: string[] = [];
-    for (let i = 0; i < names.length; i += STAT_BATCH) {
-      const batch = names.slice(i, i + STAT_BATCH);
-      const entryPath = (name: string) => path.join(absDir, name);
+    for (let i = 0; i < listed.length; i += STAT_BATCH) {
+      const batch = listed.slice(i, i + STAT_BATCH).map((bytes) => ({
+        name: textOfBytes(bytes),
+        abs: childPath(absDir, bytes),
+      }));
       // On a local disk one blocking lstat costs microseconds, less than a thread-pool round trip; on a
       // network share each is a round trip, so there they go out in parallel batches instead.
       const stats = options.localDisk
-        ? batch.map((name) => {
+        ? batch.map(({ name, abs }) => {
             if (isJunk(name)) return null;
             try {
-              return fs.lstatSync(entryPath(name), { bigint: true });
+              return fs.lstatSync(abs, { bigint: true });
             } catch (error) {
               return error as Error;
             }
           })
         : await Promise.all(
-            batch.map((name) =>
+            batch.map(({ name, abs }) =>
               isJunk(name)
                 ? Promise.resolve(null)
-                : fs.promises
-                    .lstat(entryPath(name), { bigint: true })
-                    .catch((error: unknown) => error as Error),
+                : fs.promises.lstat(abs, { bigint: true }).catch((error: unknown) => error as Error),
             ),
           );
       for (let j = 0; j < batch.length; j++) {
-        const name = batch[j]!;
+        const { name, abs } = batch[j]!;
         const stat = stats[j];
         const rel = relDir === '' ? name : `${relDir}/${name}`;
-        const abs = path.join(absDir, name);
         if (stat === null) {
           yield { kind: 'skip', rel, why: 'junk' };
         } else if (stat instanceof Error) {
@@ -111,7 +115,7 @@ export async function* walkSource(
             kind: 'problem',
             rel,
             reason: denied ? 'permission-denied' : 'stat-failed',
-            message: stat.message,
+            message: fsErrorMessage(stat, abs),
           };
         } else if (stat?.isDirectory()) {
           // Without following symlinks a loop needs a bind mount; the (device, inode) set still stops it.
@@ -155,11 +159,13 @@ export async function* walkSource(
 }
 
 /** Symlinks are never followed; we only find out where they point, to report it. */
-async function classifySymlink(root: string, rel: string, abs: string): Promise<WalkEntry> {
+async function classifySymlink(root: string, rel: string, abs: string | Buffer): Promise<WalkEntry> {
   try {
-    const target = await fs.promises.realpath(abs);
+    // As bytes, then text: a target whose name is not UTF-8 is compared (and reported) exactly.
+    const target = textOfBytes(await fs.promises.realpath(abs, { encoding: 'buffer' }));
+    const linkPath = pathText(abs);
     // A link to its own folder or one above it (`up -> ..`) is a loop for anything that follows links.
-    if (isWithin(path.dirname(abs), target)) {
+    if (isWithin(path.dirname(linkPath), target)) {
       return {
         kind: 'problem',
         rel,
@@ -167,7 +173,8 @@ async function classifySymlink(root: string, rel: string, abs: string): Promise<
         message: `symlink to ${target}, a folder that contains it (a loop): not followed`,
       };
     }
-    if (isWithin(target, root)) return { kind: 'skip', rel, why: 'symlink-inside-source' };
+    if (isWithin(target, textOfBytes(Buffer.from(root, 'utf8'))))
+      return { kind: 'skip', rel, why: 'symlink-inside-source' };
     return {
       kind: 'problem',
       rel,
@@ -179,7 +186,7 @@ async function classifySymlink(root: string, rel: string, abs: string): Promise<
     if (code === 'ELOOP')
       return { kind: 'problem', rel, reason: 'symlink-loop', message: 'symlink loop: not followed' };
     if (code === 'ENOENT') {
-      const target = await fs.promises.readlink(abs).catch(() => '?');
+      const target = await fs.promises.readlink(abs, { encoding: 'buffer' }).then(textOfBytes, () => '?');
       return {
         kind: 'problem',
         rel,
@@ -187,6 +194,11 @@ async function classifySymlink(root: string, rel: string, abs: string): Promise<
         message: `symlink to ${target}, which does not exist`,
       };
     }
-    return { kind: 'problem', rel, reason: 'stat-failed', message: (error as Error).message };
+    return {
+      kind: 'problem',
+      rel,
+      reason: 'stat-failed',
+      message: fsErrorMessage(error, abs),
+    };
   }
 }

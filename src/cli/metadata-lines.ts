@@ -1,12 +1,18 @@
 import { table } from './output.js';
+import { printable } from './printable.js';
 
 /**
  * The normalized metadata of an asset as a person reads it: when (with the zone, or a plain statement
  * that it is unknown), where, with what, and how, in the units photographers use (`1/250 s`, `f/2.8`).
  */
 
+// EXIF strings come from the file: escaped like its name (printable).
 const text = (value: unknown): string | undefined =>
-  typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+  typeof value === 'string' && value !== ''
+    ? printable(value)
+    : typeof value === 'number'
+      ? String(value)
+      : undefined;
 const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
 
 /** 0.0011 → `1/887 s`, 2.5 → `2.5 s`: how cameras and photographers write exposure times. */

@@ -1,4 +1,5 @@
 import { ArchivistError } from '../errors.js';
+import { printable } from './printable.js';
 
 /** Options every command understands. */
 export interface GlobalOptions {
@@ -7,11 +8,13 @@ export interface GlobalOptions {
 }
 
 /**
- * One JSON document on stdout with --json (the contract scripts rely on), otherwise text for a person.
+ * One JSON document on stdout with --json (the contract scripts rely on, with every string exact),
+ * otherwise text for a person, in which no control character from a file name or a tool reaches the
+ * terminal (each value is escaped where it is put in a line; this catches what a line holds beyond).
  */
 export function emit(options: { json?: boolean }, json: unknown, human: () => string): void {
   if (options.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-  else process.stdout.write(`${human()}\n`);
+  else process.stdout.write(`${printable(human(), { keepNewlines: true })}\n`);
 }
 
 /** Prints an error the way a person (or a script with --json) can act on, and returns the exit code. */
@@ -25,8 +28,9 @@ export function reportError(error: unknown, json: boolean): number {
   if (json) {
     process.stdout.write(`${JSON.stringify({ error: known.toJSON() }, null, 2)}\n`);
   }
-  process.stderr.write(`archivist: ${known.message}\n`);
-  if (known.hint) process.stderr.write(`  ${known.hint}\n`);
+  // Messages quote paths and tools: escaped like everything else a person reads.
+  process.stderr.write(`archivist: ${printable(known.message, { keepNewlines: true })}\n`);
+  if (known.hint) process.stderr.write(`  ${printable(known.hint, { keepNewlines: true })}\n`);
   if (known.code === 'internal' && error instanceof Error && error.stack) {
     process.stderr.write(`${error.stack}\n`);
   }

@@ -1,3 +1,5 @@
+import { printable } from './printable.js';
+
 /**
  * A live progress display on stderr of one or more lines, redrawn in place. Drawn only when stderr is a
  * terminal (and not in CI): piped output and --json stay clean.
@@ -20,9 +22,9 @@ export class ProgressLine {
   update(text: string | readonly string[]): void {
     if (!this.enabled) return;
     const width = (this.stream.columns || 100) - 1;
-    const lines = (typeof text === 'string' ? [text] : text).map((line) =>
-      line.length > width ? `${line.slice(0, width - 1)}…` : line,
-    );
+    const lines = (typeof text === 'string' ? [text] : text)
+      .map((line) => printable(line))
+      .map((line) => (line.length > width ? `${line.slice(0, width - 1)}…` : line));
     // Back to the first line drawn last time, then rewrite every line (clearing what was there).
     let out = this.drawn > 1 ? `\x1b[${this.drawn - 1}A\r` : '\r';
     out += lines.map((line) => `\x1b[2K${line}`).join('\n');

@@ -2,6 +2,7 @@ import type { RunJson } from '../runs/run-json.js';
 import type { StepCounts } from '../store/runs-repository.js';
 import { bar } from './progress.js';
 import { formatBytes, table } from './output.js';
+import { printable } from './printable.js';
 
 export function coverageLine(step: string, counts: StepCounts): string {
   const finished = counts.done + counts.failed + counts.skipped;
@@ -14,11 +15,11 @@ export function coverageLine(step: string, counts: StepCounts): string {
 /** `run show` for a person: the record, coverage per step, failures grouped by reason, the figures. */
 export function describeRun(run: RunJson): string {
   const lines = [
-    `Run ${run.id}  ${run.status.toUpperCase()}${run.statusReason ? `  (${run.statusReason})` : ''}`,
+    `Run ${run.id}  ${run.status.toUpperCase()}${run.statusReason ? `  (${printable(run.statusReason)})` : ''}`,
     table([
       ['pipeline', `${run.pipeline.name}@${run.pipeline.version}`],
       ['policy', run.policy],
-      ['collection', run.collection ?? '(none)'],
+      ['collection', printable(run.collection ?? '(none)')],
       ...(run.parentRunId ? [['retry of', run.parentRunId]] : []),
       [
         'params',
@@ -47,14 +48,14 @@ export function describeRun(run: RunJson): string {
       byReason.set(failure.reason, [...(byReason.get(failure.reason) ?? []), failure]);
     lines.push(`Failures (${run.failures.length}):`);
     for (const [reason, failures] of byReason) {
-      lines.push(`  ${reason} (${failures.length})`);
+      lines.push(`  ${printable(reason)} (${failures.length})`);
       for (const f of failures.slice(0, 10)) {
         lines.push(
-          `    ${f.step.padEnd(10)} ${f.path ?? f.assetId}  [${f.attempts} attempt${f.attempts === 1 ? '' : 's'}]`,
+          `    ${f.step.padEnd(10)} ${printable(f.path ?? f.assetId)}  [${f.attempts} attempt${f.attempts === 1 ? '' : 's'}]`,
         );
-        if (f.message) lines.push(`      ${f.message}`);
+        if (f.message) lines.push(`      ${printable(f.message)}`);
         const tail = f.stderrTail?.split('\n').filter(Boolean).at(-1);
-        if (tail) lines.push(`      stderr: ${tail}`);
+        if (tail) lines.push(`      stderr: ${printable(tail)}`);
       }
       if (failures.length > 10) lines.push(`    … ${failures.length - 10} more (--json for all)`);
     }

@@ -10,6 +10,7 @@ import { getRun, runCoverage, transitionRun, type StepCounts } from '../store/ru
 import { failWorkItem, releaseWorkItems, skipOrphanedDependents } from './finish-work-item.js';
 import { computeRunStats } from './run-stats.js';
 import { openRunLog } from './run-log.js';
+import { removeScratchDir, removeStaleScratchDirs, scratchDirOf } from './scratch-dirs.js';
 import { needsOf } from './worker.js';
 import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
 
@@ -78,8 +79,10 @@ export async function coordinateRun(
   const pipeline = findPipeline(`${run.pipeline_name}@${run.pipeline_version}`);
   const needs = needsOf(pipeline);
   const log = openRunLog(home.layout, runId, 'coordinator');
+  // Workers killed in an earlier session (of this run or another) left their scratch folders behind.
+  const staleRemoved = removeStaleScratchDirs(home.layout);
   log.info(
-    { event: 'coordinator-start', workers: options.workers, status: run.status },
+    { event: 'coordinator-start', workers: options.workers, status: run.status, staleRemoved },
     'coordinator took the run',
   );
 
@@ -150,6 +153,8 @@ export async function coordinateRun(
     // A worker killed (SIGKILL, a crash, our timeout) cannot end its tools; exiftool in -stay_open mode
     // would wait on its closed stdin forever. Its process group goes with it.
     killGroup(state.child.pid);
+    // A worker that was killed could not remove its scratch folder; one that exited has already.
+    if (state.child.pid !== undefined) removeScratchDir(scratchDirOf(home.layout, state.child.pid));
     workers.delete(state);
     const item = state.current;
     // Stopping (cancel or pause): a worker killed after the grace period did nothing wrong; its item is

@@ -7,7 +7,8 @@ import { releaseWorkItems } from './finish-work-item.js';
 /** A coordinator beats every second; this much silence means it is gone. */
 export const COORDINATOR_STALE_MS = 10_000;
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this pid runs on this host (a zombie, killed but not yet reaped, does not). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { artifactFileExists } from '../artifacts/artifact-store.js';
+import { sourceFilePath } from '../catalog/file-names.js';
+import type { SourcePath } from '../catalog/source-reader.js';
 import type { Home } from '../home/home.js';
 import type { AssetRow, RunRow } from '../store/schema.js';
 
@@ -19,7 +20,7 @@ interface Candidate {
  */
 export class ItemLookups {
   private readonly assets = new Map<string, AssetRow>();
-  private readonly files = new Map<string, string | null>();
+  private readonly files = new Map<string, SourcePath | null>();
   private readonly candidates = new Map<string, Candidate[]>();
 
   constructor(
@@ -70,7 +71,7 @@ export class ItemLookups {
   }
 
   /** A present location that really exists on disk, or null when the file is gone from every source. */
-  async presentFile(assetId: string): Promise<string | null> {
+  async presentFile(assetId: string): Promise<SourcePath | null> {
     const known = this.files.get(assetId);
     if (known !== undefined) return known;
     const rows = await this.home.db
@@ -106,9 +107,10 @@ export class ItemLookups {
   }
 }
 
-function firstExisting(rows: readonly { root: string; path: string }[]): string | null {
+function firstExisting(rows: readonly { root: string; path: string }[]): SourcePath | null {
   for (const row of rows) {
-    const file = path.join(row.root, ...row.path.split('/'));
+    // The exact bytes when the cataloged name is not UTF-8.
+    const file = sourceFilePath(row.root, row.path);
     if (fs.existsSync(file)) return file;
   }
   return null;

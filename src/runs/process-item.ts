@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { cacheKeyOf } from '../artifacts/cache-key.js';
+import { pathText } from '../catalog/file-names.js';
+import { pathForTools, SourceReadError, type ToolPath } from '../catalog/source-reader.js';
 import { storeArtifactFile } from '../artifacts/artifact-store.js';
 import type { StepDefinition, StepInput, StepOutcome } from '../pipeline/step.js';
 import { RETRYABLE_REASONS } from '../pipeline/step.js';
@@ -90,9 +92,12 @@ export async function processItem(
       }
     }
 
-    const file = await lookups.presentFile(asset.id);
+    const found = await lookups.presentFile(asset.id);
+    // For logs and messages: the exact bytes of a name that is not UTF-8, as text (file-names.ts).
+    const file = found === null ? null : pathText(found);
     let outcome: StepOutcome;
-    if (!file) {
+    let original: ToolPath | undefined;
+    if (!found) {
       outcome = {
         status: 'failed',
         reason: 'source-missing',
@@ -101,15 +106,32 @@ export async function processItem(
       };
     } else {
       try {
+        original = await pathForTools(found);
         outcome = await step.run({
-          asset: { id: asset.id, mediaType: asset.media_type, mime: asset.mime, size: asset.size, file },
+          asset: {
+            id: asset.id,
+            mediaType: asset.media_type,
+            mime: asset.mime,
+            size: asset.size,
+            file: original.path,
+          },
           params,
           inputs,
           signal: abort.signal,
           scratchDir,
         });
       } catch (error) {
-        outcome = { status: 'failed', reason: 'step-error', message: oneLine(error), retryable: false };
+        outcome =
+          error instanceof SourceReadError
+            ? {
+                status: 'failed',
+                reason: error.reason === 'not-found' ? 'source-missing' : 'io-error',
+                message: oneLine(error),
+                retryable: error.retryable,
+              }
+            : { status: 'failed', reason: 'step-error', message: oneLine(error), retryable: false };
+      } finally {
+        await original?.close();
       }
     }
 

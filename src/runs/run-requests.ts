@@ -10,7 +10,7 @@ import type { Policy } from '../store/schema.js';
 import { findRun, getRun, transitionRun } from '../store/runs-repository.js';
 import { getCollection, resolveCollection } from './collections.js';
 import { createRun, detectToolVersions } from './create-run.js';
-import { diskSpace, parseMinFree } from './disk-threshold.js';
+import { diskSpace, formatSize, parseMinFree } from './disk-threshold.js';
 import { releaseWorkItems } from './finish-work-item.js';
 import { wholeNumber } from '../whole-number.js';
 
@@ -70,9 +70,32 @@ export function defaultWorkers(home: Home): number {
   return home.config.runs.workers ?? os.cpus().length;
 }
 
+/**
+ * The disk threshold of a run, from the request or the policy's default in config.json, refused when it is
+ * at least the size of the store's whole filesystem: no amount of freed space could ever let such a run
+ * write, so it would pause at its first artifact (and after every resume) instead of running.
+ */
 function minFreeOf(home: Home, policy: Policy, spec: string | undefined): { bytes: number; spec: string } {
   const chosen = spec ?? home.config.runs.minFree[policy];
-  return { spec: chosen, bytes: parseMinFree(chosen, diskSpace(home.layout.artifacts).total) };
+  const disk = diskSpace(home.layout.artifacts);
+  const bytes = parseMinFree(chosen, disk.total);
+  checkMinFreeFits(
+    home,
+    bytes,
+    spec === undefined ? `runs.minFree.${policy} ${chosen} (config.json)` : `--min-free ${chosen}`,
+    disk.total,
+  );
+  return { spec: chosen, bytes };
+}
+
+function checkMinFreeFits(home: Home, bytes: number, what: string, total: number): void {
+  if (bytes < total) return;
+  throw new ArchivistError(
+    'usage',
+    `${what} asks for ${formatSize(bytes)} free, but the filesystem of the artifact store ` +
+      `(${home.layout.artifacts}) is ${formatSize(total)} in all: the run could never write`,
+    { field: 'minFree', hint: `Give a --min-free below ${formatSize(total)}, such as 1GB or 5%.` },
+  );
 }
 
 export interface PlannedRun {
@@ -181,7 +204,15 @@ export async function prepareResume(home: Home, input: unknown): Promise<Planned
       },
     );
   }
-  if (request.minFree) {
+  if (!request.minFree) {
+    // The recorded threshold, against the store as it is now (it may have moved to a smaller disk).
+    checkMinFreeFits(
+      home,
+      run.min_free_bytes,
+      `the run's --min-free ${run.min_free_spec}`,
+      diskSpace(home.layout.artifacts).total,
+    );
+  } else {
     const minFree = minFreeOf(home, run.policy, request.minFree);
     await home.db
       .updateTable('runs')

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cacheKeyOf } from '../artifacts/cache-key.js';
 import type { Home } from '../home/home.js';
@@ -11,6 +9,7 @@ import { ItemLookups } from './item-lookups.js';
 import { extendLeases, HEARTBEAT_MS, LEASE_MS } from './lease.js';
 import { PendingCompletions } from './pending-completions.js';
 import { processItem } from './process-item.js';
+import { makeScratchDir, removeScratchDir } from './scratch-dirs.js';
 import type { RunLog } from './run-log.js';
 import type { WorkerMessage } from './worker-messages.js';
 
@@ -75,9 +74,8 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
     void extendLeases(context.home.db, context.workerId, now() + LEASE_MS).catch(() => undefined);
   }, HEARTBEAT_MS);
   // One scratch directory per worker process, made once; a step removes what it no longer needs, and the
-  // whole directory goes when the worker exits.
-  const scratchDir = path.join(context.home.layout.tmp, `work-${process.pid}`);
-  await fs.promises.mkdir(scratchDir, { recursive: true });
+  // whole directory goes when the worker exits (see scratch-dirs.ts for one that is killed).
+  const scratchDir = await makeScratchDir(context.home.layout);
   const completions = new PendingCompletions(context.home.db, context.workerId, context.log);
   try {
     while (!context.stop.aborted) {
@@ -173,6 +171,6 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
         itemIds: queue.map((i) => i.id),
       });
     }
-    await fs.promises.rm(scratchDir, { recursive: true, force: true });
+    removeScratchDir(scratchDir);
   }
 }

@@ -1,11 +1,13 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 
 /**
  * The read-only proof of PRODUCT section 1, written independently of Archivist's own code so that a bug
  * there cannot hide itself: every entry under a root, hidden and junk files included, with type, size,
  * mtime, ctime, inode, mode, symlink target and content hash. Symlinks are recorded, not followed.
+ * Names are read as bytes, so a name that is not UTF-8 (`caf\xe9.jpg` in Latin-1) is listed exactly: its
+ * path is shown decoded with its bytes in hex after it.
  */
 export interface ManifestEntry {
   path: string;
@@ -21,8 +23,9 @@ export interface ManifestEntry {
 
 export function archiveManifest(root: string): ManifestEntry[] {
   const entries: ManifestEntry[] = [];
-  const visit = (rel: string) => {
-    const abs = rel === '' ? root : path.join(root, rel);
+  const rootBytes = Buffer.from(root);
+  const visit = (rel: Buffer) => {
+    const abs = rel.length === 0 ? rootBytes : Buffer.concat([rootBytes, Buffer.from('/'), rel]);
     const stat = fs.lstatSync(abs, { bigint: true });
     const type = stat.isFile()
       ? 'file'
@@ -32,7 +35,7 @@ export function archiveManifest(root: string): ManifestEntry[] {
           ? 'symlink'
           : 'other';
     const entry: ManifestEntry = {
-      path: rel || '.',
+      path: rel.length === 0 ? '.' : shown(rel),
       type,
       size: Number(stat.size),
       mtimeNs: stat.mtimeNs.toString(),
@@ -47,18 +50,25 @@ export function archiveManifest(root: string): ManifestEntry[] {
         entry.sha256 = 'unreadable';
       }
     }
-    if (type === 'symlink') entry.target = fs.readlinkSync(abs);
+    if (type === 'symlink') entry.target = shown(fs.readlinkSync(abs, { encoding: 'buffer' }));
     entries.push(entry);
     if (type === 'dir') {
-      let names: string[];
+      let names: Buffer[];
       try {
-        names = fs.readdirSync(abs).sort();
+        names = fs.readdirSync(abs, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b));
       } catch {
         return; // unreadable directory: its own entry is recorded, its listing cannot be
       }
-      for (const name of names) visit(rel === '' ? name : path.join(rel, name));
+      for (const name of names) visit(rel.length === 0 ? name : Buffer.concat([rel, Buffer.from('/'), name]));
     }
   };
-  visit('');
+  visit(Buffer.alloc(0));
   return entries;
+}
+
+/** A path as text: itself when it is UTF-8, else decoded lossily with its exact bytes in hex. */
+function shown(bytes: Buffer): string {
+  return isUtf8(bytes)
+    ? bytes.toString('utf8')
+    : `${bytes.toString('utf8')} [bytes ${bytes.toString('hex')}]`;
 }

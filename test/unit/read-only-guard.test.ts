@@ -206,9 +206,9 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: "opens <home>/logs/coordinator-<run>.log for a detached coordinator's output",
     apis: ['fs.openSync'],
   },
-  'src/runs/worker.ts': {
-    reason: "creates and removes a work item's scratch folder under <home>/tmp",
-    apis: ['fs.mkdir', 'fs.rm'],
+  'src/runs/scratch-dirs.ts': {
+    reason: "creates and removes workers' scratch folders <home>/tmp/work-<pid>",
+    apis: ['fs.mkdir', 'fs.rmSync'],
   },
 };
 

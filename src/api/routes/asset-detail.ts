@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { metadataOf, toArtifactJson } from '../../artifacts/artifact-json.js';
 import { toAssetJson } from '../../catalog/asset-json.js';
+import { sourceFilePath } from '../../catalog/file-names.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { openSourceFile, SourceReadError } from '../../catalog/source-reader.js';
 import { ArchivistError } from '../../errors.js';
@@ -59,16 +60,17 @@ export function registerAssetDetailRoutes(app: FastifyInstance, ctx: ApiContext)
     const index = json.locations.findIndex((l) => l.status === 'present');
     const location = json.locations[index];
     if (!location) throw new ArchivistError('not-found', `asset ${asset.id} has no present location`);
+    const cataloged = asset.locations[index]!;
     const recatalog = `Run \`archivist catalog ${location.source}\` again.`;
     let handle: Awaited<ReturnType<typeof openSourceFile>>;
     try {
-      handle = await openSourceFile(location.absolutePath);
+      // The exact bytes of a name that is not UTF-8 (absolutePath is its text form).
+      handle = await openSourceFile(sourceFilePath(cataloged.sourcePath, cataloged.path));
     } catch (error) {
       if (!(error instanceof SourceReadError)) throw error;
       throw originalUnreadable(error, location.absolutePath, recatalog);
     }
     const stat = await handle.stat({ bigint: true });
-    const cataloged = asset.locations[index]!;
     if (Number(stat.size) !== asset.size || stat.mtimeNs !== BigInt(cataloged.mtimeNs)) {
       await handle.close();
       throw new ArchivistError('source-changed', `${location.absolutePath} changed since it was cataloged`, {

@@ -5,6 +5,7 @@ import { artifactsOfAsset } from '../../store/artifacts-repository.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { metadataLines } from '../metadata-lines.js';
 import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 
 function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJson[] }): string {
@@ -19,7 +20,7 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
     `Locations (${asset.locations.length}):`,
     ...asset.locations.map(
       (l) =>
-        `  ${l.status === 'missing' ? `MISSING since ${l.missingSince ?? '?'}: ` : ''}${l.source}:${l.path}\n    ${l.absolutePath}  (modified ${l.mtime})`,
+        `  ${l.status === 'missing' ? `MISSING since ${l.missingSince ?? '?'}: ` : ''}${printable(l.source)}:${printable(l.path)}\n    ${printable(l.absolutePath)}  (modified ${l.mtime})`,
     ),
     `Artifacts (${asset.artifacts.length}):${asset.artifacts.length === 0 ? ' none yet (no run has processed this asset)' : ''}`,
     ...asset.artifacts.map(

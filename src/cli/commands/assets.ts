@@ -7,6 +7,8 @@ import { countAssets, listAssets, type AssetFilters } from '../../store/assets-r
 import type { MediaType } from '../../store/schema.js';
 import { findSourceByName } from '../../store/sources-repository.js';
 import { emit, formatBytes, plural, table, type GlobalOptions } from '../output.js';
+
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 import { wholeNumber } from '../../whole-number.js';
 
@@ -79,7 +81,7 @@ export function registerAssets(program: Command): void {
           const rows = assets.map((a) => {
             const first = a.locations[0];
             const where = first
-              ? `${first.source}:${first.path}${first.status === 'missing' ? ' (missing)' : ''}`
+              ? `${printable(first.source)}:${printable(first.path)}${first.status === 'missing' ? ' (missing)' : ''}`
               : '';
             const more = a.locations.length > 1 ? ` (+${a.locations.length - 1} more)` : '';
             return [a.id.slice(0, 12), a.mediaType, formatBytes(a.size), `${where}${more}`];

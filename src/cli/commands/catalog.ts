@@ -3,12 +3,13 @@ import { catalogSource, type CatalogSummary } from '../../catalog/catalog-source
 import { makeJunkFilter } from '../../catalog/junk.js';
 import { resolveSources } from '../../catalog/sources.js';
 import { emit, formatBytes, plural, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { ProgressLine } from '../progress.js';
 import { withHome } from '../with-home.js';
 
 function describe(summary: CatalogSummary): string {
   const lines = [
-    `${summary.source}: ${plural(summary.scanned, 'file')} scanned in ${(summary.durationMs / 1000).toFixed(1)} s ` +
+    `${printable(summary.source)}: ${plural(summary.scanned, 'file')} scanned in ${(summary.durationMs / 1000).toFixed(1)} s ` +
       `(${summary.hashed} read, ${formatBytes(summary.bytesHashed)})`,
     `  new ${summary.new}, changed ${summary.changed}, unchanged ${summary.unchanged}, moved ${summary.moved}, ` +
       `missing ${summary.missing}, back ${summary.restored}`,
@@ -23,7 +24,7 @@ function describe(summary: CatalogSummary): string {
   if (summary.errors.length > 0) {
     lines.push(`  ${plural(summary.errors.length, 'problem')}:`);
     for (const error of summary.errors.slice(0, 20))
-      lines.push(`    ${error.reason.padEnd(22)} ${error.path}: ${error.message}`);
+      lines.push(`    ${error.reason.padEnd(22)} ${printable(error.path)}: ${printable(error.message)}`);
     if (summary.errors.length > 20)
       lines.push(`    … ${summary.errors.length - 20} more (use --json for all)`);
   }

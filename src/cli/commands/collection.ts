@@ -9,6 +9,7 @@ import {
 } from '../../runs/collections.js';
 import { listCollections } from '../../store/collections-repository.js';
 import { emit, plural, table, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 import { wholeNumber } from '../../whole-number.js';
 
@@ -44,9 +45,9 @@ function filtersFrom(raw: unknown): CollectionFilters {
 
 function describeFilters(filters: CollectionFilters): string {
   const parts = [
-    filters.source && `source ${filters.source}`,
+    filters.source && `source ${printable(filters.source)}`,
     filters.type && `type ${filters.type}`,
-    filters.path && `path ${filters.path}`,
+    filters.path && `path ${printable(filters.path)}`,
     filters.sample && `sample ${filters.sample.n} (seed ${filters.sample.seed})`,
     filters.fromRun && `${filters.fromRun.status} items of run ${filters.fromRun.run}`,
   ].filter(Boolean);
@@ -82,7 +83,7 @@ export function registerCollection(program: Command): void {
           options,
           { name: row.name, filters, assets: size, createdAt: row.created_at },
           () =>
-            `Created collection "${row.name}": ${describeFilters(filters)} (${plural(size, 'asset')} now; frozen when a run starts)`,
+            `Created collection "${printable(row.name)}": ${describeFilters(filters)} (${plural(size, 'asset')} now; frozen when a run starts)`,
         );
       });
     });
@@ -101,7 +102,7 @@ export function registerCollection(program: Command): void {
             ? 'No collections yet. Create one with: archivist collection create <name> [filters]'
             : table([
                 ['NAME', 'ASSETS', 'SCOPE'],
-                ...json.map((c) => [c.name, String(c.assets), describeFilters(c.filters)]),
+                ...json.map((c) => [printable(c.name), String(c.assets), describeFilters(c.filters)]),
               ]),
         );
       });
@@ -117,7 +118,7 @@ export function registerCollection(program: Command): void {
         const json = await collectionJson(home.db, row, true);
         emit(options, json, () =>
           [
-            `Collection ${json.name}: ${describeFilters(json.filters)}`,
+            `Collection ${printable(json.name)}: ${describeFilters(json.filters)}`,
             `  ${plural(json.assets, 'asset')} now (${
               Object.entries(json.byType ?? {})
                 .map(([t, n]) => `${n} ${t}`)

@@ -5,6 +5,7 @@ import { cancelRun } from '../../runs/run-requests.js';
 import { runListJson, toRunJson } from '../../runs/run-json.js';
 import { findRun, getRun, runCoverage } from '../../store/runs-repository.js';
 import { emit, table, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { ProgressLine } from '../progress.js';
 import { coverageLine, describeRun, runExitCode } from '../run-format.js';
 import { withHome } from '../with-home.js';
@@ -29,7 +30,7 @@ export function registerRunView(run: Command): void {
                   r.status,
                   `${r.pipeline.name}@${r.pipeline.version}`,
                   r.policy,
-                  r.collection ?? '-',
+                  printable(r.collection ?? '-'),
                   `${r.counts.done}/${r.counts.total}`,
                   String(r.counts.failed),
                   String(r.counts.skipped),
@@ -68,13 +69,14 @@ export function registerRunView(run: Command): void {
           const row = await getRun(home.db, id);
           const { steps } = await runCoverage(home.db, id);
           const lines = [
-            `Run ${id} ${row.status}${row.status_reason ? ` (${row.status_reason})` : ''}`,
+            `Run ${id} ${row.status}${row.status_reason ? ` (${printable(row.status_reason)})` : ''}`,
             ...Object.entries(steps).map(([step, counts]) => `  ${coverageLine(step, counts)}`),
           ];
           const text = lines.join('\n');
           // On a terminal the bars are redrawn in place; piped, each change is printed once.
           if (progress.live) progress.update(lines);
-          else if (text !== last && !options.json) process.stderr.write(`${text}\n`);
+          else if (text !== last && !options.json)
+            process.stderr.write(`${printable(text, { keepNewlines: true })}\n`);
           last = text;
           if (!ACTIVE.has(row.status)) break;
           await sleep(500);

@@ -3,6 +3,7 @@ import { sourceListJson } from '../../catalog/source-json.js';
 import { addSource } from '../../catalog/sources.js';
 import { rememberHome } from '../../home/known-homes.js';
 import { emit, table, type GlobalOptions } from '../output.js';
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 
 export function registerSource(program: Command): void {
@@ -18,8 +19,8 @@ export function registerSource(program: Command): void {
         rememberHome(home.layout.root, row.path);
         emit(options, { name: row.name, path: row.path, createdAt: row.created_at }, () =>
           [
-            `Added source "${row.name}" at ${row.path} (read-only).`,
-            `Next: archivist catalog ${row.name}`,
+            `Added source "${printable(row.name)}" at ${printable(row.path)} (read-only).`,
+            `Next: archivist catalog ${printable(row.name)}`,
           ].join('\n'),
         );
       });
@@ -38,11 +39,11 @@ export function registerSource(program: Command): void {
             : table([
                 ['NAME', 'FILES', 'MISSING', 'LAST CATALOG', 'PATH'],
                 ...json.map((s) => [
-                  s.name,
+                  printable(s.name),
                   String(s.files),
                   String(s.missing),
                   s.lastCatalogedAt ?? 'never',
-                  s.path,
+                  printable(s.path),
                 ]),
               ]),
         );

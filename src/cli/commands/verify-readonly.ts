@@ -10,6 +10,7 @@ import {
 import { resolveSources } from '../../catalog/sources.js';
 import { emit, formatBytes, plural, type GlobalOptions } from '../output.js';
 import { ProgressLine } from '../progress.js';
+import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 
 interface VerifyOptions extends GlobalOptions {
@@ -95,14 +96,14 @@ function describe(result: {
   entries: number;
   differences: readonly ManifestDifference[];
 }): string {
-  const head = `Source "${result.source}" (${result.sourcePath}): ${plural(result.entries, 'entry', 'entries')} compared with the baseline of ${result.baselineAt}.`;
+  const head = `Source "${printable(result.source)}" (${printable(result.sourcePath)}): ${plural(result.entries, 'entry', 'entries')} compared with the baseline of ${result.baselineAt}.`;
   if (result.differences.length === 0) {
     return `${head}\nIDENTICAL: nothing under the source changed since the baseline.`;
   }
   const lines = [head, `CHANGED: ${result.differences.length} difference(s) since the baseline:`];
-  const width = Math.min(60, Math.max(...result.differences.map((d) => d.path.length)));
+  const width = Math.min(60, Math.max(...result.differences.map((d) => printable(d.path).length)));
   for (const difference of result.differences) {
-    const label = `  ${difference.change.padEnd(8)} ${difference.path.padEnd(width)}  ${difference.type}`;
+    const label = `  ${difference.change.padEnd(8)} ${printable(difference.path).padEnd(width)}  ${difference.type}`;
     if (!difference.fields) {
       lines.push(label);
       continue;
@@ -143,7 +144,7 @@ function show(field: ManifestField, value: FieldValue): string {
     case 'sha256':
       return `${String(value).slice(0, 16)}…`;
     default:
-      return String(value);
+      return printable(String(value)); // a symlink's target is a path like any other
   }
 }
 
