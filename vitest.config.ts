@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // A PostgreSQL server for the tests that run on both dialects (started once, deleted after).
+    globalSetup: ['test/support/postgres-global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Tests spawn real child processes and real SQLite files; two cores do not like many at once.
