@@ -18,7 +18,7 @@ import {
   WAIT_MS,
 } from './processes.js';
 import { copyRealMedia, GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
-import { checkStore, listFiles } from './store-check.js';
+import { artifactFiles, checkStore, listFiles } from './store-check.js';
 import { progressOf, type RunProgress } from './run-progress.js';
 import type { ArtifactRow, AssetJson, ItemRow, RunJson } from './types.js';
 
@@ -331,7 +331,7 @@ async function setUp(spec: {
       runId === undefined
         ? query<ArtifactRow>('select * from artifacts order by id')
         : query<ArtifactRow>('select * from artifacts where run_id = ? order by id', runId),
-    storeFiles: () => listFiles(path.join(home, 'artifacts')),
+    storeFiles: () => artifactFiles(path.join(home, 'artifacts')),
     storeFile: (artifactPath) => path.join(home, 'artifacts', ...artifactPath.split('/')),
     runLog: (runId) =>
       fs

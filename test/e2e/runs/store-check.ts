@@ -4,6 +4,14 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { expect } from 'vitest';
 
+/** The store's id file (src/artifacts/store-identity.ts): in the store, but no artifact. */
+export const STORE_ID_FILE = '.archivist-store-id';
+
+/** The artifact files of a store (everything but its id file), as `listFiles` gives them. */
+export function artifactFiles(store: string): string[] {
+  return listFiles(store).filter((file) => file !== STORE_ID_FILE);
+}
+
 /** Relative paths (with `/`) of every file under `dir`, sorted; none if it does not exist. */
 export function listFiles(dir: string, prefix = ''): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -46,6 +54,7 @@ export function checkStore(home: string): void {
     expect(createHash('sha256').update(bytes).digest('hex'), `artifact ${row.id}: sha256`).toBe(row.sha256);
   }
   const referenced = new Set(rows.map((row) => row.path));
-  const unreferenced = listFiles(store).filter((file) => !referenced.has(file));
+  // The store's id file (the archive it belongs to) is the one file that is no artifact.
+  const unreferenced = artifactFiles(store).filter((file) => !referenced.has(file));
   expect(unreferenced, 'files in the store without an artifact row').toEqual([]);
 }
