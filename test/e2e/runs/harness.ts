@@ -19,7 +19,7 @@ import {
   WAIT_MS,
 } from './processes.js';
 import { copyRealMedia, GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
-import { artifactFiles, checkStore, listFiles } from './store-check.js';
+import { artifactFiles, checkStore } from './store-check.js';
 import { progressOf, type RunProgress } from './run-progress.js';
 import type { ArtifactRow, AssetJson, ItemRow, RunJson } from './types.js';
 
