@@ -14,6 +14,7 @@ import {
 } from '../store/runs-repository.js';
 import { attemptsOf, releaseItems, skipOrphanedDependents } from '../store/work-items-repository.js';
 import { failWorkItem } from './finish-work-item.js';
+import { withReconnect } from './reconnect.js';
 import { computeRunStats } from './run-stats.js';
 import { openRunLog, type RunLog } from './run-log.js';
 import { WorkerPool, type PooledWorker } from './worker-pool.js';
@@ -87,7 +88,7 @@ class Coordinator {
     try {
       while (final === null) {
         await this.nextTick();
-        final = await this.tick();
+        final = await withReconnect(this.log, 'coordinator tick', () => this.tick());
       }
     } finally {
       process.off('SIGINT', onSignal);

@@ -7,6 +7,7 @@ import { claimWorkItem } from './claim-work-item.js';
 import { HEARTBEAT_MS, LEASE_MS } from './lease.js';
 import { PendingCompletions } from './pending-completions.js';
 import { ItemProcessor } from './process-item.js';
+import { withReconnect } from './reconnect.js';
 import { needsOf, planSteps, type WorkerContext } from './worker-context.js';
 
 export type { WorkerContext };
@@ -77,15 +78,17 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
   try {
     while (!context.stop.aborted) {
       if (queue.length === 0) {
-        const claim = await completions.within((record) =>
-          claimWorkItem(home.db, {
-            runId: run.id,
-            owner: workerId,
-            leaseMs: LEASE_MS,
-            needs,
-            limit: batch.value,
-            before: record,
-          }),
+        const claim = await withReconnect(context.log, 'claim', () =>
+          completions.within((record) =>
+            claimWorkItem(home.db, {
+              runId: run.id,
+              owner: workerId,
+              leaseMs: LEASE_MS,
+              needs,
+              limit: batch.value,
+              before: record,
+            }),
+          ),
         );
         if (claim.kind === 'stopped') return claim.status === 'paused' ? 'paused' : 'stopped';
         if (claim.kind === 'finished') return 'finished';

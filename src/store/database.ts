@@ -97,3 +97,28 @@ export async function migrate(open: OpenDatabase, where: string): Promise<void> 
     }
   });
 }
+
+/** PostgreSQL's SQLSTATE classes and Node's socket errors that mean "the connection went", not "the query is wrong". */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/**
+ * True for an error that a new connection may not have: the server restarted or is starting, the link
+ * dropped. Such an error is retried with backoff by the run engine; any other is a real failure.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : '';
+  if (TRANSIENT_CODES.has(code) || code.startsWith('08')) return true; // 08xxx: connection exceptions
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}

@@ -116,8 +116,11 @@ export interface Fixture {
   /** The run's JSON-lines log (logs/run-<id>.jsonl), parsed. */
   runLog(runId: string): Record<string, unknown>[];
   assetByPath(rel: string): Promise<AssetJson>;
-  /** The archive is exactly as it was, and the store is whole (see `checkStore`). */
-  verify(): void;
+  /**
+   * The archive is exactly as it was, and the store is whole (see `checkStore`); `afterCrash`: right after
+   * a kill, files stored but not committed are allowed.
+   */
+  verify(options?: { afterCrash?: boolean }): void;
   /**
    * Once nothing of this fixture should be running any more: every process started for it (the CLI, a
    * coordinator, workers, the tools they ran, orphans included) exits. Found by FIXTURE_ENV in their
@@ -350,9 +353,9 @@ async function setUp(spec: {
     async assetByPath(rel) {
       return json<AssetJson>(['asset', path.join(archive, ...rel.split('/'))]);
     },
-    verify() {
+    verify(options) {
       expect(archiveManifest(archive), 'the archive changed').toEqual(manifest);
-      checkStore(home, database);
+      checkStore(home, database, options);
     },
     async expectNoProcessLeft() {
       const left = await waitUntilDead(ours()).then(
