@@ -14,6 +14,9 @@
  *                  the table shows each round and the median
  *   --cli PATH     the built CLI to measure (default dist/cli/main.js of this repository)
  *   --keep         keep the generated archive and home afterwards
+ *   --postgres     PostgreSQL as the truth store instead of SQLite: a new database on
+ *                  $ARCHIVIST_BENCH_DATABASE_URL's server, else on a throwaway cluster started from the
+ *                  system's binaries (scripts/pg-cluster.mjs, with fsync on, as a real server runs)
  *
  * The rate is the run's own record: items done divided by its `stats.wallSeconds` (from the moment the
  * coordinator takes the run, worker start-up included, to its completion). The target is printed next to
@@ -26,7 +29,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
+import pg from 'pg';
+import { startCluster } from './pg-cluster.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TARGET_ITEMS_PER_SEC = 2000;
@@ -46,6 +51,7 @@ function parseArgs(argv) {
     rounds: 3,
     cli: path.join(REPO, 'dist', 'cli', 'main.js'),
     keep: false,
+    postgres: false,
   };
   const integer = (flag, value) => {
     const n = Number(value);
@@ -77,6 +83,9 @@ function parseArgs(argv) {
         break;
       case '--keep':
         options.keep = true;
+        break;
+      case '--postgres':
+        options.postgres = true;
         break;
       case '--help':
       case '-h':
@@ -137,6 +146,7 @@ async function main() {
   const work = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-bench-bookkeeping-')));
   const archive = path.join(work, 'archive');
   const home = path.join(work, 'home');
+  let cluster;
   try {
     // Tiny files with distinct content (one asset each), 100 per folder.
     for (let i = 0; i < options.files; i++) {
@@ -144,7 +154,23 @@ async function main() {
       if (i % 100 === 0) fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, `f${String(i).padStart(6, '0')}.txt`), `bookkeeping bench ${i}\n`);
     }
-    await cli(options, home, ['init', '--json']);
+    let database = [];
+    if (options.postgres) {
+      let serverUrl = process.env.ARCHIVIST_BENCH_DATABASE_URL;
+      if (!serverUrl) {
+        cluster = await startCluster({ durable: true });
+        serverUrl = cluster.url;
+      }
+      const admin = new pg.Client({ connectionString: serverUrl });
+      await admin.connect();
+      const name = `archivist_bench_${process.pid}_${Date.now()}`;
+      await admin.query(`create database "${name}"`);
+      await admin.end();
+      const url = new URL(serverUrl);
+      url.pathname = `/${name}`;
+      database = ['--database', url.toString()];
+    }
+    await cli(options, home, ['init', ...database, '--json']);
     await cli(options, home, ['source', 'add', 'bench', archive, '--json']);
     const catalog = JSON.parse((await cli(options, home, ['catalog', '--json'])).stdout);
     if (catalog[0]?.new !== options.files) {
@@ -188,7 +214,7 @@ async function main() {
 
     const rate = median(rounds.map((r) => r.itemsPerSec));
     const lines = [
-      `## Bookkeeping: \`testnoop@1\`, ${fmt(options.files)} work items, ${options.workers} workers, SQLite`,
+      `## Bookkeeping: \`testnoop@1\`, ${fmt(options.files)} work items, ${options.workers} workers, ${options.postgres ? 'PostgreSQL' : 'SQLite'}`,
       '',
       `Host: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, load ${os
         .loadavg()
@@ -209,6 +235,7 @@ async function main() {
     ];
     process.stdout.write(lines.join('\n'));
   } finally {
+    cluster?.stop();
     if (options.keep) process.stderr.write(`kept ${work}\n`);
     else fs.rmSync(work, { recursive: true, force: true });
   }

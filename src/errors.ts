@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'home-missing'
   | 'home-foreign'
   | 'home-too-new'
+  | 'archive-mismatch'
   | 'config-invalid'
   | 'source-invalid'
   | 'source-exists'
@@ -29,6 +30,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set([
   'home-missing',
   'home-foreign',
   'home-too-new',
+  'archive-mismatch',
   'config-invalid',
   'source-invalid',
   'source-exists',

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Home } from '../home/home.js';
 import { isScratchDirName, removeScratchDir, staleScratchDirs } from '../runs/scratch-dirs.js';
 import { deleteArtifactRecords, expiredArtifacts, referencedPaths } from '../store/artifacts-repository.js';
+import { STORE_ID_FILE } from './store-identity.js';
 
 /**
  * A file younger than this is never an orphan: a worker renames its artifact into the store a moment
@@ -58,7 +59,8 @@ export async function collectGarbage(
   for (const entry of files) {
     const absolute = path.join(entry.parentPath, entry.name);
     const relative = path.relative(home.layout.artifacts, absolute).split(path.sep).join('/');
-    if (referenced.has(relative)) {
+    // The store's id file names the archive it belongs to: it is never an orphan.
+    if (referenced.has(relative) || relative === STORE_ID_FILE) {
       report.keptFiles++;
       continue;
     }

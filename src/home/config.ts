@@ -46,6 +46,18 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    database: z
+      .object({
+        /** A PostgreSQL URL (`postgres://user@host/db`): the shared truth store; none means archivist.db. */
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//i, 'must be a postgres:// URL')
+          .optional(),
+        /** Connections per process to PostgreSQL. */
+        poolSize: z.number().int().min(1).max(64).optional(),
+      })
+      .strict()
+      .prefault({}),
     tools: z
       .object({
         /** Explicit tool paths win over what is found on PATH or shipped with npm. */

@@ -1,16 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
-import {
-  APPLICATION_ID,
-  integrityCheck,
-  openSqlite,
-  readSqliteHeader,
-  type OpenDatabase,
-} from '../store/database.js';
+import { appliedMigrations, openDatabase, type OpenDatabase, type ServerFacts } from '../store/database.js';
+import { readMeta } from '../store/meta-repository.js';
 import { MIGRATIONS } from '../store/migrations/index.js';
+import { APPLICATION_ID, openSqlite, readSqliteHeader } from '../store/sqlite/sqlite-database.js';
 import { parseConfig, type Config } from './config.js';
-import { HOME_MARKER } from './home.js';
+import { HOME_MARKER, postgresUrlOf } from './home.js';
 import { homeLayout } from './home-path.js';
 
 /** SQLite's words for "this file is not a database" and "this database has no meta table". */
@@ -19,7 +15,12 @@ const NOT_OURS = /no such table|not a database/i;
 export type HomeState = 'ok' | 'missing' | 'empty' | 'not-a-directory' | 'foreign' | 'unreadable';
 
 export interface DatabaseHealth {
+  /** The SQLite file, or the PostgreSQL URL without its password. */
   path: string;
+  kind: 'sqlite' | 'postgres';
+  /** The server's version, round-trip latency and connection pool (PostgreSQL); SQLite's version. */
+  server: ServerFacts | null;
+  archiveId: string | null;
   ok: boolean;
   /** `ok`, or what SQLite's integrity check (or opening the file) reported. */
   integrity: string;
@@ -50,7 +51,7 @@ export interface HomeInspection {
  * directory and opens the database read-only, so `doctor` can be pointed at any directory, even a wrong one,
  * and leave it exactly as it was.
  */
-export function inspectHome(requested: string): HomeInspection {
+export async function inspectHome(requested: string): Promise<HomeInspection> {
   const base = { createdAt: null, database: null, config: null, tools: {} };
   let root: string;
   try {
@@ -83,6 +84,8 @@ export function inspectHome(requested: string): HomeInspection {
         hint: 'Pass --home with a directory.',
       };
     }
+    const url = postgresUrlOf(layout);
+    if (url) return await inspectPostgresHome(root, layout.config, url);
     if (!fs.existsSync(layout.database)) {
       if (fs.readdirSync(root).length === 0) {
         return {
@@ -120,15 +123,13 @@ export function inspectHome(requested: string): HomeInspection {
     return unreadableDatabase(root, layout.database, error, config);
   }
   try {
-    const marker = readMeta(database, 'marker');
-    if (marker === undefined || marker.value !== HOME_MARKER) return foreign(root, base);
-    const health = databaseHealth(database, layout.database);
+    if ((await readMeta(database.db, 'marker')) !== HOME_MARKER) return foreign(root, base);
     return {
       path: root,
       state: 'ok',
       message: `${root} is an Archivist home`,
-      createdAt: readMeta(database, 'created_at')?.value ?? null,
-      database: health,
+      createdAt: (await readMeta(database.db, 'created_at')) ?? null,
+      database: await databaseHealth(database),
       config: config.health,
       tools: config.tools,
     };
@@ -137,7 +138,54 @@ export function inspectHome(requested: string): HomeInspection {
     if (NOT_OURS.test(msg(error))) return foreign(root, base);
     return unreadableDatabase(root, layout.database, error, config);
   } finally {
-    database.sqlite.close();
+    await database.close();
+  }
+}
+
+/** A home whose truth store is PostgreSQL: nothing is migrated, the server only answers questions. */
+async function inspectPostgresHome(root: string, configFile: string, url: string): Promise<HomeInspection> {
+  const config = inspectConfig(configFile);
+  let database: OpenDatabase;
+  try {
+    database = await openDatabase({ kind: 'postgres', url });
+  } catch (error) {
+    return {
+      path: root,
+      state: 'unreadable',
+      message: `the database of ${root} cannot be reached`,
+      hint: 'Check database.url in config.json and that the PostgreSQL server runs.',
+      createdAt: null,
+      database: {
+        path: url.replace(/:[^:@/]*@/, ':***@'),
+        kind: 'postgres',
+        server: null,
+        archiveId: null,
+        ok: false,
+        integrity: msg(error),
+        migrations: { applied: [], pending: [], unknown: [] },
+      },
+      config: config.health,
+      tools: config.tools,
+    };
+  }
+  try {
+    if ((await readMeta(database.db, 'marker').catch(() => undefined)) !== HOME_MARKER) {
+      return {
+        ...foreign(root, { createdAt: null, database: null, config: config.health, tools: config.tools }),
+        message: `the database ${database.location} of ${root} is not an Archivist database`,
+      };
+    }
+    return {
+      path: root,
+      state: 'ok',
+      message: `${root} is an Archivist home`,
+      createdAt: (await readMeta(database.db, 'created_at')) ?? null,
+      database: await databaseHealth(database),
+      config: config.health,
+      tools: config.tools,
+    };
+  } finally {
+    await database.close();
   }
 }
 
@@ -165,6 +213,9 @@ function unreadableDatabase(
     createdAt: null,
     database: {
       path: file,
+      kind: 'sqlite',
+      server: null,
+      archiveId: null,
       ok: false,
       integrity: msg(error),
       migrations: { applied: [], pending: [], unknown: [] },
@@ -174,22 +225,20 @@ function unreadableDatabase(
   };
 }
 
-function readMeta(database: OpenDatabase, key: string): { value: string } | undefined {
-  return database.sqlite.prepare('select value from meta where key = ?').get(key) as
-    { value: string } | undefined;
-}
-
-function databaseHealth(database: OpenDatabase, file: string): DatabaseHealth {
+async function databaseHealth(database: OpenDatabase): Promise<DatabaseHealth> {
   let integrity: string;
   try {
-    integrity = integrityCheck(database.sqlite);
+    integrity = await database.integrityCheck();
   } catch (error) {
     // Badly damaged pages make the check itself throw (SQLITE_CORRUPT) instead of listing problems.
     integrity = msg(error);
   }
-  const applied = appliedMigrations(database);
+  const applied = await appliedMigrations(database.db);
   return {
-    path: file,
+    path: database.location,
+    kind: database.kind,
+    server: await database.serverFacts().catch(() => null),
+    archiveId: (await readMeta(database.db, 'archive_id').catch(() => undefined)) ?? null,
     ok: integrity === 'ok',
     integrity,
     migrations: {
@@ -198,17 +247,6 @@ function databaseHealth(database: OpenDatabase, file: string): DatabaseHealth {
       unknown: applied.filter((name) => !(name in MIGRATIONS)),
     },
   };
-}
-
-function appliedMigrations(database: OpenDatabase): string[] {
-  const table = database.sqlite
-    .prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'")
-    .get();
-  if (!table) return [];
-  const rows = database.sqlite.prepare('select name from kysely_migration order by name').all() as {
-    name: string;
-  }[];
-  return rows.map((row) => row.name);
 }
 
 function inspectConfig(file: string): { health: ConfigHealth; tools: Config['tools'] } {

@@ -5,6 +5,7 @@ import type { Db } from '../store/database.js';
 import { assetIdsMatching } from '../store/assets-repository.js';
 import { findCollection, insertCollection } from '../store/collections-repository.js';
 import type { CollectionRow, MediaType } from '../store/schema.js';
+import { assetIdsOfRunWithStatus, runExists } from '../store/runs-repository.js';
 import { findSourceByName } from '../store/sources-repository.js';
 
 export const CollectionFilters = z
@@ -42,12 +43,8 @@ export async function createCollection(
     throw new ArchivistError('source-unknown', `there is no source named "${filters.source}"`);
   }
   if (filters.fromRun) {
-    const run = await db
-      .selectFrom('runs')
-      .select('id')
-      .where('id', '=', filters.fromRun.run)
-      .executeTakeFirst();
-    if (!run) throw new ArchivistError('not-found', `there is no run ${filters.fromRun.run}`);
+    if (!(await runExists(db, filters.fromRun.run)))
+      throw new ArchivistError('not-found', `there is no run ${filters.fromRun.run}`);
   }
   return insertCollection(db, name, JSON.stringify(filters), new Date().toISOString());
 }
@@ -82,14 +79,7 @@ export async function resolveCollection(
     pathGlob: filters.path,
   });
   if (filters.fromRun) {
-    const rows = await db
-      .selectFrom('work_items')
-      .select('asset_id')
-      .distinct()
-      .where('run_id', '=', filters.fromRun.run)
-      .where('status', '=', filters.fromRun.status)
-      .execute();
-    const wanted = new Set(rows.map((row) => row.asset_id));
+    const wanted = await assetIdsOfRunWithStatus(db, filters.fromRun.run, filters.fromRun.status);
     assets = assets.filter((asset) => wanted.has(asset.id));
   }
   if (filters.sample) {

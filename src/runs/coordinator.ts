@@ -1,20 +1,26 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { findPipeline } from '../pipeline/registry.js';
-import type { RunStatus } from '../store/schema.js';
-import { getRun, runCoverage, transitionRun, type StepCounts } from '../store/runs-repository.js';
-import { failWorkItem, releaseWorkItems, skipOrphanedDependents } from './finish-work-item.js';
+import type { RunRow, RunStatus } from '../store/schema.js';
+import {
+  beatRun,
+  getRun,
+  runCoverage,
+  saveRunStats,
+  takeRun,
+  transitionRun,
+  type StepCounts,
+} from '../store/runs-repository.js';
+import { attemptsOf, releaseItems, skipOrphanedDependents } from '../store/work-items-repository.js';
+import { failWorkItem } from './finish-work-item.js';
+import { withReconnect } from './reconnect.js';
 import { computeRunStats } from './run-stats.js';
-import { openRunLog } from './run-log.js';
-import { removeScratchDir, removeStaleScratchDirs, scratchDirOf } from './scratch-dirs.js';
-import { needsOf } from './worker.js';
-import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
+import { openRunLog, type RunLog } from './run-log.js';
+import { WorkerPool, type PooledWorker } from './worker-pool.js';
+import { needsOf } from './worker-context.js';
+import { removeStaleScratchDirs } from './scratch-dirs.js';
 
-const WORKER_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-process.js');
 const TICK_MS = 500;
 /** In-flight steps get this long to finish after a cancel before they are aborted. */
 const CANCEL_GRACE_MS = 2_000;
@@ -22,15 +28,6 @@ const CANCEL_GRACE_MS = 2_000;
 const KILL_AFTER_MS = CANCEL_GRACE_MS + 5_000;
 /** Workers dying this many times in a row without finishing an item means something is wrong with the setup. */
 const CRASH_LOOP_LIMIT = 8;
-
-interface WorkerState {
-  child: ChildProcess;
-  id: string;
-  current: { itemId: number; at: number } | null;
-  stderr: string[];
-  exited: boolean;
-  killedForTimeout: boolean;
-}
 
 export interface RunSnapshot {
   status: RunStatus;
@@ -54,269 +51,191 @@ export async function coordinateRun(
   runId: string,
   options: CoordinateOptions,
 ): Promise<RunStatus> {
-  const db = home.db;
-  const taken = await db
-    .updateTable('runs')
-    .set((eb) => ({
-      status: 'running',
-      status_reason: null,
-      coordinator_pid: process.pid,
-      coordinator_host: os.hostname(),
-      heartbeat_at: Date.now(),
-      workers: options.workers,
-      started_at: eb.fn.coalesce('started_at', eb.val(new Date().toISOString())),
-    }))
-    .where('id', '=', runId)
-    // Only a run waiting for a coordinator: a start or resume leaves it `queued`, and a cancel that came
-    // first (the coordinator may take seconds to start) turned that into `cancelled`, which must hold.
-    .where('status', '=', 'queued')
-    .executeTakeFirst();
-  if (Number(taken.numUpdatedRows) === 0) {
-    const run = await getRun(db, runId);
+  // Only a run waiting for a coordinator: a start or resume leaves it `queued`.
+  if (!(await takeRun(home.db, runId, { pid: process.pid, host: os.hostname(), workers: options.workers }))) {
+    const run = await getRun(home.db, runId);
     throw new ArchivistError('usage', `run ${runId} is ${run.status}: it cannot be started or resumed now`);
   }
-  const run = await getRun(db, runId);
-  const pipeline = findPipeline(`${run.pipeline_name}@${run.pipeline_version}`);
-  const needs = needsOf(pipeline);
-  const log = openRunLog(home.layout, runId, 'coordinator');
-  // Workers killed in an earlier session (of this run or another) left their scratch folders behind.
-  const staleRemoved = removeStaleScratchDirs(home.layout);
-  log.info(
-    { event: 'coordinator-start', workers: options.workers, status: run.status, staleRemoved },
-    'coordinator took the run',
-  );
-
-  const workers = new Set<WorkerState>();
-  let stopping = null as { since: number } | null;
-  let cpuMs = 0;
-  let peakRss = 0;
-  let crashes = 0;
-  let crashesInARow = 0;
-
-  let wake: () => void = () => undefined;
-
-  const spawnWorker = () => {
-    // Share the cores between workers instead of letting each libvips use all of them.
-    const threads = String(Math.max(1, Math.floor(os.cpus().length / options.workers)));
-    const child = fork(WORKER_ENTRY, [home.layout.root, runId, String(process.pid)], {
-      // Each worker leads a process group of its own, with the tools it starts (exiftool, ffmpeg): a
-      // Ctrl-C in the terminal reaches the coordinator only (which cancels, with a grace period) instead of
-      // killing tools mid-file, and a worker that dies is cleaned up with everything it started.
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: {
-        ...process.env,
-        VIPS_CONCURRENCY: threads,
-        UV_THREADPOOL_SIZE: String(Math.max(4, Number(threads))),
-      },
-    });
-    const state: WorkerState = {
-      child,
-      id: `${os.hostname()}:${child.pid}`,
-      current: null,
-      stderr: [],
-      exited: false,
-      killedForTimeout: false,
-    };
-    child.stderr?.on('data', (chunk: Buffer) => {
-      state.stderr.push(...chunk.toString().split('\n').filter(Boolean));
-      if (state.stderr.length > 40) state.stderr.splice(0, state.stderr.length - 40);
-    });
-    child.on('message', (message: WorkerMessage) => {
-      switch (message.type) {
-        case 'claimed':
-          state.current = { itemId: message.itemId, at: Date.now() };
-          break;
-        case 'finished':
-          state.current = null;
-          crashesInARow = 0;
-          break;
-        case 'exiting':
-          cpuMs += message.cpuMs;
-          peakRss = Math.max(peakRss, message.maxRssBytes);
-          break;
-        case 'ready':
-          break;
-      }
-    });
-    child.on('exit', (code, signal) => void onExit(state, code, signal).finally(wake));
-    // A send to a worker whose channel just closed fails with an 'error' event; unhandled, it would take
-    // the coordinator down. The worker's exit is what matters, and 'exit' reports it.
-    child.on('error', (error) =>
-      log.warn({ event: 'worker-channel-error', worker: state.id, error: error.message }),
-    );
-    workers.add(state);
-  };
-
-  const onExit = async (state: WorkerState, code: number | null, signal: NodeJS.Signals | null) => {
-    state.exited = true;
-    // A worker killed (SIGKILL, a crash, our timeout) cannot end its tools; exiftool in -stay_open mode
-    // would wait on its closed stdin forever. Its process group goes with it.
-    killGroup(state.child.pid);
-    // A worker that was killed could not remove its scratch folder; one that exited has already.
-    if (state.child.pid !== undefined) removeScratchDir(scratchDirOf(home.layout, state.child.pid));
-    workers.delete(state);
-    const item = state.current;
-    // Stopping (cancel or pause): a worker killed after the grace period did nothing wrong; its item is
-    // released with the others when the run stops.
-    if (stopping) return;
-    if (item && (code !== 0 || signal)) {
-      crashes++;
-      crashesInARow++;
-      const attempts = await db
-        .selectFrom('work_items')
-        .select('attempts')
-        .where('id', '=', item.itemId)
-        .executeTakeFirst();
-      log.warn(
-        {
-          event: 'worker-died',
-          worker: state.id,
-          itemId: item.itemId,
-          code,
-          signal,
-          timeout: state.killedForTimeout,
-          stderrTail: state.stderr.slice(-20),
-        },
-        `worker ${state.id} died on item ${item.itemId}`,
-      );
-      const how = state.killedForTimeout ? 'timeout' : `worker crashed (${signal ?? `exit code ${code}`})`;
-      const result = await failWorkItem(db, item.itemId, null, {
-        reason: state.killedForTimeout ? 'timeout' : 'worker-crashed',
-        message:
-          (attempts?.attempts ?? 0) >= run.max_attempts
-            ? `${how} ${attempts?.attempts ?? '?'} times`
-            : `${how} on attempt ${attempts?.attempts ?? '?'} of ${run.max_attempts}`,
-        stderrTail: state.stderr.slice(-20).join('\n') || null,
-        retryable: true,
-        durationMs: Date.now() - item.at,
-      });
-      if (result === 'failed') await skipOrphanedDependents(db, runId, needs);
-    }
-    if (code === 0 && !signal) return;
-    if (!item) {
-      crashes++;
-      crashesInARow++;
-    }
-    // Items the dead worker had claimed ahead but not started did nothing wrong: back to pending.
-    await releaseWorkItems(db, { runId, owner: state.id });
-    if (crashesInARow >= CRASH_LOOP_LIMIT) {
-      await transitionRun(db, runId, ['running'], 'paused', {
-        status_reason: `workers crashed ${crashesInARow} times in a row: ${state.stderr.at(-1) ?? 'no message'}`,
-      });
-    } else {
-      spawnWorker(); // replace the dead worker; the run goes on
-    }
-  };
-
-  const stopWorkers = () => {
-    stopping = { since: Date.now() };
-    for (const state of workers) {
-      // A worker that already closed its channel (it saw the pause itself) is on its way out.
-      if (state.child.connected)
-        state.child.send({ type: 'stop', graceMs: CANCEL_GRACE_MS } satisfies CoordinatorMessage);
-    }
-  };
-
-  const onSignal = () => {
-    // Ctrl-C in a foreground run is a cancel: committed work stays, the run can be resumed.
-    void transitionRun(db, runId, ['running'], 'cancelling');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  for (let i = 0; i < options.workers; i++) spawnWorker();
-
-  let final: RunStatus;
-  try {
-    for (;;) {
-      // A tick, or sooner when a worker exits: the end of a run is noticed at once, not on the next tick.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, TICK_MS);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = () => undefined;
-      await db.updateTable('runs').set({ heartbeat_at: Date.now() }).where('id', '=', runId).execute();
-      const { status } = await db
-        .selectFrom('runs')
-        .select('status')
-        .where('id', '=', runId)
-        .executeTakeFirstOrThrow();
-      // Counting a run's items by status reads all of them: only for a terminal showing progress.
-      if (options.onTick) options.onTick({ status, ...(await runCoverage(db, runId)) });
-
-      if ((status === 'cancelling' || status === 'paused') && !stopping) stopWorkers();
-      if (stopping && Date.now() - stopping.since > KILL_AFTER_MS) {
-        for (const state of workers) killGroup(state.child.pid);
-      }
-      // A step that overruns its timeout by more than the worker's own abort is killed with its process.
-      for (const state of workers) {
-        if (
-          state.current &&
-          !state.killedForTimeout &&
-          Date.now() - state.current.at > run.item_timeout_ms + 5_000
-        ) {
-          state.killedForTimeout = true;
-          killGroup(state.child.pid);
-        }
-      }
-
-      const alive = [...workers].some((state) => !state.exited);
-      if (alive) continue;
-      if (status === 'cancelling') {
-        await releaseWorkItems(db, { runId });
-        await transitionRun(db, runId, ['cancelling'], 'cancelled', {
-          status_reason: 'cancelled by the user',
-        });
-        final = 'cancelled';
-        break;
-      }
-      if (status === 'paused') {
-        await releaseWorkItems(db, { runId });
-        final = 'paused';
-        break;
-      }
-      await skipOrphanedDependents(db, runId, needs);
-      const after = await runCoverage(db, runId);
-      if (after.total.pending + after.total.running === 0) {
-        await transitionRun(db, runId, ['running'], 'completed', { finished_at: new Date().toISOString() });
-        final = 'completed';
-        break;
-      }
-      if (!stopping) spawnWorker(); // workers left early (e.g. all were waiting out a backoff): carry on
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    for (const state of workers) killGroup(state.child.pid);
-  }
-
-  const ended = await getRun(db, runId);
-  const stats = await computeRunStats(db, runId, {
-    startedAt: ended.started_at,
-    finishedAt: ended.finished_at ?? new Date().toISOString(),
-    workers: options.workers,
-    workerCpuMs: cpuMs,
-    peakWorkerRssBytes: peakRss,
-    workerCrashes: crashes,
-  });
-  await db
-    .updateTable('runs')
-    .set({ stats_json: JSON.stringify(stats), heartbeat_at: null })
-    .where('id', '=', runId)
-    .execute();
-  return final;
+  return new Coordinator(home, await getRun(home.db, runId), options).run();
 }
 
-/** SIGKILL to a worker's whole process group (it leads one: `detached`); nothing if it is gone already. */
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // no such group: everything in it has exited
+class Coordinator {
+  private readonly log: RunLog;
+  private readonly needs: Record<string, readonly string[]>;
+  private readonly pool: WorkerPool;
+  private stoppingSince: number | null = null;
+  private wake: () => void = () => undefined;
+
+  constructor(
+    private readonly home: Home,
+    private readonly runRow: RunRow,
+    private readonly options: CoordinateOptions,
+  ) {
+    this.needs = needsOf(findPipeline(`${runRow.pipeline_name}@${runRow.pipeline_version}`));
+    this.log = openRunLog(home.layout, runRow.id, 'coordinator');
+    this.pool = new WorkerPool(home, runRow, options.workers, this.log, (worker, code, signal) =>
+      this.onWorkerExit(worker, code, signal).finally(() => this.wake()),
+    );
+  }
+
+  async run(): Promise<RunStatus> {
+    // Workers killed in an earlier session (of this run or another) left their scratch folders behind.
+    const staleRemoved = removeStaleScratchDirs(this.home.layout);
+    this.log.info(
+      { event: 'coordinator-start', workers: this.options.workers, staleRemoved },
+      'coordinator took the run',
+    );
+    // Ctrl-C in a foreground run is a cancel: committed work stays, the run can be resumed.
+    const onSignal = () => void transitionRun(this.home.db, this.runRow.id, ['running'], 'cancelling');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    for (let i = 0; i < this.options.workers; i++) this.pool.spawn();
+    let final: RunStatus | null = null;
+    try {
+      while (final === null) {
+        await this.nextTick();
+        final = await withReconnect(this.log, 'coordinator tick', () => this.tick());
+      }
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      this.pool.killAll();
+    }
+    await this.saveFigures();
+    return final;
+  }
+
+  /** A tick, or sooner when a worker exits: the end of a run is noticed at once, not on the next tick. */
+  private nextTick(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, TICK_MS);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      this.wake = () => undefined;
+    });
+  }
+
+  /** Beats, follows the run's status, polices the workers; the final status once every worker is gone. */
+  private async tick(): Promise<RunStatus | null> {
+    const { db } = this.home;
+    const status = await beatRun(db, this.runRow.id);
+    // Counting a run's items by status reads all of them: only for a terminal showing progress.
+    if (this.options.onTick) this.options.onTick({ status, ...(await runCoverage(db, this.runRow.id)) });
+    if ((status === 'cancelling' || status === 'paused') && this.stoppingSince === null) {
+      this.stoppingSince = Date.now();
+      this.pool.stopAll(CANCEL_GRACE_MS);
+    }
+    if (this.stoppingSince !== null && Date.now() - this.stoppingSince > KILL_AFTER_MS) this.pool.killAll();
+    this.pool.killOverdue(this.runRow.item_timeout_ms + 5_000);
+    if (this.pool.anyAlive) return null;
+    return this.settle(status);
+  }
+
+  /** Every worker is gone: end the run in the status it asked for, or carry on if items are left. */
+  private async settle(status: RunStatus): Promise<RunStatus | null> {
+    const { db } = this.home;
+    const runId = this.runRow.id;
+    if (status === 'cancelling') {
+      await releaseItems(db, { runId });
+      await transitionRun(db, runId, ['cancelling'], 'cancelled', { status_reason: 'cancelled by the user' });
+      return 'cancelled';
+    }
+    if (status === 'paused') {
+      await releaseItems(db, { runId });
+      return 'paused';
+    }
+    await skipOrphanedDependents(db, runId, this.needs);
+    const after = await runCoverage(db, runId);
+    if (after.total.pending + after.total.running === 0) {
+      await transitionRun(db, runId, ['running'], 'completed', { finished_at: new Date().toISOString() });
+      return 'completed';
+    }
+    // Workers left early (e.g. all were waiting out a backoff): carry on.
+    if (this.stoppingSince === null) this.pool.spawn();
+    return null;
+  }
+
+  private async onWorkerExit(
+    worker: PooledWorker,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> {
+    // Stopping (cancel or pause): a worker killed after the grace period did nothing wrong; its item is
+    // released with the others when the run stops.
+    if (this.stoppingSince !== null) return;
+    const clean = code === 0 && !signal;
+    const figures = this.pool.figures;
+    if (worker.current && !clean) await this.failCrashedItem(worker, worker.current, code, signal);
+    if (clean) return;
+    if (!worker.current) {
+      figures.crashes++;
+      figures.crashesInARow++;
+    }
+    // Items the dead worker had claimed ahead but not started did nothing wrong: back to pending.
+    await releaseItems(this.home.db, { runId: this.runRow.id, owner: worker.id });
+    if (figures.crashesInARow >= CRASH_LOOP_LIMIT) {
+      await transitionRun(this.home.db, this.runRow.id, ['running'], 'paused', {
+        status_reason: `workers crashed ${figures.crashesInARow} times in a row: ${worker.stderr.at(-1) ?? 'no message'}`,
+      });
+    } else {
+      this.pool.spawn(); // replace the dead worker; the run goes on
+    }
+  }
+
+  /** The item a worker died on: a failed attempt (`worker-crashed` with the signal, or `timeout`). */
+  private async failCrashedItem(
+    worker: PooledWorker,
+    item: { itemId: number; at: number },
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> {
+    const { db } = this.home;
+    this.pool.figures.crashes++;
+    this.pool.figures.crashesInARow++;
+    const attempts = await attemptsOf(db, item.itemId);
+    this.log.warn(
+      {
+        event: 'worker-died',
+        worker: worker.id,
+        itemId: item.itemId,
+        code,
+        signal,
+        timeout: worker.killedForTimeout,
+        stderrTail: worker.stderr.slice(-20),
+      },
+      `worker ${worker.id} died on item ${item.itemId}`,
+    );
+    const how = worker.killedForTimeout ? 'timeout' : `worker crashed (${signal ?? `exit code ${code}`})`;
+    const max = this.runRow.max_attempts;
+    const result = await failWorkItem(db, item.itemId, null, {
+      reason: worker.killedForTimeout ? 'timeout' : 'worker-crashed',
+      message:
+        (attempts ?? 0) >= max
+          ? `${how} ${attempts ?? '?'} times`
+          : `${how} on attempt ${attempts ?? '?'} of ${max}`,
+      stderrTail: worker.stderr.slice(-20).join('\n') || null,
+      retryable: true,
+      durationMs: Date.now() - item.at,
+      worker: worker.id,
+    });
+    if (result === 'failed') await skipOrphanedDependents(db, this.runRow.id, this.needs);
+  }
+
+  private async saveFigures(): Promise<void> {
+    const { db } = this.home;
+    const ended = await getRun(db, this.runRow.id);
+    const { cpuMs, peakRss, crashes } = this.pool.figures;
+    const stats = await computeRunStats(db, this.runRow.id, {
+      startedAt: ended.started_at,
+      finishedAt: ended.finished_at ?? new Date().toISOString(),
+      workers: this.options.workers,
+      workerCpuMs: cpuMs,
+      peakWorkerRssBytes: peakRss,
+      workerCrashes: crashes,
+    });
+    await saveRunStats(db, this.runRow.id, JSON.stringify(stats));
   }
 }

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { Db } from '../store/database.js';
+import { insertRun } from '../store/runs-repository.js';
 import type { MediaType, Policy } from '../store/schema.js';
 import type { ResolvedParams } from '../pipeline/params.js';
 import type { PipelineDefinition } from '../pipeline/step.js';
@@ -38,64 +39,49 @@ export async function detectToolVersions(pipeline: PipelineDefinition): Promise<
   return Object.fromEntries(found) as RunPlan['toolVersions'];
 }
 
-/**
- * Writes the run and its frozen scope, one work item per (asset, step), in one transaction: a run is
- * either fully planned or not there at all. Later catalog changes cannot change this list.
- */
+/** Plans the run's frozen scope, one work item per (asset, step), and writes it with the run at once. */
 export async function createRun(db: Db, plan: RunPlan): Promise<string> {
   const id = newRunId();
-  const now = new Date().toISOString();
-  await db.transaction().execute(async (trx) => {
-    await trx
-      .insertInto('runs')
-      .values({
-        id,
-        pipeline_name: plan.pipeline.name,
-        pipeline_version: plan.pipeline.version,
-        params_json: JSON.stringify(plan.params),
-        tool_versions_json: JSON.stringify(plan.toolVersions),
-        collection_name: plan.collectionName,
-        scope_json: JSON.stringify(plan.scope),
-        policy: plan.policy,
-        min_free_bytes: plan.minFree.bytes,
-        min_free_spec: plan.minFree.spec,
-        workers: plan.workers,
-        max_attempts: plan.maxAttempts,
-        item_timeout_ms: plan.itemTimeoutMs,
-        force: plan.force ? 1 : 0,
-        seed: plan.seed,
-        status: 'queued',
-        status_reason: null,
-        parent_run_id: plan.parentRunId,
-        host: os.hostname(),
-        created_at: now,
-      })
-      .execute();
-
-    const rows = plan.assets.flatMap((asset, index) => {
-      // Sandbox runs go in a seeded shuffled order, so the first results represent the whole scope.
-      const orderKey =
-        plan.policy === 'sandbox' ? Number.parseInt(seededRank(plan.seed, asset.id).slice(0, 12), 16) : index;
-      return plan.pipeline.steps.map((step, stepIndex) => {
-        const applies = step.mediaTypes.includes(asset.mediaType);
-        return {
-          run_id: id,
-          asset_id: asset.id,
-          step: step.name,
-          step_index: stepIndex,
-          order_key: orderKey,
-          status: applies ? ('pending' as const) : ('skipped' as const),
-          reason: applies ? null : 'not-applicable',
-          message: applies ? null : `${step.name} does not apply to ${asset.mediaType} files`,
-        };
-      });
+  const items = plan.assets.flatMap((asset, index) => {
+    // Sandbox runs go in a seeded shuffled order, so the first results represent the whole scope.
+    const orderKey =
+      plan.policy === 'sandbox' ? Number.parseInt(seededRank(plan.seed, asset.id).slice(0, 12), 16) : index;
+    return plan.pipeline.steps.map((step, stepIndex) => {
+      const applies = step.mediaTypes.includes(asset.mediaType);
+      return {
+        asset_id: asset.id,
+        step: step.name,
+        step_index: stepIndex,
+        order_key: orderKey,
+        status: applies ? ('pending' as const) : ('skipped' as const),
+        reason: applies ? null : 'not-applicable',
+        message: applies ? null : `${step.name} does not apply to ${asset.mediaType} files`,
+      };
     });
-    for (let i = 0; i < rows.length; i += 400) {
-      await trx
-        .insertInto('work_items')
-        .values(rows.slice(i, i + 400))
-        .execute();
-    }
   });
+  await insertRun(
+    db,
+    {
+      id,
+      pipeline_name: plan.pipeline.name,
+      pipeline_version: plan.pipeline.version,
+      params_json: JSON.stringify(plan.params),
+      tool_versions_json: JSON.stringify(plan.toolVersions),
+      collection_name: plan.collectionName,
+      scope_json: JSON.stringify(plan.scope),
+      policy: plan.policy,
+      min_free_bytes: plan.minFree.bytes,
+      min_free_spec: plan.minFree.spec,
+      workers: plan.workers,
+      max_attempts: plan.maxAttempts,
+      item_timeout_ms: plan.itemTimeoutMs,
+      force: plan.force ? 1 : 0,
+      seed: plan.seed,
+      parent_run_id: plan.parentRunId,
+      host: os.hostname(),
+      created_at: new Date().toISOString(),
+    },
+    items,
+  );
   return id;
 }

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Db } from '../store/database.js';
-import { transitionRun } from '../store/runs-repository.js';
-import { releaseWorkItems } from './finish-work-item.js';
+import { runsInProgress, transitionRun } from '../store/runs-repository.js';
+import { releaseItems } from '../store/work-items-repository.js';
 
 /** A coordinator beats every second; this much silence means it is gone. */
 export const COORDINATOR_STALE_MS = 10_000;
@@ -29,11 +29,7 @@ export function processAlive(pid: number): boolean {
  * counting the attempt. `run resume` continues it.
  */
 export async function detectInterruptedRuns(db: Db, now: number = Date.now()): Promise<string[]> {
-  const candidates = await db
-    .selectFrom('runs')
-    .select(['id', 'status', 'coordinator_pid', 'coordinator_host', 'heartbeat_at'])
-    .where('status', 'in', ['running', 'cancelling'])
-    .execute();
+  const candidates = await runsInProgress(db);
   const interrupted: string[] = [];
   for (const run of candidates) {
     const local = run.coordinator_host === os.hostname() && run.coordinator_pid !== null;
@@ -46,7 +42,7 @@ export async function detectInterruptedRuns(db: Db, now: number = Date.now()): P
     // A cancel that lost its coordinator is finished by recording it as cancelled.
     const to = run.status === 'cancelling' ? 'cancelled' : 'interrupted';
     if (await transitionRun(db, run.id, [run.status], to, { status_reason: why })) {
-      await releaseWorkItems(db, { runId: run.id });
+      await releaseItems(db, { runId: run.id });
       interrupted.push(run.id);
     }
   }

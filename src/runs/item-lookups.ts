@@ -3,15 +3,9 @@ import { artifactFileExists } from '../artifacts/artifact-store.js';
 import { sourceFilePath } from '../catalog/file-names.js';
 import type { SourcePath } from '../catalog/source-reader.js';
 import type { Home } from '../home/home.js';
+import { artifactsByCacheKeys, type ReuseCandidate } from '../store/artifacts-repository.js';
+import { assetRows, presentLocations } from '../store/assets-repository.js';
 import type { AssetRow, RunRow } from '../store/schema.js';
-
-interface Candidate {
-  id: string;
-  path: string;
-  size: number;
-  expires_at: string | null;
-  cache_key: string;
-}
 
 /**
  * What processing an item needs to read (the asset, a present file, a reusable artifact), fetched once
@@ -21,7 +15,7 @@ interface Candidate {
 export class ItemLookups {
   private readonly assets = new Map<string, AssetRow>();
   private readonly files = new Map<string, SourcePath | null>();
-  private readonly candidates = new Map<string, Candidate[]>();
+  private readonly candidates = new Map<string, ReuseCandidate[]>();
 
   constructor(
     private readonly home: Home,
@@ -35,66 +29,33 @@ export class ItemLookups {
     this.candidates.clear();
     const ids = [...new Set(assetIds)];
     if (ids.length === 0) return;
-    for (const asset of await this.home.db
-      .selectFrom('assets')
-      .selectAll()
-      .where('id', 'in', ids)
-      .execute()) {
-      this.assets.set(asset.id, asset);
-    }
-    const locations = await this.home.db
-      .selectFrom('locations')
-      .innerJoin('sources', 'sources.id', 'locations.source_id')
-      .select(['locations.asset_id', 'sources.path as root', 'locations.path'])
-      .where('locations.asset_id', 'in', ids)
-      .where('locations.status', '=', 'present')
-      .orderBy('locations.id')
-      .execute();
-    for (const id of ids) this.files.set(id, firstExisting(locations.filter((l) => l.asset_id === id)));
-    if (cacheKeys.length > 0) {
-      for (const key of cacheKeys) this.candidates.set(key, []);
-      const rows = await this.home.db
-        .selectFrom('artifacts')
-        .select(['id', 'path', 'size', 'expires_at', 'cache_key'])
-        .where('cache_key', 'in', [...new Set(cacheKeys)])
-        .orderBy('created_at', 'desc')
-        .execute();
-      for (const row of rows) this.candidates.get(row.cache_key)!.push(row);
-    }
+    for (const asset of await assetRows(this.home.db, ids)) this.assets.set(asset.id, asset);
+    const locations = await presentLocations(this.home.db, ids);
+    for (const id of ids) this.files.set(id, this.firstExisting(locations.filter((l) => l.asset_id === id)));
+    for (const key of cacheKeys) this.candidates.set(key, []);
+    for (const row of await artifactsByCacheKeys(this.home.db, cacheKeys))
+      this.candidates.get(row.cache_key)!.push(row);
   }
 
   async asset(id: string): Promise<AssetRow> {
-    return (
-      this.assets.get(id) ??
-      (await this.home.db.selectFrom('assets').selectAll().where('id', '=', id).executeTakeFirstOrThrow())
-    );
+    const known = this.assets.get(id);
+    if (known) return known;
+    const [row] = await assetRows(this.home.db, [id]);
+    if (!row) throw new Error(`asset ${id} is not in the catalog`);
+    return row;
   }
 
   /** A present location that really exists on disk, or null when the file is gone from every source. */
   async presentFile(assetId: string): Promise<SourcePath | null> {
     const known = this.files.get(assetId);
     if (known !== undefined) return known;
-    const rows = await this.home.db
-      .selectFrom('locations')
-      .innerJoin('sources', 'sources.id', 'locations.source_id')
-      .select(['sources.path as root', 'locations.path'])
-      .where('locations.asset_id', '=', assetId)
-      .where('locations.status', '=', 'present')
-      .orderBy('locations.id')
-      .execute();
-    return firstExisting(rows);
+    return this.firstExisting(await presentLocations(this.home.db, [assetId]));
   }
 
   /** An existing artifact with this cache key that this run may reuse, whose file is really in the store. */
   async reusable(cacheKey: string): Promise<{ id: string } | undefined> {
     const candidates =
-      this.candidates.get(cacheKey) ??
-      (await this.home.db
-        .selectFrom('artifacts')
-        .select(['id', 'path', 'size', 'expires_at', 'cache_key'])
-        .where('cache_key', '=', cacheKey)
-        .orderBy('created_at', 'desc')
-        .execute());
+      this.candidates.get(cacheKey) ?? (await artifactsByCacheKeys(this.home.db, [cacheKey]));
     const nowIso = new Date().toISOString();
     return candidates.find(
       (candidate) =>
@@ -105,13 +66,13 @@ export class ItemLookups {
         artifactFileExists(this.home.layout, candidate.path, candidate.size),
     );
   }
-}
 
-function firstExisting(rows: readonly { root: string; path: string }[]): SourcePath | null {
-  for (const row of rows) {
-    // The exact bytes when the cataloged name is not UTF-8.
-    const file = sourceFilePath(row.root, row.path);
-    if (fs.existsSync(file)) return file;
+  private firstExisting(rows: readonly { root: string; path: string }[]): SourcePath | null {
+    for (const row of rows) {
+      // The exact bytes when the cataloged name is not UTF-8.
+      const file = sourceFilePath(row.root, row.path);
+      if (fs.existsSync(file)) return file;
+    }
+    return null;
   }
-  return null;
 }

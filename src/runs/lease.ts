@@ -1,4 +1,4 @@
-import type { Db } from '../store/database.js';
+import type { RetryRule } from '../store/work-items-repository.js';
 
 /** How long a claim holds without a heartbeat; heartbeats come three times per lease. */
 export const LEASE_MS = 15_000;
@@ -9,25 +9,12 @@ export function backoffMs(attemptsSoFar: number): number {
   return Math.min(30_000, 500 * 2 ** Math.max(0, attemptsSoFar - 1));
 }
 
-/** Extends our lease; false means it is no longer ours (expired and reclaimed): stop working on it. */
-export async function extendLease(db: Db, itemId: number, owner: string, until: number): Promise<boolean> {
-  const result = await db
-    .updateTable('work_items')
-    .set({ lease_expires_at: until })
-    .where('id', '=', itemId)
-    .where('lease_owner', '=', owner)
-    .where('status', '=', 'running')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
-}
-
-/** Extends every lease a worker holds (the item it works on and those it claimed ahead). */
-export async function extendLeases(db: Db, owner: string, until: number): Promise<number> {
-  const result = await db
-    .updateTable('work_items')
-    .set({ lease_expires_at: until })
-    .where('lease_owner', '=', owner)
-    .where('status', '=', 'running')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
+/**
+ * The one retry rule, for every failed attempt (a step's failure, a crash the coordinator saw, a lease
+ * that expired): a retryable reason is tried again after a backoff until the attempts are used up; then,
+ * or at once for a reason that cannot get better, the item is `failed` and the run goes on.
+ */
+export const retryRule: RetryRule = (attemptsSoFar, maxAttempts, retryable) =>
+  retryable && attemptsSoFar < maxAttempts
+    ? { retry: true, backoffMs: backoffMs(attemptsSoFar) }
+    : { retry: false };

@@ -1,9 +1,14 @@
 import type { Db } from '../store/database.js';
 import type { WorkItemRow } from '../store/schema.js';
-import { completeWorkItems, recordCompletions, type DoneResult } from './finish-work-item.js';
+import {
+  completeItems,
+  recordCompletions,
+  type Completion,
+  type DoneResult,
+} from '../store/work-items-repository.js';
 import type { RunLog } from './run-log.js';
 
-type Entry = { item: WorkItemRow; result: DoneResult };
+type Entry = Completion;
 
 /**
  * A stored result waits for the next claim to be committed, unless nothing was committed for this long:
@@ -24,6 +29,8 @@ const EAGER_AFTER_MS = 500;
 export class PendingCompletions {
   private entries: Entry[] = [];
   private readonly storing = new Set<Promise<void>>();
+  /** Items whose file is still being stored: their leases must be renewed until they are committed. */
+  private readonly storingItems = new Set<WorkItemRow>();
   private lastCommitAt = 0;
   constructor(
     private readonly db: Db,
@@ -44,6 +51,7 @@ export class PendingCompletions {
     result: Promise<DoneResult>,
     onFailure: (error: unknown) => Promise<void>,
   ): void {
+    this.storingItems.add(item);
     const settled = result.then(
       async (done) => {
         this.add(item, done);
@@ -55,8 +63,16 @@ export class PendingCompletions {
       .catch((error: unknown) =>
         this.log.error({ event: 'store-failure-unrecorded', itemId: item.id, error: String(error) }),
       )
-      .finally(() => this.storing.delete(tracked));
+      .finally(() => {
+        this.storing.delete(tracked);
+        this.storingItems.delete(item);
+      });
     this.storing.add(tracked);
+  }
+
+  /** Items done but not committed yet (stored or being stored): still leased to this worker. */
+  held(): WorkItemRow[] {
+    return [...this.entries.map((e) => e.item), ...this.storingItems];
   }
 
   /** True while a file is still being stored. */
@@ -81,7 +97,7 @@ export class PendingCompletions {
     if (entries.length === 0) return;
     this.lastCommitAt = Date.now();
     try {
-      this.warnLost(entries, await completeWorkItems(this.db, this.owner, entries));
+      this.warnLost(entries, await completeItems(this.db, this.owner, entries));
     } catch (error) {
       this.entries = [...entries, ...this.entries];
       throw error;
@@ -114,10 +130,18 @@ export class PendingCompletions {
     return entries;
   }
 
+  /**
+   * A refused completion: the lease was taken over (it expired while this worker was cut off or frozen)
+   * and another worker's result is the one that counts. Counted for this worker in the run's figures;
+   * its artifact file, if any, has no row and is left for `gc`.
+   */
   private warnLost(entries: readonly Entry[], recorded: readonly boolean[]): void {
     recorded.forEach((ok, i) => {
       if (!ok)
-        this.log.warn({ event: 'lease-lost', itemId: entries[i]!.item.id }, 'result discarded: lease lost');
+        this.log.warn(
+          { event: 'completion-refused', itemId: entries[i]!.item.id, epoch: entries[i]!.item.lease_epoch },
+          'late completion refused: the lease was taken over',
+        );
     });
   }
 }

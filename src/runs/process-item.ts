@@ -1,266 +1,332 @@
 import path from 'node:path';
-import { cacheKeyOf } from '../artifacts/cache-key.js';
 import { pathText } from '../catalog/file-names.js';
 import { pathForTools, SourceReadError, type ToolPath } from '../catalog/source-reader.js';
 import { storeArtifactFile } from '../artifacts/artifact-store.js';
-import type { StepDefinition, StepInput, StepOutcome } from '../pipeline/step.js';
+import type { StepInput, StepOutcome, StepOutput } from '../pipeline/step.js';
 import { RETRYABLE_REASONS } from '../pipeline/step.js';
-import type { WorkItemRow } from '../store/schema.js';
 import { transitionRun } from '../store/runs-repository.js';
+import type { AssetRow, WorkItemRow } from '../store/schema.js';
+import {
+  inputsOfItem,
+  leaseOf,
+  releaseItems,
+  skipItem,
+  skipOrphanedDependents,
+} from '../store/work-items-repository.js';
 import { diskSpace, formatSize } from './disk-threshold.js';
-import { failWorkItem, releaseWorkItems, skipOrphanedDependents, skipWorkItem } from './finish-work-item.js';
 import { doneResult, type DoneFacts } from './done-result.js';
-import type { ItemLookups } from './item-lookups.js';
-import { extendLease, HEARTBEAT_MS, LEASE_MS } from './lease.js';
+import { failWorkItem } from './finish-work-item.js';
+import { ItemLookups } from './item-lookups.js';
 import type { PendingCompletions } from './pending-completions.js';
-import type { WorkerContext } from './worker.js';
+import { cacheKeyOfItem, needsOf, type StepPlan, type WorkerContext } from './worker-context.js';
 import type { WorkerMessage } from './worker-messages.js';
-
-/**
- * One work item, start to end: reuse an identical artifact if there is one, else run the step under its
- * timeout and the run's cancel, check the disk, store the output, and record done, skipped or failed.
- */
-async function inputsOf(
-  context: WorkerContext,
-  item: WorkItemRow,
-  step: StepDefinition,
-): Promise<StepInput[]> {
-  if (!step.needs || step.needs.length === 0) return [];
-  const rows = await context.home.db
-    .selectFrom('work_items')
-    .innerJoin('artifacts', 'artifacts.id', 'work_items.artifact_id')
-    .select(['work_items.step', 'artifacts.id', 'artifacts.path', 'artifacts.sha256'])
-    .where('work_items.run_id', '=', item.run_id)
-    .where('work_items.asset_id', '=', item.asset_id)
-    .where('work_items.step', 'in', step.needs)
-    .execute();
-  return rows.map((row) => ({
-    step: row.step,
-    artifactId: row.id,
-    file: path.join(context.home.layout.artifacts, ...row.path.split('/')),
-    sha256: row.sha256,
-  }));
-}
 
 export type ItemOutcome = Extract<WorkerMessage, { type: 'finished' }>['outcome'];
 
-export async function processItem(
-  context: WorkerContext,
-  item: WorkItemRow,
-  step: StepDefinition,
-  toolVersion: string,
-  needs: Record<string, readonly string[]>,
-  scratchDir: string,
-  completions: PendingCompletions,
-  lookups: ItemLookups,
-): Promise<ItemOutcome> {
-  const { home, run, workerId } = context;
-  const now = context.now ?? Date.now;
-  const started = now();
-  const abort = new AbortController();
-  const onStop = () => abort.abort(new Error('stopped'));
-  context.abortWork.addEventListener('abort', onStop);
-  const timeout = setTimeout(() => abort.abort(new Error('timeout')), run.item_timeout_ms);
-  // The lease of the item in hand is watched by the heartbeat; if it was lost (expired and taken by
-  // another worker), stop working on it: the other worker's result is the one that counts.
-  const leaseWatch = setInterval(() => {
-    void extendLease(home.db, item.id, workerId, now() + LEASE_MS).then((ours) => {
-      if (!ours) abort.abort(new Error('lease lost'));
-    });
-  }, HEARTBEAT_MS);
-  try {
-    const asset = await lookups.asset(item.asset_id);
-    const params = (JSON.parse(run.params_json) as Record<string, Record<string, unknown>>)[step.name] ?? {};
-    const inputs = await inputsOf(context, item, step);
-    const tool = { name: step.tool.name, version: toolVersion };
-    const cacheKey = cacheKeyOf({
-      step: step.name,
-      tool,
-      params,
-      inputSha256: [asset.id, ...inputs.map((i) => i.sha256)],
-    });
+/** One item in hand: what its parts share. */
+interface Job {
+  item: WorkItemRow;
+  plan: StepPlan;
+  asset: AssetRow;
+  inputs: StepInput[];
+  cacheKey: string;
+  started: number;
+  /** Aborts the step: the run's cancel (after the grace), the item's timeout, or a lost lease. */
+  abort: AbortController;
+}
 
-    if (!run.force) {
-      const reusable = await lookups.reusable(cacheKey);
-      if (reusable) {
-        completions.add(item, {
-          durationMs: now() - started,
-          artifact: { reusedId: reusable.id },
-          makeCurrent: run.policy === 'production' ? { assetId: asset.id, kind: step.artifactKind } : null,
-        });
-        return 'reused';
-      }
+/**
+ * Processes the items of one worker, one at a time: reuse an identical artifact if there is one, else
+ * run the step under its timeout and the run's cancel, check the disk, store the output, and record done,
+ * skipped or failed. Made once per worker, with what every item shares.
+ */
+export class ItemProcessor {
+  private readonly lookups: ItemLookups;
+  private readonly needs: Record<string, readonly string[]>;
+  /** Cache keys computed when a batch was claimed, by item id (items whose key needs no inputs). */
+  private readonly keys = new Map<number, string>();
+  private current: Job | null = null;
+
+  constructor(
+    private readonly context: WorkerContext,
+    private readonly plans: ReadonlyMap<string, StepPlan>,
+    private readonly completions: PendingCompletions,
+    private readonly scratchDir: string,
+  ) {
+    this.lookups = new ItemLookups(context.home, context.run);
+    this.needs = needsOf(context.pipeline);
+  }
+
+  planOf(item: WorkItemRow): StepPlan {
+    const plan = this.plans.get(item.step);
+    if (!plan) throw new Error(`run ${this.context.run.id} has items of unknown step ${item.step}`);
+    return plan;
+  }
+
+  /** Reads what a claimed batch needs in a few queries instead of a few per item. */
+  async prefetch(items: readonly WorkItemRow[]): Promise<void> {
+    this.keys.clear();
+    for (const item of items) {
+      const plan = this.planOf(item);
+      // An item with inputs has a key only once they exist (made by earlier items).
+      if (plan.needs.length === 0) this.keys.set(item.id, cacheKeyOfItem(plan, item.asset_id));
     }
+    await this.lookups.prefetch(
+      items.map((i) => i.asset_id),
+      this.context.run.force ? [] : [...this.keys.values()],
+    );
+  }
 
-    const found = await lookups.presentFile(asset.id);
+  /** The heartbeat found the lease of the item in hand taken over: stop working on it. */
+  leaseLost(itemId: number): void {
+    if (this.current?.item.id === itemId) this.current.abort.abort(new Error('lease lost'));
+  }
+
+  async process(item: WorkItemRow): Promise<ItemOutcome> {
+    const { context } = this;
+    const now = context.now ?? Date.now;
+    const abort = new AbortController();
+    const onStop = () => abort.abort(new Error('stopped'));
+    context.abortWork.addEventListener('abort', onStop);
+    const timeout = setTimeout(() => abort.abort(new Error('timeout')), context.run.item_timeout_ms);
+    try {
+      const job = await this.prepare(item, abort, now());
+      this.current = job;
+      if (!context.run.force) {
+        const reused = await this.reuse(job);
+        if (reused) return reused;
+      }
+      const { file, outcome } = await this.runStep(job);
+      if (context.abortWork.aborted) {
+        // Cancelled or paused while working: give the item back untouched, it did nothing wrong.
+        await releaseItems(context.home.db, {
+          runId: context.run.id,
+          itemId: item.id,
+          owner: context.workerId,
+        });
+        return 'released';
+      }
+      switch (outcome.status) {
+        case 'skipped':
+          return (await skipItem(context.home.db, leaseOf(item), outcome.reason, outcome.message))
+            ? 'skipped'
+            : 'lost';
+        case 'failed':
+          return this.recordFailure(job, file, outcome);
+        case 'done':
+          return this.recordDone(job, file, outcome.output ?? null);
+      }
+    } finally {
+      this.current = null;
+      clearTimeout(timeout);
+      context.abortWork.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async prepare(item: WorkItemRow, abort: AbortController, started: number): Promise<Job> {
+    const plan = this.planOf(item);
+    const asset = await this.lookups.asset(item.asset_id);
+    const inputs = (await inputsOfItem(this.context.home.db, item, plan.needs)).map((row) => ({
+      step: row.step,
+      artifactId: row.id,
+      file: path.join(this.context.home.layout.artifacts, ...row.path.split('/')),
+      sha256: row.sha256,
+    }));
+    const cacheKey =
+      this.keys.get(item.id) ??
+      cacheKeyOfItem(
+        plan,
+        asset.id,
+        inputs.map((i) => i.sha256),
+      );
+    return { item, plan, asset, inputs, cacheKey, started, abort };
+  }
+
+  /** An identical artifact (same cache key) that this run may use: done, without running the step. */
+  private async reuse(job: Job): Promise<ItemOutcome | null> {
+    const reusable = await this.lookups.reusable(job.cacheKey);
+    if (!reusable) return null;
+    const { run } = this.context;
+    this.completions.add(job.item, {
+      durationMs: this.elapsed(job),
+      artifact: { reusedId: reusable.id },
+      makeCurrent:
+        run.policy === 'production' ? { assetId: job.asset.id, kind: job.plan.step.artifactKind } : null,
+    });
+    return 'reused';
+  }
+
+  private async runStep(job: Job): Promise<{ file: string | null; outcome: StepOutcome }> {
+    const found = await this.lookups.presentFile(job.asset.id);
     // For logs and messages: the exact bytes of a name that is not UTF-8, as text (file-names.ts).
     const file = found === null ? null : pathText(found);
+    if (!found) {
+      return {
+        file,
+        outcome: {
+          status: 'failed',
+          reason: 'source-missing',
+          message: 'no present location: the file is missing from every source',
+          retryable: false,
+        },
+      };
+    }
     let outcome: StepOutcome;
     let original: ToolPath | undefined;
-    if (!found) {
-      outcome = {
-        status: 'failed',
-        reason: 'source-missing',
-        message: 'no present location: the file is missing from every source',
-        retryable: false,
-      };
-    } else {
-      try {
-        original = await pathForTools(found);
-        outcome = await step.run({
-          asset: {
-            id: asset.id,
-            mediaType: asset.media_type,
-            mime: asset.mime,
-            size: asset.size,
-            file: original.path,
-          },
-          params,
-          inputs,
-          signal: abort.signal,
-          scratchDir,
-        });
-      } catch (error) {
-        outcome =
-          error instanceof SourceReadError
-            ? {
-                status: 'failed',
-                reason: error.reason === 'not-found' ? 'source-missing' : 'io-error',
-                message: oneLine(error),
-                retryable: error.retryable,
-              }
-            : { status: 'failed', reason: 'step-error', message: oneLine(error), retryable: false };
-      } finally {
-        await original?.close();
-      }
+    try {
+      const { asset } = job;
+      original = await pathForTools(found);
+      outcome = await job.plan.step.run({
+        asset: {
+          id: asset.id,
+          mediaType: asset.media_type,
+          mime: asset.mime,
+          size: asset.size,
+          file: original.path,
+        },
+        params: job.plan.params,
+        inputs: job.inputs,
+        signal: job.abort.signal,
+        scratchDir: this.scratchDir,
+      });
+    } catch (error) {
+      outcome =
+        error instanceof SourceReadError
+          ? {
+              status: 'failed',
+              reason: error.reason === 'not-found' ? 'source-missing' : 'io-error',
+              message: oneLine(error),
+              retryable: error.retryable,
+            }
+          : { status: 'failed', reason: 'step-error', message: oneLine(error), retryable: false };
+    } finally {
+      await original?.close();
     }
-
-    if (context.abortWork.aborted) {
-      // Cancelled or paused while working: give the item back untouched, it did nothing wrong.
-      await releaseWorkItems(home.db, { runId: run.id, itemId: item.id, owner: workerId });
-      return 'released';
-    }
-    if (
-      abort.signal.aborted &&
-      abort.signal.reason instanceof Error &&
-      abort.signal.reason.message === 'timeout'
-    ) {
+    const reason: unknown = job.abort.signal.reason;
+    if (job.abort.signal.aborted && reason instanceof Error && reason.message === 'timeout') {
       outcome = {
         status: 'failed',
         reason: 'timeout',
-        message: `took longer than ${run.item_timeout_ms / 1000} s`,
+        message: `took longer than ${this.context.run.item_timeout_ms / 1000} s`,
         retryable: true,
       };
     }
+    return { file, outcome };
+  }
 
-    switch (outcome.status) {
-      case 'skipped':
-        return (await skipWorkItem(home.db, item, workerId, outcome.reason, outcome.message))
-          ? 'skipped'
-          : 'lost';
-      case 'failed': {
-        // Enough to rerun this item by hand: the file, the step, its params, the tool and what it said.
+  private async recordFailure(
+    job: Job,
+    file: string | null,
+    outcome: Extract<StepOutcome, { status: 'failed' }>,
+  ): Promise<ItemOutcome> {
+    const { context } = this;
+    const { item, asset, plan } = job;
+    // Enough to rerun this item by hand: the file, the step, its params, the tool and what it said.
+    context.log.warn(
+      {
+        event: 'item-failed',
+        itemId: item.id,
+        assetId: asset.id,
+        file,
+        step: plan.step.name,
+        params: plan.params,
+        tool: plan.tool,
+        command: outcome.command ?? null,
+        attempt: item.attempts,
+        reason: outcome.reason,
+        message: outcome.message,
+        stderrTail: outcome.stderrTail ?? null,
+      },
+      `${plan.step.name} failed on ${file ?? asset.id}: ${outcome.reason}`,
+    );
+    const result = await failWorkItem(context.home.db, item.id, leaseOf(item), {
+      reason: outcome.reason,
+      message: outcome.message,
+      stderrTail: outcome.stderrTail ?? null,
+      retryable: outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason),
+      durationMs: this.elapsed(job),
+    });
+    if (result === 'failed') await skipOrphanedDependents(context.home.db, context.run.id, this.needs);
+    return result;
+  }
+
+  private async recordDone(job: Job, file: string | null, output: StepOutput | null): Promise<ItemOutcome> {
+    const { context } = this;
+    const { home, run } = context;
+    // Per-item success is debug-level: a 100,000-item run should not write 100,000 lines by default.
+    context.log.debug(
+      {
+        event: 'item-done',
+        itemId: job.item.id,
+        assetId: job.asset.id,
+        step: job.plan.step.name,
+        durationMs: this.elapsed(job),
+      },
+      `${job.plan.step.name} done`,
+    );
+    if (!output) {
+      this.completions.add(job.item, doneResult(this.facts(job, ''), null));
+      return 'done';
+    }
+    // Check the disk before every write: below the threshold the run pauses and nothing is failed.
+    const space = diskSpace(home.layout.artifacts);
+    if (space.free < run.min_free_bytes) {
+      await transitionRun(home.db, run.id, ['running'], 'paused', {
+        status_reason: `disk-threshold: ${freeVersusRequired(space.free, run.min_free_bytes)} (--min-free ${run.min_free_spec})`,
+      });
+      await releaseItems(home.db, { runId: run.id, itemId: job.item.id, owner: context.workerId });
+      return 'released';
+    }
+    // The store goes on while this worker starts its next item; the row waits for the file (see
+    // PendingCompletions). A file that cannot be stored fails this attempt, retryably.
+    this.completions.addWhenStored(
+      job.item,
+      storeArtifactFile(home.layout, output).then((stored) =>
+        doneResult(this.facts(job, output.mime), stored),
+      ),
+      async (error) => {
+        const message = `cannot store the artifact: ${oneLine(error)}`;
         context.log.warn(
           {
             event: 'item-failed',
-            itemId: item.id,
-            assetId: asset.id,
-            file,
-            step: step.name,
-            params,
-            tool,
-            command: outcome.command ?? null,
-            attempt: item.attempts,
-            reason: outcome.reason,
-            message: outcome.message,
-            stderrTail: outcome.stderrTail ?? null,
+            itemId: job.item.id,
+            assetId: job.asset.id,
+            step: job.plan.step.name,
+            reason: 'io-error',
+            message,
           },
-          `${step.name} failed on ${file ?? asset.id}: ${outcome.reason}`,
+          `${job.plan.step.name} failed on ${file ?? job.asset.id}: io-error`,
         );
-        const result = await failWorkItem(home.db, item.id, workerId, {
-          reason: outcome.reason,
-          message: outcome.message,
-          stderrTail: outcome.stderrTail ?? null,
-          retryable: outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason),
-          durationMs: now() - started,
+        await failWorkItem(home.db, job.item.id, leaseOf(job.item), {
+          reason: 'io-error',
+          message,
+          retryable: true,
+          durationMs: this.elapsed(job),
         });
-        if (result === 'failed') await skipOrphanedDependents(home.db, run.id, needs);
-        return result;
-      }
-      case 'done': {
-        const facts = (durationMs: number, mime: string): DoneFacts => ({
-          run,
-          step,
-          assetId: asset.id,
-          workerId,
-          tool,
-          params,
-          inputs,
-          cacheKey,
-          mime,
-          durationMs,
-          sandboxRetentionDays: home.config.runs.sandboxRetentionDays,
-        });
-        // Per-item success is debug-level: a 100,000-item run should not write 100,000 lines by default.
-        context.log.debug(
-          {
-            event: 'item-done',
-            itemId: item.id,
-            assetId: asset.id,
-            step: step.name,
-            durationMs: now() - started,
-          },
-          `${step.name} done`,
-        );
-        if (!outcome.output) {
-          completions.add(item, doneResult(facts(now() - started, ''), null));
-          return 'done';
-        }
-        // Check the disk before every write: below the threshold the run pauses and nothing is failed.
-        const space = diskSpace(home.layout.artifacts);
-        if (space.free < run.min_free_bytes) {
-          await transitionRun(home.db, run.id, ['running'], 'paused', {
-            status_reason: `disk-threshold: ${freeVersusRequired(space.free, run.min_free_bytes)} (--min-free ${run.min_free_spec})`,
-          });
-          await releaseWorkItems(home.db, { runId: run.id, itemId: item.id, owner: workerId });
-          return 'released';
-        }
-        const output = outcome.output;
-        // The store goes on while this worker starts its next item; the row waits for the file (see
-        // PendingCompletions). A file that cannot be stored fails this attempt, retryably.
-        completions.addWhenStored(
-          item,
-          storeArtifactFile(home.layout, output).then((stored) =>
-            doneResult(facts(now() - started, output.mime), stored),
-          ),
-          async (error) => {
-            const message = `cannot store the artifact: ${oneLine(error)}`;
-            context.log.warn(
-              {
-                event: 'item-failed',
-                itemId: item.id,
-                assetId: asset.id,
-                step: step.name,
-                reason: 'io-error',
-                message,
-              },
-              `${step.name} failed on ${file ?? asset.id}: io-error`,
-            );
-            await failWorkItem(home.db, item.id, workerId, {
-              reason: 'io-error',
-              message,
-              retryable: true,
-              durationMs: now() - started,
-            });
-          },
-        );
-        return 'done';
-      }
-    }
-  } finally {
-    clearInterval(leaseWatch);
-    clearTimeout(timeout);
-    context.abortWork.removeEventListener('abort', onStop);
+      },
+    );
+    return 'done';
+  }
+
+  private facts(job: Job, mime: string): DoneFacts {
+    const { context } = this;
+    return {
+      run: context.run,
+      step: job.plan.step,
+      assetId: job.asset.id,
+      workerId: context.workerId,
+      tool: job.plan.tool,
+      params: job.plan.params,
+      inputs: job.inputs,
+      cacheKey: job.cacheKey,
+      mime,
+      durationMs: this.elapsed(job),
+      sandboxRetentionDays: context.home.config.runs.sandboxRetentionDays,
+    };
+  }
+
+  private elapsed(job: Job): number {
+    return (this.context.now ?? Date.now)() - job.started;
   }
 }
 

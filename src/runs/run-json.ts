@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import type { Db } from '../store/database.js';
 import type { RunRow } from '../store/schema.js';
-import { listRuns, runCoverage, type StepCounts } from '../store/runs-repository.js';
+import { failedItemsOfRun, listRuns, runCoverage, type StepCounts } from '../store/runs-repository.js';
+import { workerStatsOfRun, type WorkerStats } from '../store/run-workers-repository.js';
 
 export interface FailureJson {
   itemId: number;
@@ -37,31 +37,13 @@ export interface RunJson {
   counts: StepCounts;
   steps: Record<string, StepCounts>;
   failures: FailureJson[];
+  /** Every worker process that took part, on any host; `refused` counts its fenced late completions. */
+  workerStats: WorkerStats[];
   stats: Record<string, unknown> & { startedAt: string | null; finishedAt: string | null };
 }
 
 export async function runFailures(db: Db, runId: string, limit?: number): Promise<FailureJson[]> {
-  let query = db
-    .selectFrom('work_items as w')
-    .select([
-      'w.id',
-      'w.asset_id',
-      'w.step',
-      'w.attempts',
-      'w.reason',
-      'w.message',
-      'w.stderr_tail',
-      // The first location a person would recognise the file by.
-      sql<string | null>`(select s.name || ':' || l.path from locations l join sources s on s.id = l.source_id
-        where l.asset_id = w.asset_id order by l.status = 'missing', s.name, l.path limit 1)`.as('path'),
-    ])
-    .where('w.run_id', '=', runId)
-    .where('w.status', '=', 'failed')
-    .orderBy('w.reason')
-    .orderBy('path');
-  if (limit !== undefined) query = query.limit(limit);
-  const rows = await query.execute();
-  return rows.map((row) => ({
+  return (await failedItemsOfRun(db, runId, limit)).map((row) => ({
     itemId: row.id,
     assetId: row.asset_id,
     path: row.path,
@@ -98,6 +80,7 @@ export async function toRunJson(db: Db, run: RunRow): Promise<RunJson> {
     counts: coverage.total,
     steps: coverage.steps,
     failures: await runFailures(db, run.id),
+    workerStats: await workerStatsOfRun(db, run.id),
     stats: { ...stats, startedAt: run.started_at, finishedAt: run.finished_at },
   };
 }

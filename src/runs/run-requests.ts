@@ -7,11 +7,11 @@ import { resolveParams } from '../pipeline/params.js';
 import { findPipeline } from '../pipeline/registry.js';
 import { configureTools } from '../pipeline/tools/lifecycle.js';
 import type { Policy } from '../store/schema.js';
-import { findRun, getRun, transitionRun } from '../store/runs-repository.js';
+import { assetsOfRun, findRun, getRun, setRunMinFree, transitionRun } from '../store/runs-repository.js';
+import { releaseItems, reopenFailedItems } from '../store/work-items-repository.js';
 import { getCollection, resolveCollection } from './collections.js';
 import { createRun, detectToolVersions } from './create-run.js';
 import { diskSpace, formatSize, parseMinFree } from './disk-threshold.js';
-import { releaseWorkItems } from './finish-work-item.js';
 import { wholeNumber } from '../whole-number.js';
 
 /**
@@ -150,15 +150,7 @@ export async function retryRun(home: Home, input: unknown): Promise<PlannedRun> 
     JSON.parse(old.params_json) as Record<string, Record<string, unknown>>,
   );
   const policy: Policy = request.policy ?? old.policy;
-  let query = home.db
-    .selectFrom('work_items')
-    .innerJoin('assets', 'assets.id', 'work_items.asset_id')
-    .select(['assets.id', 'assets.media_type', (eb) => eb.fn.min('work_items.order_key').as('order')])
-    .where('work_items.run_id', '=', old.id)
-    .groupBy('assets.id')
-    .orderBy('order');
-  if (request.failedOnly) query = query.where('work_items.status', '=', 'failed');
-  const assets = (await query.execute()).map((row) => ({ id: row.id, mediaType: row.media_type }));
+  const assets = await assetsOfRun(home.db, old.id, request.failedOnly);
   if (assets.length === 0) {
     throw new ArchivistError(
       'usage',
@@ -214,24 +206,10 @@ export async function prepareResume(home: Home, input: unknown): Promise<Planned
     );
   } else {
     const minFree = minFreeOf(home, run.policy, request.minFree);
-    await home.db
-      .updateTable('runs')
-      .set({ min_free_bytes: minFree.bytes, min_free_spec: minFree.spec })
-      .where('id', '=', run.id)
-      .execute();
+    await setRunMinFree(home.db, run.id, minFree);
   }
   if (request.includeFailed) {
-    await home.db
-      .updateTable('work_items')
-      .set({ status: 'pending', attempts: 0, not_before: 0, finished_at: null })
-      .where('run_id', '=', run.id)
-      .where((eb) =>
-        eb.or([
-          eb('status', '=', 'failed'),
-          eb.and([eb('status', '=', 'skipped'), eb('reason', '=', 'input-unavailable')]),
-        ]),
-      )
-      .execute();
+    await reopenFailedItems(home.db, run.id);
   }
   // Queued again: waiting for a coordinator, which takes only queued runs, so a cancel that comes
   // before the coordinator starts is kept.
@@ -258,7 +236,7 @@ export async function cancelRun(home: Home, ref: string, waitMs = 60_000): Promi
   if (run.status === 'running') {
     await transitionRun(home.db, run.id, ['running'], 'cancelling');
   } else if (run.status !== 'cancelling' && run.status !== 'cancelled') {
-    await releaseWorkItems(home.db, { runId: run.id });
+    await releaseItems(home.db, { runId: run.id });
     await transitionRun(home.db, run.id, ['queued', 'paused', 'interrupted'], 'cancelled', {
       status_reason: 'cancelled by the user',
     });

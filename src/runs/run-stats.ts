@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Db } from '../store/database.js';
 import { runCoverage, type StepCounts } from '../store/runs-repository.js';
+import { workDurations } from '../store/work-items-repository.js';
 
 export interface StepTiming {
   count: number;
@@ -44,18 +45,10 @@ export async function computeRunStats(
 ): Promise<RunStats> {
   const { total } = await runCoverage(db, runId);
   // Timings of real work only: a reused artifact took no tool time and would flatter the figures.
-  const rows = await db
-    .selectFrom('work_items')
-    .select(['step', 'duration_ms'])
-    .where('run_id', '=', runId)
-    .where('status', '=', 'done')
-    .where('reused', '=', 0)
-    .where('duration_ms', 'is not', null)
-    .execute();
   const byStep = new Map<string, number[]>();
-  for (const row of rows) {
+  for (const row of await workDurations(db, runId)) {
     const list = byStep.get(row.step) ?? [];
-    list.push(Number(row.duration_ms));
+    list.push(row.durationMs);
     byStep.set(row.step, list);
   }
   const steps: Record<string, StepTiming> = {};

@@ -51,9 +51,12 @@ new Worker(
 if (!process.connected) process.exit(70);
 
 process.on('disconnect', () => {
-  // The coordinator died (even SIGKILL closes the channel): abort tools, then go.
+  // The coordinator died (even SIGKILL closes the channel): abort tools, then go. The loop ends at once
+  // and commits what it already stored (a file in the store whose row never came would be an orphan
+  // for gc); a commit that takes longer than this is cut, and the watchdog ends a blocked process.
+  stop.abort();
   abortWork.abort();
-  setTimeout(() => process.exit(70), 200).unref();
+  setTimeout(() => process.exit(70), 1_500).unref();
 });
 process.on('message', (message: CoordinatorMessage) => {
   if (message.type === 'stop') {
@@ -101,5 +104,5 @@ send({
 });
 await endTools();
 await home.close();
-process.disconnect?.();
+if (process.connected) process.disconnect();
 process.exitCode = 0;

@@ -1,43 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cacheKeyOf } from '../artifacts/cache-key.js';
-import type { Home } from '../home/home.js';
-import type { PipelineDefinition, StepDefinition } from '../pipeline/step.js';
-import type { RunRow, WorkItemRow } from '../store/schema.js';
+import type { WorkItemRow } from '../store/schema.js';
+import { leaseOf, releaseItems, renewLeases } from '../store/work-items-repository.js';
 import { claimWorkItem } from './claim-work-item.js';
-import { releaseWorkItems } from './finish-work-item.js';
-import { ItemLookups } from './item-lookups.js';
-import { extendLeases, HEARTBEAT_MS, LEASE_MS } from './lease.js';
+import { HEARTBEAT_MS, LEASE_MS } from './lease.js';
 import { PendingCompletions } from './pending-completions.js';
-import { processItem } from './process-item.js';
+import { ItemProcessor } from './process-item.js';
 import { makeScratchDir, removeScratchDir } from './scratch-dirs.js';
-import type { RunLog } from './run-log.js';
-import type { WorkerMessage } from './worker-messages.js';
+import { withReconnect } from './reconnect.js';
+import { needsOf, planSteps, type WorkerContext } from './worker-context.js';
 
-export interface WorkerContext {
-  home: Home;
-  run: RunRow;
-  pipeline: PipelineDefinition;
-  workerId: string;
-  /** Fires when the coordinator (or a signal) asks this worker to stop: no more claims. */
-  stop: AbortSignal;
-  /** Fires a grace period after `stop`: in-flight steps are aborted and their items given back. */
-  abortWork: AbortSignal;
-  send: (message: WorkerMessage) => void;
-  log: RunLog;
-  now?: () => number;
-}
+export type { WorkerContext };
+export { needsOf };
 
 export type WorkerExit = 'finished' | 'stopped' | 'paused';
-
-function stepOf(context: WorkerContext, item: WorkItemRow): StepDefinition {
-  const step = context.pipeline.steps.find((s) => s.name === item.step);
-  if (!step) throw new Error(`run ${context.run.id} has items of unknown step ${item.step}`);
-  return step;
-}
-
-export function needsOf(pipeline: PipelineDefinition): Record<string, readonly string[]> {
-  return Object.fromEntries(pipeline.steps.map((step) => [step.name, step.needs ?? []]));
-}
 
 /**
  * A worker claims as many items at once as it expects to finish in this long: a claim is a write
@@ -50,46 +25,68 @@ const AHEAD_MS = 250;
 /** At most this many items claimed ahead; their leases are all extended by the worker's heartbeat. */
 const MAX_BATCH = 128;
 
+/** How many items to claim next: more while items are quick (bookkeeping dominates), one when slow. */
+class BatchSize {
+  value = 1;
+  private meanMs: number | null = null;
+  record(tookMs: number): void {
+    this.meanMs = this.meanMs === null ? tookMs : this.meanMs * 0.8 + tookMs * 0.2;
+    this.value = Math.max(
+      1,
+      Math.min(MAX_BATCH, this.value * 2, Math.floor(AHEAD_MS / Math.max(this.meanMs, 1))),
+    );
+  }
+}
+
 /** Claims and processes items until the run has nothing left for us, is stopped, or is paused. */
 export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit> {
   const now = context.now ?? Date.now;
+  const { home, run, workerId } = context;
   const needs = needsOf(context.pipeline);
-  // Every step's tool version, asked once and all at once (each may start a program): this worker's own
-  // answer goes into the lineage of what it makes, and the wait is before its first item.
-  const toolVersions = new Map(
-    await Promise.all(
-      context.pipeline.steps.map(async (step) => [step.name, await step.tool.version()] as const),
-    ),
-  );
-  const versionOf = (step: StepDefinition): string => toolVersions.get(step.name)!;
-  const allParams = JSON.parse(context.run.params_json) as Record<string, Record<string, unknown>>;
-  const paramsOf = (step: string) => allParams[step] ?? {};
-  const lookups = new ItemLookups(context.home, context.run);
-  const queue: WorkItemRow[] = [];
-  let batch = 1;
-  // How long this worker's items take, recent ones weighing most.
-  let meanMs: number | null = null;
-  // One heartbeat for every lease this worker holds: the item in hand and those claimed ahead.
-  const heartbeat = setInterval(() => {
-    void extendLeases(context.home.db, context.workerId, now() + LEASE_MS).catch(() => undefined);
-  }, HEARTBEAT_MS);
+  // This worker's own tool versions go into the lineage of what it makes; asked before its first item.
+  const plans = await planSteps(context.pipeline, run);
   // One scratch directory per worker process, made once; a step removes what it no longer needs, and the
   // whole directory goes when the worker exits (see scratch-dirs.ts for one that is killed).
-  const scratchDir = await makeScratchDir(context.home.layout);
-  const completions = new PendingCompletions(context.home.db, context.workerId, context.log);
+  const scratchDir = await makeScratchDir(home.layout);
+  const completions = new PendingCompletions(home.db, workerId, context.log);
+  const processor = new ItemProcessor(context, plans, completions, scratchDir);
+  const queue: WorkItemRow[] = [];
+  let inHand: WorkItemRow | null = null;
+  const batch = new BatchSize();
+  const giveBack = async (items: WorkItemRow[]) => {
+    if (items.length > 0)
+      await releaseItems(home.db, { runId: run.id, owner: workerId, itemIds: items.map((i) => i.id) });
+  };
+  // One heartbeat for every lease this worker holds, fenced by epoch: a lease that was taken over (it
+  // expired while this host was cut off) is not renewed, and the work on it stops.
+  const heartbeat = setInterval(() => {
+    const held = [...(inHand ? [inHand] : []), ...queue, ...completions.held()];
+    void renewLeases(home.db, workerId, held.map(leaseOf), LEASE_MS)
+      .then((renewed) => {
+        for (const item of held) {
+          if (renewed.has(item.id)) continue;
+          context.log.warn({ event: 'lease-lost', itemId: item.id }, 'lease taken over: work on it stops');
+          processor.leaseLost(item.id);
+          const queued = queue.indexOf(item);
+          if (queued >= 0) queue.splice(queued, 1);
+        }
+      })
+      .catch(() => undefined);
+  }, HEARTBEAT_MS);
   try {
     while (!context.stop.aborted) {
       if (queue.length === 0) {
-        const claim = await completions.within((record) =>
-          claimWorkItem(context.home.db, {
-            runId: context.run.id,
-            owner: context.workerId,
-            leaseMs: LEASE_MS,
-            needs,
-            now: now(),
-            limit: batch,
-            before: record,
-          }),
+        const claim = await withReconnect(context.log, 'claim', () =>
+          completions.within((record) =>
+            claimWorkItem(home.db, {
+              runId: run.id,
+              owner: workerId,
+              leaseMs: LEASE_MS,
+              needs,
+              limit: batch.value,
+              before: record,
+            }),
+          ),
         );
         if (claim.kind === 'stopped') return claim.status === 'paused' ? 'paused' : 'stopped';
         if (claim.kind === 'finished') return 'finished';
@@ -100,63 +97,29 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
           continue;
         }
         queue.push(...claim.items);
-        // Read what the batch needs in a few queries instead of a few per item.
-        const keys: string[] = [];
-        for (const claimed of claim.items) {
-          const step = stepOf(context, claimed);
-          if (step.needs && step.needs.length > 0) continue; // its key depends on inputs made later
-          const tool = { name: step.tool.name, version: versionOf(step) };
-          keys.push(
-            cacheKeyOf({
-              step: step.name,
-              tool,
-              params: paramsOf(step.name),
-              inputSha256: [claimed.asset_id],
-            }),
-          );
-        }
-        await lookups.prefetch(
-          claim.items.map((i) => i.asset_id),
-          context.run.force ? [] : keys,
-        );
+        await processor.prefetch(claim.items);
       }
       const item = queue.shift()!;
-      const step = stepOf(context, item);
-      const version = versionOf(step);
+      inHand = item;
       const started = now();
       context.send({
         type: 'claimed',
         itemId: item.id,
-        step: step.name,
+        step: item.step,
         assetId: item.asset_id,
         at: started,
       });
-      const outcome = await processItem(
-        context,
-        item,
-        step,
-        version,
-        needs,
-        scratchDir,
-        completions,
-        lookups,
-      );
+      const outcome = await processor.process(item);
+      inHand = null;
       context.send({ type: 'finished', itemId: item.id, outcome });
       if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
-      // Claim more at once while items are quick (bookkeeping dominates), one at a time when they are
-      // slow. An item longer than the whole allowance gives back what was claimed behind it, so the
-      // other workers take those instead of waiting.
       const took = now() - started;
-      meanMs = meanMs === null ? took : meanMs * 0.8 + took * 0.2;
-      batch = Math.max(1, Math.min(MAX_BATCH, batch * 2, Math.floor(AHEAD_MS / Math.max(meanMs, 1))));
+      batch.record(took);
+      // An item longer than the whole allowance gives back what was claimed behind it, so the other
+      // workers take those instead of waiting.
       if (took >= AHEAD_MS && queue.length > 0) {
         await completions.flush();
-        const giveBack = queue.splice(0).map((i) => i.id);
-        await releaseWorkItems(context.home.db, {
-          runId: context.run.id,
-          owner: context.workerId,
-          itemIds: giveBack,
-        });
+        await giveBack(queue.splice(0));
       }
     }
     return 'stopped';
@@ -164,13 +127,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
     await completions.flush();
     clearInterval(heartbeat);
     // Items claimed ahead but never started go back untouched, without using an attempt.
-    if (queue.length > 0) {
-      await releaseWorkItems(context.home.db, {
-        runId: context.run.id,
-        owner: context.workerId,
-        itemIds: queue.map((i) => i.id),
-      });
-    }
+    await giveBack(queue.splice(0));
     removeScratchDir(scratchDir);
   }
 }

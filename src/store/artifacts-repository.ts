@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { startsWith } from './dialect.js';
-import type { ArtifactRow, LineageRow } from './schema.js';
+import type { ArtifactRow, LineageRow, Policy } from './schema.js';
 
 export type ArtifactWithLineage = ArtifactRow & { lineage: LineageRow };
 
@@ -77,4 +77,113 @@ export async function referencedPaths(db: Db, except: readonly string[] = []): P
   const skip = new Set(except);
   const rows = await db.selectFrom('artifacts').select(['id', 'path']).execute();
   return new Set(rows.filter((row) => !skip.has(row.id)).map((row) => row.path));
+}
+
+/** Lineage of PRODUCT section 2; every field required, so forgetting one is a type error. */
+export interface Lineage {
+  runId: string;
+  pipeline: { name: string; version: number };
+  step: string;
+  tool: { name: string; version: string };
+  params: Record<string, unknown>;
+  inputs: readonly { assetId: string; sha256: string; artifactId?: string }[];
+  worker: string;
+  host: string;
+  durationMs: number;
+  createdAt: string;
+}
+
+export interface NewArtifact {
+  id: string;
+  kind: string;
+  step: string;
+  assetId: string;
+  runId: string;
+  sha256: string;
+  size: number;
+  mime: string;
+  path: string;
+  cacheKey: string;
+  policy: Policy;
+  expiresAt: string | null;
+}
+
+/**
+ * The one way an artifact enters the database: its row and its lineage together, inside the caller's
+ * transaction (which also marks the item done). There is no function that records one without the other.
+ */
+export async function recordArtifact(trx: Db, artifact: NewArtifact, lineage: Lineage): Promise<void> {
+  await trx
+    .insertInto('artifacts')
+    .values({
+      id: artifact.id,
+      kind: artifact.kind,
+      step: artifact.step,
+      asset_id: artifact.assetId,
+      run_id: artifact.runId,
+      sha256: artifact.sha256,
+      size: artifact.size,
+      mime: artifact.mime,
+      path: artifact.path,
+      cache_key: artifact.cacheKey,
+      policy: artifact.policy,
+      is_current: 0,
+      expires_at: artifact.expiresAt,
+      created_at: lineage.createdAt,
+    })
+    .execute();
+  await trx
+    .insertInto('lineage')
+    .values({
+      artifact_id: artifact.id,
+      run_id: lineage.runId,
+      pipeline: `${lineage.pipeline.name}@${lineage.pipeline.version}`,
+      step: lineage.step,
+      tool_name: lineage.tool.name,
+      tool_version: lineage.tool.version,
+      params_json: JSON.stringify(lineage.params),
+      inputs_json: JSON.stringify(lineage.inputs),
+      worker: lineage.worker,
+      host: lineage.host,
+      duration_ms: lineage.durationMs,
+      created_at: lineage.createdAt,
+    })
+    .execute();
+}
+
+/** Takes back an artifact recorded earlier in the same transaction (its completion was refused). */
+export async function deleteNewArtifact(trx: Db, id: string): Promise<void> {
+  await trx.deleteFrom('lineage').where('artifact_id', '=', id).execute();
+  await trx.deleteFrom('artifacts').where('id', '=', id).execute();
+}
+
+/** Production artifacts become the asset's current ones of their kind; sandbox artifacts never do. */
+export async function makeCurrent(trx: Db, artifactId: string, assetId: string, kind: string): Promise<void> {
+  await trx
+    .updateTable('artifacts')
+    .set({ is_current: 0 })
+    .where('asset_id', '=', assetId)
+    .where('kind', '=', kind)
+    .where('is_current', '=', 1)
+    .execute();
+  await trx.updateTable('artifacts').set({ is_current: 1 }).where('id', '=', artifactId).execute();
+}
+
+export interface ReuseCandidate {
+  id: string;
+  path: string;
+  size: number;
+  expires_at: string | null;
+  cache_key: string;
+}
+
+/** Artifacts made with any of these cache keys, newest first: what an item may reuse. */
+export async function artifactsByCacheKeys(db: Db, cacheKeys: readonly string[]): Promise<ReuseCandidate[]> {
+  if (cacheKeys.length === 0) return [];
+  return db
+    .selectFrom('artifacts')
+    .select(['id', 'path', 'size', 'expires_at', 'cache_key'])
+    .where('cache_key', 'in', [...new Set(cacheKeys)])
+    .orderBy('created_at', 'desc')
+    .execute();
 }

@@ -1,6 +1,6 @@
-import { sql, type SqlBool } from 'kysely';
+import { sql } from 'kysely';
 import type { Db } from './database.js';
-import { pathMatchesGlob, startsWith } from './dialect.js';
+import { dialectOf, startsWith } from './dialect.js';
 import type { AssetRow, LocationStatus, MediaType } from './schema.js';
 
 export interface AssetFilters {
@@ -35,7 +35,8 @@ function filteredLocations(db: Db, filters: AssetFilters) {
     .innerJoin('sources', 'sources.id', 'locations.source_id');
   if (filters.source) query = query.where('sources.name', '=', filters.source);
   if (filters.mediaTypes) query = query.where('assets.media_type', 'in', filters.mediaTypes);
-  if (filters.pathGlob) query = query.where(pathMatchesGlob(sql.ref('locations.path'), filters.pathGlob));
+  if (filters.pathGlob)
+    query = query.where(dialectOf(db).pathMatchesGlob(sql.ref('locations.path'), filters.pathGlob));
   if (filters.missingStep) {
     const step = filters.missingStep;
     query = query.where((eb) =>
@@ -188,10 +189,8 @@ function listFiltered(db: Db, filters: AssetListFilters) {
     );
   }
   if (filters.assetIds) {
-    // One bound parameter however many ids (SQLite caps the number of parameters); PostgreSQL: = any($1).
-    query = query.where(
-      sql<SqlBool>`assets.id in (select value from json_each(${JSON.stringify(filters.assetIds)}))`,
-    );
+    // One bound parameter however many ids (SQLite caps the number of parameters).
+    query = query.where(dialectOf(db).inValues(sql.ref('assets.id'), filters.assetIds));
   }
   return query;
 }
@@ -243,11 +242,12 @@ export async function listingVersions(db: Db): Promise<{ catalog: string; artifa
     scanN: number;
     scanMax: string | null;
     artN: number;
-    artMax: number | null;
+    artMax: number | string | null;
   }>`select
       (select count(*) from locations) as "locN", (select max(id) from locations) as "locMax",
       (select count(*) from scans) as "scanN", (select max(finished_at) from scans) as "scanMax",
-      (select count(*) from artifacts) as "artN", (select max(rowid) from artifacts) as "artMax"`.execute(db);
+      (select count(*) from artifacts) as "artN",
+      (select max(${dialectOf(db).artifactInsertionOrder}) from artifacts) as "artMax"`.execute(db);
   const v = rows[0]!;
   return {
     catalog: `${v.locN}:${v.locMax ?? 0}:${v.scanN}:${v.scanMax ?? ''}`,
@@ -300,11 +300,11 @@ export async function catalogTotals(
     .selectFrom('artifacts')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
-  // The newest by insertion (rowid): an index lookup, where max(created_at) would scan the table.
+  // The newest by insertion (rowid on SQLite): an index lookup, where max(created_at) would scan the table.
   const last = await db
     .selectFrom('artifacts')
     .select('created_at')
-    .orderBy(sql`rowid`, 'desc')
+    .orderBy(dialectOf(db).artifactInsertionOrder, 'desc')
     .limit(1)
     .executeTakeFirst();
   return {
@@ -338,4 +338,34 @@ export async function metadataArtifacts(db: Db): Promise<{ id: string; assetId: 
     out.push({ id: row.id, assetId: row.asset_id, path: row.path });
   }
   return out;
+}
+
+/** The asset rows themselves, by id (no locations). */
+export async function assetRows(db: Db, ids: readonly string[]): Promise<AssetRow[]> {
+  const rows: AssetRow[] = [];
+  for (let i = 0; i < ids.length; i += 500)
+    rows.push(
+      ...(await db
+        .selectFrom('assets')
+        .selectAll()
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute()),
+    );
+  return rows;
+}
+
+/** Present locations of these assets as (asset, source root, relative path), oldest location first. */
+export async function presentLocations(
+  db: Db,
+  assetIds: readonly string[],
+): Promise<{ asset_id: string; root: string; path: string }[]> {
+  if (assetIds.length === 0) return [];
+  return db
+    .selectFrom('locations')
+    .innerJoin('sources', 'sources.id', 'locations.source_id')
+    .select(['locations.asset_id', 'sources.path as root', 'locations.path'])
+    .where('locations.asset_id', 'in', [...assetIds])
+    .where('locations.status', '=', 'present')
+    .orderBy('locations.id')
+    .execute();
 }

@@ -1,114 +1,124 @@
-import fs from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { Migrator, type Kysely } from 'kysely';
 import { ArchivistError } from '../errors.js';
 import { MIGRATIONS, migrationProvider } from './migrations/index.js';
+import { checkReachable, isPostgresUrl, openPostgres } from './postgres/postgres-database.js';
 import type { Database } from './schema.js';
-import { withStatementCache } from './statement-cache.js';
+import { openSqlite } from './sqlite/sqlite-database.js';
 
 export type Db = Kysely<Database>;
 
+/** What `doctor` shows of the database server (SQLite: the library's version). */
+export interface ServerFacts {
+  kind: 'sqlite' | 'postgres';
+  version: string;
+  latencyMs?: number;
+  pool?: { max: number; total: number; idle: number; waiting: number };
+}
+
+/**
+ * An opened database, whichever it is. Queries go through `db` (Kysely) and the repositories; the few
+ * things that are not queries (the integrity check, the migration lock, the file's identity) are here,
+ * implemented once per dialect in src/store/sqlite and src/store/postgres.
+ */
 export interface OpenDatabase {
   db: Db;
-  /** The raw handle, for pragmas and the integrity check; queries go through `db`. */
-  sqlite: BetterSqlite3.Database;
+  kind: 'sqlite' | 'postgres';
+  /** A file path, or the URL without its password: for messages. */
+  location: string;
+  /** `ok`, or what is wrong. */
+  integrityCheck(): Promise<string>;
+  /** Marks the database as Archivist's where the format has a place for it (SQLite's application id). */
+  claimIdentity(): Promise<void>;
+  /** Runs `body` holding the lock that keeps two processes from migrating at once. */
+  withMigrationLock<T>(body: (db: Db) => Promise<T>): Promise<T>;
+  serverFacts(): Promise<ServerFacts>;
   close(): Promise<void>;
 }
 
-export function openSqlite(file: string, options: { readonly?: boolean } = {}): OpenDatabase {
-  let sqlite: BetterSqlite3.Database;
-  try {
-    sqlite = new BetterSqlite3(file, { readonly: options.readonly ?? false, fileMustExist: true });
-    // WAL: readers (the API, `run watch`) never block the writer, and a crash leaves a consistent file.
-    if (!options.readonly) sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 10000');
-  } catch (error) {
-    throw new ArchivistError('database', `cannot open the database ${file}: ${(error as Error).message}`, {
-      cause: error,
+export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** `postgres://...` is PostgreSQL; anything else is a SQLite file. */
+export function databaseTarget(urlOrFile: string): DatabaseTarget {
+  return isPostgresUrl(urlOrFile)
+    ? { kind: 'postgres', url: urlOrFile }
+    : { kind: 'sqlite', file: urlOrFile };
+}
+
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: { readonly?: boolean; poolSize?: number } = {},
+): Promise<OpenDatabase> {
+  if (target.kind === 'sqlite') return openSqlite(target.file, options);
+  const open = openPostgres(target.url, options);
+  await checkReachable(open);
+  return open;
+}
+
+/** Names of the migrations this database has applied, oldest first (none on an empty database). */
+export async function appliedMigrations(db: Db): Promise<string[]> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === 'kysely_migration')) return [];
+  const rows = await (db as unknown as Kysely<{ kysely_migration: { name: string } }>)
+    .selectFrom('kysely_migration')
+    .select('name')
+    .orderBy('name')
+    .execute();
+  return rows.map((row) => row.name);
+}
+
+/**
+ * Brings the schema up to date. A database written by a newer Archivist is refused rather than guessed
+ * at: running old code on a newer schema could lose data it does not know about.
+ */
+export async function migrate(open: OpenDatabase, where: string): Promise<void> {
+  await open.withMigrationLock(async (db) => {
+    const unknown = (await appliedMigrations(db)).filter((name) => !(name in MIGRATIONS));
+    if (unknown.length > 0) {
+      throw new ArchivistError(
+        'home-too-new',
+        `the database of ${where} was written by a newer Archivist (migrations ${unknown.join(', ')})`,
+        { hint: 'Upgrade Archivist, or use another --home.' },
+      );
+    }
+    const migrator = new Migrator({
+      db,
+      provider: migrationProvider(open.kind),
+      // SQLite: the migration lock is already our transaction.
+      disableTransactions: open.kind === 'sqlite',
     });
-  }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return {
-    db,
-    sqlite,
-    close: () => db.destroy(),
-  };
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new ArchivistError(
+        'database',
+        `migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+        { cause: error },
+      );
+    }
+  });
 }
+
+/** PostgreSQL's SQLSTATE classes and Node's socket errors that mean "the connection went", not "the query is wrong". */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
 
 /**
- * `PRAGMA application_id` of an Archivist database ("ARCV"), stored in the file header: a home's database
- * is told apart from any other SQLite file by reading 100 bytes, without letting SQLite touch the file.
+ * True for an error that a new connection may not have: the server restarted or is starting, the link
+ * dropped. Such an error is retried with backoff by the run engine; any other is a real failure.
  */
-export const APPLICATION_ID = 0x41524356;
-
-/**
- * The 100-byte header of a SQLite file, read with plain read-only I/O; undefined when the file is not a
- * SQLite database. Opening a foreign WAL-mode database with SQLite, even read-only, would create `-wal` and
- * `-shm` files beside it.
- */
-export function readSqliteHeader(file: string): { applicationId: number; walMode: boolean } | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const header = Buffer.alloc(100);
-    if (fs.readSync(fd, header, 0, 100, 0) < 100) return undefined;
-    if (header.toString('latin1', 0, 16) !== 'SQLite format 3\0') return undefined;
-    // Offsets 18 and 19 (write and read format versions) are 2 in WAL mode; 68 is the application id.
-    return { applicationId: header.readUInt32BE(68), walMode: header[18] === 2 || header[19] === 2 };
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-/** Creates an empty database file (WAL mode) for a new home. */
-export function createSqlite(file: string): void {
-  const sqlite = new BetterSqlite3(file);
-  sqlite.pragma(`application_id = ${APPLICATION_ID}`);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.close();
-}
-
-/** Names of the migrations this database has applied, oldest first. */
-function appliedMigrations(sqlite: BetterSqlite3.Database): string[] {
-  const table = sqlite
-    .prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'")
-    .get();
-  if (!table) return [];
-  return (sqlite.prepare('select name from kysely_migration order by name').all() as { name: string }[]).map(
-    (row) => row.name,
-  );
-}
-
-/**
- * Brings the schema up to date. A home written by a newer Archivist is refused rather than guessed at:
- * running old code on a newer schema could lose data it does not know about.
- */
-export async function migrate(open: OpenDatabase, homePath: string): Promise<void> {
-  const unknown = appliedMigrations(open.sqlite).filter((name) => !(name in MIGRATIONS));
-  if (unknown.length > 0) {
-    throw new ArchivistError(
-      'home-too-new',
-      `the home ${homePath} was written by a newer Archivist (migrations ${unknown.join(', ')})`,
-      { hint: 'Upgrade Archivist, or use another --home.' },
-    );
-  }
-  const migrator = new Migrator({ db: open.db, provider: migrationProvider });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new ArchivistError(
-      'database',
-      `migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
-      { cause: error },
-    );
-  }
-}
-
-export function integrityCheck(sqlite: BetterSqlite3.Database): string {
-  const rows = sqlite.pragma('integrity_check') as { integrity_check: string }[];
-  return rows.map((r) => r.integrity_check).join('; ');
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : '';
+  if (TRANSIENT_CODES.has(code) || code.startsWith('08')) return true; // 08xxx: connection exceptions
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
 }

@@ -1,44 +1,52 @@
-import { sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { PostgresAdapter, sql, type Expression, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { postgresDialect } from './postgres/postgres-dialect.js';
 import type { Database } from './schema.js';
+import { sqliteDialect } from './sqlite/sqlite-dialect.js';
+
+type Db = Kysely<Database>;
 
 /**
- * The few places where SQL differs between SQLite and PostgreSQL live here, so a second dialect is one
- * file to write, not a hunt through every query.
+ * Everything that differs between SQLite and PostgreSQL in the queries, as Kysely lays out its own
+ * dialects: each database has one object in its folder (src/store/sqlite, src/store/postgres), and the
+ * repositories ask `dialectOf(db)` instead of testing which database they talk to. Opening, identity,
+ * the integrity check and the migration lock belong to the opened database (see database.ts).
  */
-
-/**
- * A path glob, case-insensitive, where `*` and `?` also match `/` (so `2019/*` means everything under
- * 2019). SQLite has GLOB built in; PostgreSQL will translate the glob to a regular expression here.
- */
-export function pathMatchesGlob(column: Expression<string>, glob: string): RawBuilder<SqlBool> {
-  return sql<SqlBool>`lower(${column}) glob ${glob.toLowerCase()}`;
+export interface StoreDialect {
+  readonly name: 'sqlite' | 'postgres';
+  /**
+   * A read-then-write transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`): a deferred
+   * transaction that reads and then writes fails with SQLITE_BUSY when another process wrote in between.
+   * PostgreSQL runs a plain transaction; its claims lock only the rows they take (`lockClaimed`).
+   */
+  writeTransaction<T>(db: Db, body: (trx: Db) => Promise<T>): Promise<T>;
+  /**
+   * The tail of the select that picks the rows a claim takes: `FOR UPDATE SKIP LOCKED` on PostgreSQL,
+   * so concurrent claimers take different rows without waiting; nothing on SQLite, whose claim already
+   * holds the database's write lock.
+   */
+  readonly claimLock: RawBuilder<unknown>;
+  /** The database's clock in milliseconds since the epoch: leases never depend on a host's clock. */
+  nowMs(): RawBuilder<number>;
+  /** A path glob, case-insensitive, where `*` and `?` also match `/` (`2019/*` is everything under 2019). */
+  pathMatchesGlob(column: Expression<string>, glob: string): RawBuilder<SqlBool>;
+  /** `column in (values)` with one bound parameter however many values (SQLite caps parameters). */
+  inValues(column: Expression<string>, values: readonly string[]): RawBuilder<SqlBool>;
+  /** A column that grows with insertion order of `artifacts`, answered from an index. */
+  readonly artifactInsertionOrder: RawBuilder<unknown>;
 }
 
-/** Case-sensitive prefix match on a hex id; the escaped LIKE works on both dialects. */
+/** The dialect of a connection or transaction, told by the Kysely adapter it was made with. */
+export function dialectOf(db: Db): StoreDialect {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? postgresDialect : sqliteDialect;
+}
+
+/** Case-sensitive prefix match on a hex id; the escaped LIKE means the same on both dialects. */
 export function startsWith(column: Expression<string>, prefix: string): RawBuilder<SqlBool> {
   const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
   return sql<SqlBool>`${column} like ${`${escaped}%`} escape '\\'`;
 }
 
-/**
- * A read-then-write transaction that takes the write lock up front. On SQLite that is `BEGIN IMMEDIATE`:
- * a deferred transaction that reads and then writes can fail with SQLITE_BUSY when another process wrote
- * in between, and busy_timeout does not help it. PostgreSQL will use a plain transaction with
- * `FOR UPDATE SKIP LOCKED` on the rows it claims.
- */
-export async function withWriteLock<T>(
-  db: Kysely<Database>,
-  body: (trx: Kysely<Database>) => Promise<T>,
-): Promise<T> {
-  return db.connection().execute(async (connection) => {
-    await sql`begin immediate`.execute(connection);
-    try {
-      const result = await body(connection);
-      await sql`commit`.execute(connection);
-      return result;
-    } catch (error) {
-      await sql`rollback`.execute(connection).catch(() => undefined);
-      throw error;
-    }
-  });
+/** `dialectOf(db).writeTransaction(db, body)`, for the repositories. */
+export function withWriteLock<T>(db: Db, body: (trx: Db) => Promise<T>): Promise<T> {
+  return dialectOf(db).writeTransaction(db, body);
 }

@@ -1,8 +1,16 @@
-import { sql } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import { ArchivistError } from '../errors.js';
 import type { Db } from './database.js';
 import { startsWith } from './dialect.js';
-import type { RunRow, RunStatus, WorkItemRow } from './schema.js';
+import type {
+  ItemStatus,
+  MediaType,
+  RunRow,
+  RunsTable,
+  RunStatus,
+  WorkItemRow,
+  WorkItemsTable,
+} from './schema.js';
 
 /** A run by id or unambiguous id prefix (`r-k7m` or just `k7m`). */
 export async function findRun(db: Db, ref: string): Promise<RunRow> {
@@ -185,4 +193,165 @@ export async function itemOutcomesOfRun(db: Db, runId: string): Promise<ItemOutc
     .select(['asset_id as assetId', 'step', 'status'])
     .where('run_id', '=', runId)
     .execute();
+}
+/**
+ * A coordinator takes a run that waits for one (`queued`): status `running`, its pid and host, a first
+ * heartbeat. A cancel that came first (the coordinator may take seconds to start) made it `cancelled`,
+ * which must hold: false then.
+ */
+export async function takeRun(
+  db: Db,
+  id: string,
+  coordinator: { pid: number; host: string; workers: number },
+): Promise<boolean> {
+  const taken = await db
+    .updateTable('runs')
+    .set((eb) => ({
+      status: 'running',
+      status_reason: null,
+      coordinator_pid: coordinator.pid,
+      coordinator_host: coordinator.host,
+      heartbeat_at: Date.now(),
+      workers: coordinator.workers,
+      started_at: eb.fn.coalesce('started_at', eb.val(new Date().toISOString())),
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'queued')
+    .executeTakeFirst();
+  return Number(taken.numUpdatedRows) > 0;
+}
+
+/** The coordinator's heartbeat; answers the run's status as it is now. */
+export async function beatRun(db: Db, id: string): Promise<RunStatus> {
+  await db.updateTable('runs').set({ heartbeat_at: Date.now() }).where('id', '=', id).execute();
+  const row = await db.selectFrom('runs').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+  return row.status;
+}
+
+/** The figures of a run that stopped; its coordinator's heartbeat ends with it. */
+export async function saveRunStats(db: Db, id: string, statsJson: string): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ stats_json: statsJson, heartbeat_at: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function setRunMinFree(
+  db: Db,
+  id: string,
+  minFree: { bytes: number; spec: string },
+): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ min_free_bytes: minFree.bytes, min_free_spec: minFree.spec })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function runExists(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom('runs').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+}
+
+/** Runs that claim to be worked on: whether their coordinator is still there is for the caller to judge. */
+export async function runsInProgress(db: Db) {
+  return db
+    .selectFrom('runs')
+    .select(['id', 'status', 'coordinator_pid', 'coordinator_host', 'heartbeat_at'])
+    .where('status', 'in', ['running', 'cancelling'])
+    .execute();
+}
+
+/** The assets of a run (or only those with a failed item), in the run's order: what a retry covers. */
+export async function assetsOfRun(
+  db: Db,
+  runId: string,
+  failedOnly: boolean,
+): Promise<{ id: string; mediaType: MediaType }[]> {
+  let query = db
+    .selectFrom('work_items')
+    .innerJoin('assets', 'assets.id', 'work_items.asset_id')
+    .select(['assets.id', 'assets.media_type', (eb) => eb.fn.min('work_items.order_key').as('order')])
+    .where('work_items.run_id', '=', runId)
+    .groupBy(['assets.id', 'assets.media_type'])
+    .orderBy('order');
+  if (failedOnly) query = query.where('work_items.status', '=', 'failed');
+  return (await query.execute()).map((row) => ({ id: row.id, mediaType: row.media_type }));
+}
+
+/** Assets with an item of this status in a run (a collection's `fromRun` filter). */
+export async function assetIdsOfRunWithStatus(
+  db: Db,
+  runId: string,
+  status: ItemStatus,
+): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('work_items')
+    .select('asset_id')
+    .distinct()
+    .where('run_id', '=', runId)
+    .where('status', '=', status)
+    .execute();
+  return new Set(rows.map((row) => row.asset_id));
+}
+
+export interface FailedItem {
+  id: number;
+  asset_id: string;
+  step: string;
+  attempts: number;
+  reason: string | null;
+  message: string | null;
+  stderr_tail: string | null;
+  path: string | null;
+}
+
+/** A run's failed items, by reason, each with the first location a person would recognise the file by. */
+export async function failedItemsOfRun(db: Db, runId: string, limit?: number): Promise<FailedItem[]> {
+  let query = db
+    .selectFrom('work_items as w')
+    .select([
+      'w.id',
+      'w.asset_id',
+      'w.step',
+      'w.attempts',
+      'w.reason',
+      'w.message',
+      'w.stderr_tail',
+      sql<string | null>`(select s.name || ':' || l.path from locations l join sources s on s.id = l.source_id
+        where l.asset_id = w.asset_id order by l.status = 'missing', s.name, l.path limit 1)`.as('path'),
+    ])
+    .where('w.run_id', '=', runId)
+    .where('w.status', '=', 'failed')
+    .orderBy('w.reason')
+    .orderBy('path');
+  if (limit !== undefined) query = query.limit(limit);
+  return query.execute();
+}
+
+export interface NewRun extends Omit<Insertable<RunsTable>, 'status' | 'status_reason'> {
+  id: string;
+}
+
+/**
+ * Writes a run and its frozen scope (its work items) in one transaction: a run is either fully planned
+ * or not there at all. Later catalog changes cannot change this list.
+ */
+export async function insertRun(
+  db: Db,
+  run: NewRun,
+  items: readonly Omit<Insertable<WorkItemsTable>, 'run_id'>[],
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('runs')
+      .values({ ...run, status: 'queued', status_reason: null })
+      .execute();
+    for (let i = 0; i < items.length; i += 400) {
+      await trx
+        .insertInto('work_items')
+        .values(items.slice(i, i + 400).map((item) => ({ ...item, run_id: run.id })))
+        .execute();
+    }
+  });
 }

@@ -15,6 +15,7 @@ export interface Database {
   artifacts: ArtifactsTable;
   lineage: LineageTable;
   work_items: WorkItemsTable;
+  run_workers: RunWorkersTable;
 }
 
 export interface MetaTable {
@@ -159,6 +160,9 @@ export interface WorkItemsTable {
   status: ItemStatus;
   attempts: Generated<number>;
   lease_owner: string | null;
+  /** Bumped by every claim: writes about the item are fenced by (lease_owner, lease_epoch). */
+  lease_epoch: Generated<number>;
+  /** Milliseconds since the epoch by the database's clock. */
   lease_expires_at: number | null;
   not_before: Generated<number>;
   started_at: string | null;
@@ -169,6 +173,22 @@ export interface WorkItemsTable {
   stderr_tail: string | null;
   artifact_id: string | null;
   reused: Generated<number>;
+}
+
+/** Every worker process that took part in a run, on any host, with its figures (migration 0005). */
+export interface RunWorkersTable {
+  run_id: string;
+  /** `host:pid`. */
+  worker: string;
+  host: string;
+  claimed: number;
+  done: number;
+  failed: number;
+  /** Completions refused because the lease had been taken over (fenced late completions). */
+  refused: number;
+  /** Milliseconds since the epoch, by the database's clock. */
+  first_seen_at: number;
+  last_heartbeat_at: number;
 }
 
 export type RunRow = Selectable<RunsTable>;

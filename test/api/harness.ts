@@ -15,6 +15,7 @@ import type { StepOutput } from '../../src/pipeline/step.js';
 import { claimWorkItem } from '../../src/runs/claim-work-item.js';
 import { createCollection } from '../../src/runs/collections.js';
 import { completeWorkItem, failWorkItem } from '../../src/runs/finish-work-item.js';
+import { leaseOf } from '../../src/store/work-items-repository.js';
 import { newArtifactId } from '../../src/runs/run-id.js';
 import { getRun, transitionRun } from '../../src/store/runs-repository.js';
 import { tempDir } from '../helpers/cli.js';
@@ -145,7 +146,7 @@ export async function createApiFixture(
         .executeTakeFirstOrThrow();
       const outcome = decide(location.path);
       if ('fail' in outcome) {
-        await failWorkItem(home.db, item.id, owner, { ...outcome.fail, retryable: false });
+        await failWorkItem(home.db, item.id, leaseOf(item), { ...outcome.fail, retryable: false });
         continue;
       }
       const output: StepOutput =

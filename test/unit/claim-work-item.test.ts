@@ -2,24 +2,26 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { initHome, openHome, type Home } from '../../src/home/home.js';
 import type { PipelineDefinition, StepDefinition } from '../../src/pipeline/step.js';
 import { claimWorkItem, type ClaimResult } from '../../src/runs/claim-work-item.js';
 import { createRun } from '../../src/runs/create-run.js';
-import { completeWorkItem, failWorkItem, skipOrphanedDependents } from '../../src/runs/finish-work-item.js';
-import { backoffMs, extendLease } from '../../src/runs/lease.js';
-import { needsOf } from '../../src/runs/worker.js';
+import { completeWorkItem, failWorkItem } from '../../src/runs/finish-work-item.js';
+import { backoffMs } from '../../src/runs/lease.js';
+import { needsOf } from '../../src/runs/worker-context.js';
 import type { WorkItemRow } from '../../src/store/schema.js';
 import { transitionRun } from '../../src/store/runs-repository.js';
+import { leaseOf, renewLeases, skipOrphanedDependents } from '../../src/store/work-items-repository.js';
 import { REPO_ROOT, tempDir } from '../helpers/cli.js';
+import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
 
 /**
- * Claiming work items (issue 3) on a real SQLite home: claims are atomic across connections, the attempt
- * is counted when the item is claimed, an expired lease sends the item back to pending with a backoff and
- * fails it after max attempts, and a step that needs an earlier step's artifact waits for it. Time is
- * injected (`now`), so nothing here waits for a clock.
+ * Claiming work items (issues 3 and 12) on a real SQLite home and a real PostgreSQL database: claims are
+ * atomic across connections, the attempt is counted when the item is claimed, an expired lease sends the
+ * item back to pending with a backoff and fails it after max attempts, and a step that needs an earlier
+ * step's artifact waits for it. Time is injected (`now`), so nothing here waits for a clock.
  */
 
 const MAX_ATTEMPTS = 3;
@@ -46,10 +48,10 @@ function step(name: string, needs?: string[]): StepDefinition {
 }
 
 /** A new home with `assets` image assets and a `running` production run of `steps` over them. */
-async function setup(assets: number, steps: StepDefinition[]) {
+async function setup(dialect: TestDialect, assets: number, steps: StepDefinition[]) {
   const { dir, cleanup } = tempDir('archivist-claim-');
   cleanups.push(cleanup);
-  const { home } = await initHome(path.join(dir, 'home'));
+  const { home } = await initHome(path.join(dir, 'home'), { databaseUrl: await dialect.newDatabase() });
   homes.push(home);
   const ids = Array.from({ length: assets }, (_, i) =>
     createHash('sha256').update(`asset ${i} ${dir}`).digest('hex'),
@@ -85,7 +87,7 @@ async function setup(assets: number, steps: StepDefinition[]) {
   });
   expect(await transitionRun(home.db, runId, ['queued'], 'running')).toBe(true);
   const needs = needsOf(pipeline);
-  const claim = (owner: string, now: number, db = home.db) =>
+  const claim = (owner: string, now: number | undefined, db = home.db) =>
     claimWorkItem(db, { runId, owner, leaseMs: LEASE_MS, needs, now });
   const item = (id: number) =>
     home.db.selectFrom('work_items').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -97,9 +99,9 @@ function claimed(result: ClaimResult): WorkItemRow {
   return result.item;
 }
 
-describe('claimWorkItem', () => {
+describeEachDialect('claimWorkItem', (dialect) => {
   it('never hands the same item to two connections, claiming in turn', async () => {
-    const t = await setup(10, [step('a')]);
+    const t = await setup(dialect, 10, [step('a')]);
     const other = await openHome(t.root); // a second, separate better-sqlite3 connection to the same file
     homes.push(other);
     const seen = new Map<number, string>();
@@ -127,7 +129,7 @@ describe('claimWorkItem', () => {
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`);
     const items = 300;
     const threads = 4;
-    const t = await setup(items, [step('a')]);
+    const t = await setup(dialect, items, [step('a')]);
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');
       (async () => {
@@ -189,7 +191,7 @@ describe('claimWorkItem', () => {
   });
 
   it('counts the attempt at claim time and leases the item', async () => {
-    const t = await setup(1, [step('a')]);
+    const t = await setup(dialect, 1, [step('a')]);
     const item = claimed(await t.claim('A', 5_000));
     expect(item.attempts).toBe(1);
     // In the database already, before any outcome: a worker that dies now has used its attempt.
@@ -205,7 +207,7 @@ describe('claimWorkItem', () => {
       await failWorkItem(
         t.home.db,
         item.id,
-        'A',
+        leaseOf(item),
         { reason: 'io-error', message: 'flaky', retryable: true },
         6_000,
       ),
@@ -220,17 +222,19 @@ describe('claimWorkItem', () => {
   });
 
   it('returns an expired lease to pending with a backoff, and fails the item after max attempts', async () => {
-    const t = await setup(1, [step('a')]);
+    const t = await setup(dialect, 1, [step('a')]);
     const t0 = 1_000_000;
     const first = claimed(await t.claim('A', t0));
 
     // A heartbeat extends the lease: still A's after the original expiry.
-    expect(await extendLease(t.home.db, first.id, 'A', t0 + 5 * LEASE_MS)).toBe(true);
+    expect(await renewLeases(t.home.db, 'A', [leaseOf(first)], 5 * LEASE_MS, t0)).toEqual(
+      new Set([first.id]),
+    );
     expect(await t.claim('B', t0 + 3 * LEASE_MS)).toEqual({ kind: 'wait' });
     expect(await t.item(first.id)).toMatchObject({ status: 'running', lease_owner: 'A', attempts: 1 });
 
     let now = t0;
-    let owner = 'A';
+    let held = first;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       // Far in the future: the lease has long expired.
       now += 1_000_000_000;
@@ -250,13 +254,16 @@ describe('claimWorkItem', () => {
         // Not before the backoff is over, then claimed again with the next attempt counted.
         expect(await t.claim('X', now + backoffMs(attempt) - 1)).toEqual({ kind: 'wait' });
         now += backoffMs(attempt);
-        const previous = owner;
-        owner = `W${attempt + 1}`;
-        const again = claimed(await t.claim(owner, now));
+        const previous = held;
+        const again = claimed(await t.claim(`W${attempt + 1}`, now));
         expect(again.id).toBe(first.id);
         expect(again.attempts).toBe(attempt + 1);
+        expect(again.lease_epoch).toBe(previous.lease_epoch + 1);
+        held = again;
         // The old owner lost it: its heartbeat no longer extends anything.
-        expect(await extendLease(t.home.db, first.id, previous, now + LEASE_MS)).toBe(false);
+        expect(
+          await renewLeases(t.home.db, previous.lease_owner!, [leaseOf(previous)], LEASE_MS, now),
+        ).toEqual(new Set());
       } else {
         expect(result).toEqual({ kind: 'finished' });
         expect(row).toMatchObject({
@@ -272,7 +279,7 @@ describe('claimWorkItem', () => {
   });
 
   it('makes a step that needs an earlier step wait until that step is done', async () => {
-    const t = await setup(2, [step('a'), step('b', ['a'])]);
+    const t = await setup(dialect, 2, [step('a'), step('b', ['a'])]);
     const [asset0, asset1] = t.ids as [string, string];
     const a0 = claimed(await t.claim('A', 1_000));
     expect([a0.asset_id, a0.step]).toEqual([asset0, 'a']);
@@ -292,7 +299,7 @@ describe('claimWorkItem', () => {
       await failWorkItem(
         t.home.db,
         a1.id,
-        'B',
+        leaseOf(a1),
         { reason: 'decode-error', message: 'bad', retryable: false },
         1_000,
       ),
@@ -315,7 +322,7 @@ describe('claimWorkItem', () => {
   });
 
   it('stops claiming once the run is no longer running', async () => {
-    const t = await setup(2, [step('a')]);
+    const t = await setup(dialect, 2, [step('a')]);
     claimed(await t.claim('A', 1_000));
     expect(await transitionRun(t.home.db, t.runId, ['running'], 'cancelling')).toBe(true);
     expect(await t.claim('B', 1_000)).toEqual({ kind: 'stopped', status: 'cancelling' });

@@ -154,8 +154,8 @@ interface Allowed {
  */
 const ALLOWLIST: Record<string, Allowed> = {
   'src/home/home.ts': {
-    reason: 'creates the home folders and writes/reads <home>/config.json',
-    apis: ['fs.mkdirSync', 'fs.writeFileSync', 'fs.readFileSync'],
+    reason: 'creates the home folders and writes/reads <home>/config.json; removes a half-made new home',
+    apis: ['fs.mkdirSync', 'fs.writeFileSync', 'fs.readFileSync', 'fs.rmSync'],
   },
   'src/home/known-homes.ts': {
     reason:
@@ -166,9 +166,13 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'doctor: reads <home>/config.json',
     apis: ['fs.readFileSync'],
   },
-  'src/store/database.ts': {
+  'src/store/sqlite/sqlite-database.ts': {
     reason: 'opens <home>/archivist.db (SQLite) and reads its 100-byte header',
     apis: ['import better-sqlite3', 'fs.openSync'],
+  },
+  'src/artifacts/store-identity.ts': {
+    reason: "reads and writes the artifact store's id file, <home>/artifacts/.archivist-store-id",
+    apis: ['fs.readFileSync', 'fs.writeFileSync'],
   },
   'src/catalog/read-only-baseline.ts': {
     reason: 'verify-readonly: writes (temp, fsync, rename) and reads <home>/baselines/readonly-<source>.json',

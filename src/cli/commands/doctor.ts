@@ -41,7 +41,7 @@ export function registerDoctor(program: Command): void {
     .description('tools found and their versions, the home, free disk, database health (changes nothing)')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const home = inspectHome(resolveHomePath(options.home));
+      const home = await inspectHome(resolveHomePath(options.home));
       const [sharp, exiftool, ffmpeg, ffprobe] = await Promise.all([
         detectSharp(),
         detectExiftool(),
@@ -123,7 +123,7 @@ function homeChecks(home: HomeInspection): Check[] {
       checks.push({
         name: 'database',
         status: 'ok',
-        message: `integrity ok; migrations ${migrations.applied.join(', ') || '(none)'}${pending}`,
+        message: `${serverLine(home.database)}integrity ok; migrations ${migrations.applied.join(', ') || '(none)'}${pending}`,
       });
     }
   }
@@ -140,6 +140,17 @@ function homeChecks(home: HomeInspection): Check[] {
     );
   }
   return checks;
+}
+
+/** "PostgreSQL 15.14 at postgres://…, 0.4 ms, pool 1/4 (1 idle); " or "SQLite 3.53.2; ". */
+function serverLine(database: NonNullable<HomeInspection['database']>): string {
+  const server = database.server;
+  if (!server) return '';
+  if (server.kind === 'sqlite') return `SQLite ${server.version}; `;
+  const pool = server.pool
+    ? `, pool ${server.pool.total}/${server.pool.max} (${server.pool.idle} idle, ${server.pool.waiting} waiting)`
+    : '';
+  return `PostgreSQL ${server.version} at ${database.path}, latency ${server.latencyMs ?? '?'} ms${pool}; `;
 }
 
 function diskCheck(disk: DiskSpace | null): Check {

@@ -1,8 +1,10 @@
 import type { Migration, MigrationProvider } from 'kysely';
+import { postgresMigrations } from '../postgres/schema-translation.js';
 import * as m0001 from './0001-catalog.js';
 import * as m0002 from './0002-runs.js';
 import * as m0003 from './0003-claim-order-index.js';
 import * as m0004 from './0004-listing-indexes.js';
+import * as m0005 from './0005-fenced-leases.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -13,8 +15,13 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-runs': m0002,
   '0003-claim-order-index': m0003,
   '0004-listing-indexes': m0004,
+  '0005-fenced-leases': m0005,
 };
 
-export const migrationProvider: MigrationProvider = {
-  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
-};
+/** The migrations as a dialect runs them (PostgreSQL through its schema translation). */
+export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProvider {
+  return {
+    getMigrations: () =>
+      Promise.resolve(dialect === 'postgres' ? postgresMigrations(MIGRATIONS) : { ...MIGRATIONS }),
+  };
+}

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { sha256 } from '../../helpers/media.js';
 import { drillLog, expectCoreCompleted } from './core-expectations.js';
 import { createRealFixture, DRILL_TIMEOUT_MS, expectNothingRedone, fixturesPerTest } from './harness.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { waitUntilDead } from './processes.js';
 import type { AssetJson, RunJson } from './types.js';
 
@@ -15,12 +16,12 @@ import type { AssetJson, RunJson } from './types.js';
 
 const track = fixturesPerTest({ realMedia: true });
 
-describe('drill B: cancel mid-run, then resume', () => {
+describeEachDialect('drill B: cancel mid-run, then resume', (dialect) => {
   it(
     'keeps done items through the cancel and finishes the rest without redoing them',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture());
+      const f = track(await createRealFixture({ dialect: dialect.name }));
       const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);
       await f.waitFor(id, (run) => run.counts.done >= 10, 'a few items done');
 

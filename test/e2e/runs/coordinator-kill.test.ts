@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
 import {
   createFixture,
@@ -7,6 +7,7 @@ import {
   expectNothingRedone,
   fixturesPerTest,
 } from './harness.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { childPids, descendantPids, isAlive, pollFor, waitUntilDead } from './processes.js';
 import type { ItemRow, RunJson } from './types.js';
 
@@ -18,12 +19,12 @@ import type { ItemRow, RunJson } from './types.js';
 
 const track = fixturesPerTest({ realMedia: true });
 
-describe('drill E: the coordinator killed with SIGKILL', () => {
+describeEachDialect('drill E: the coordinator killed with SIGKILL', (dialect) => {
   it(
     'leaves no worker behind, is reported interrupted, and resumes to completion keeping what was written',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture());
+      const f = track(await createRealFixture({ dialect: dialect.name }));
       const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);
       await f.waitFor(id, (run) => run.counts.done >= 10, 'a few items done');
 
@@ -52,7 +53,7 @@ describe('drill E: the coordinator killed with SIGKILL', () => {
       expect(doneBefore).toHaveLength(done);
       const artifactsBefore = f.artifacts(id);
       expect(artifactsBefore).toHaveLength(done);
-      f.verify();
+      f.verify({ afterCrash: true });
 
       const resume = await f.cli(['run', 'resume', id, '--json']);
       expect(resume.code, resume.stderr).toBe(3);
@@ -66,7 +67,7 @@ describe('drill E: the coordinator killed with SIGKILL', () => {
   );
 
   it('leaves no worker behind even when a step is stuck in a loop that ignores everything', async () => {
-    const f = track(await createFixture({ files: 2, extra: ['hang-marker.jpg'] }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 2, extra: ['hang-marker.jpg'] }));
     const hang = await f.assetByPath('hang-marker.jpg');
     const { id, coordinatorPid } = await f.startDetached('testfault', ['--workers', '2']);
     // The worker holding the hanging item: its event loop is blocked, so it cannot hear its channel close.
@@ -88,6 +89,6 @@ describe('drill E: the coordinator killed with SIGKILL', () => {
     expect(shown.status).toBe('interrupted');
     expect(shown.counts.running).toBe(0);
     expect(shown.counts.failed).toBe(0);
-    f.verify();
+    f.verify({ afterCrash: true });
   });
 });

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeAll, expect } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, tempDir, type CliResult } from '../../helpers/cli.js';
+import { queryDatabase, type TestDatabase } from '../../helpers/db-query.js';
+import { newPostgresDatabase } from '../../helpers/postgres.js';
 import { archiveModel, type ArchiveModel } from './core-expectations.js';
 import {
   childPids,
@@ -18,7 +19,7 @@ import {
   WAIT_MS,
 } from './processes.js';
 import { copyRealMedia, GENERATE_TIMEOUT_MS, generatedMedia } from './real-media.js';
-import { checkStore, listFiles } from './store-check.js';
+import { artifactFiles, checkStore } from './store-check.js';
 import { progressOf, type RunProgress } from './run-progress.js';
 import type { ArtifactRow, AssetJson, ItemRow, RunJson } from './types.js';
 
@@ -52,7 +53,11 @@ export function smallJpeg(name: string): Buffer {
   ]);
 }
 
+/** Which truth store the fixture's home uses: its own SQLite file (the default), or a new PostgreSQL database. */
+export type FixtureDialect = 'sqlite' | 'postgres';
+
 export interface FixtureOptions {
+  dialect?: FixtureDialect;
   /** Plain tiny files, named `img-000.jpg`, `img-001.jpg`, ... (default 6). */
   files?: number;
   /** Extra tiny files by relative path (e.g. `crash-marker.jpg`), generated like the others. */
@@ -62,6 +67,7 @@ export interface FixtureOptions {
 }
 
 export interface RealFixtureOptions {
+  dialect?: FixtureDialect;
   /** Adds the poison file (real-media.ts) that the `testpoison` pipeline crashes on. */
   poison?: boolean;
   /**
@@ -74,6 +80,8 @@ export interface RealFixtureOptions {
 
 export interface Fixture {
   root: string;
+  /** The home's database, for direct reads. */
+  database: TestDatabase;
   archive: string;
   home: string;
   env: NodeJS.ProcessEnv;
@@ -108,8 +116,11 @@ export interface Fixture {
   /** The run's JSON-lines log (logs/run-<id>.jsonl), parsed. */
   runLog(runId: string): Record<string, unknown>[];
   assetByPath(rel: string): Promise<AssetJson>;
-  /** The archive is exactly as it was, and the store is whole (see `checkStore`). */
-  verify(): void;
+  /**
+   * The archive is exactly as it was, and the store is whole (see `checkStore`); `afterCrash`: right after
+   * a kill, files stored but not committed are allowed.
+   */
+  verify(options?: { afterCrash?: boolean }): void;
   /**
    * Once nothing of this fixture should be running any more: every process started for it (the CLI, a
    * coordinator, workers, the tools they ran, orphans included) exits. Found by FIXTURE_ENV in their
@@ -132,6 +143,7 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
     ...(options.extra ?? []),
   ];
   const { fixture } = await setUp({
+    dialect: options.dialect,
     layOut(archive) {
       for (const name of names) {
         const file = path.join(archive, ...name.split('/'));
@@ -202,6 +214,7 @@ export function expectNothingRedone(
 /** A fixture over the real archive (real-media.ts); the catalog is checked against the archive's model. */
 export async function createRealFixture(options: RealFixtureOptions = {}): Promise<RealFixture> {
   const { fixture, manifest } = await setUp({
+    dialect: options.dialect,
     layOut: (archive) => copyRealMedia(archive, { poison: options.poison }),
     privateDisk: options.privateDisk,
     checkCatalog(summary, entries) {
@@ -227,6 +240,7 @@ interface CatalogSummary {
 }
 
 async function setUp(spec: {
+  dialect?: FixtureDialect;
   layOut: (archive: string) => Promise<void>;
   config?: FixtureOptions['config'];
   privateDisk?: boolean;
@@ -267,17 +281,13 @@ async function setUp(spec: {
     return JSON.parse(result.stdout) as T;
   };
   const show = (runId: string) => json<RunJson>(['run', 'show', runId]);
-  const query = <T>(sql: string, ...params: unknown[]): T[] => {
-    const db = new BetterSqlite3(path.join(home, 'archivist.db'), { readonly: true, fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 10000');
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
-  };
+  const database: TestDatabase =
+    spec.dialect === 'postgres'
+      ? { kind: 'postgres', url: await newPostgresDatabase() }
+      : { kind: 'sqlite', file: path.join(home, 'archivist.db') };
+  const query = <T>(sql: string, ...params: unknown[]): T[] => queryDatabase<T>(database, sql, params);
 
-  await json(['init']);
+  await json(['init', ...(database.kind === 'postgres' ? ['--database', database.url] : [])]);
   if (spec.config) {
     const file = path.join(home, 'config.json');
     const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Record<string, unknown>>;
@@ -291,6 +301,7 @@ async function setUp(spec: {
 
   const fixture: Fixture = {
     root,
+    database,
     archive,
     home,
     env,
@@ -331,7 +342,7 @@ async function setUp(spec: {
       runId === undefined
         ? query<ArtifactRow>('select * from artifacts order by id')
         : query<ArtifactRow>('select * from artifacts where run_id = ? order by id', runId),
-    storeFiles: () => listFiles(path.join(home, 'artifacts')),
+    storeFiles: () => artifactFiles(path.join(home, 'artifacts')),
     storeFile: (artifactPath) => path.join(home, 'artifacts', ...artifactPath.split('/')),
     runLog: (runId) =>
       fs
@@ -342,9 +353,9 @@ async function setUp(spec: {
     async assetByPath(rel) {
       return json<AssetJson>(['asset', path.join(archive, ...rel.split('/'))]);
     },
-    verify() {
+    verify(options) {
       expect(archiveManifest(archive), 'the archive changed').toEqual(manifest);
-      checkStore(home);
+      checkStore(home, database, options);
     },
     async expectNoProcessLeft() {
       const left = await waitUntilDead(ours()).then(

@@ -1,7 +1,8 @@
 import os from 'node:os';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, knownFailingAssets } from './core-expectations.js';
 import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { catchWorkerMidItem, runsExiftool } from './mid-item.js';
 import { waitUntilDead } from './processes.js';
 import type { LineageRow } from './types.js';
@@ -15,12 +16,12 @@ import type { LineageRow } from './types.js';
 
 const track = fixturesPerTest({ realMedia: true });
 
-describe('drill A: a worker killed with SIGKILL mid-run', () => {
+describeEachDialect('drill A: a worker killed with SIGKILL mid-run', (dialect) => {
   it(
     'retries the killed item, keeps what was written, and accounts for every item',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture());
+      const f = track(await createRealFixture({ dialect: dialect.name }));
       const known = knownFailingAssets(f.model);
       const host = os.hostname();
       const { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2']);

@@ -1,0 +1,64 @@
+import { cacheKeyOf } from '../artifacts/cache-key.js';
+import type { Home } from '../home/home.js';
+import type { PipelineDefinition, StepDefinition } from '../pipeline/step.js';
+import type { RunRow } from '../store/schema.js';
+import type { RunLog } from './run-log.js';
+import type { WorkerMessage } from './worker-messages.js';
+
+/** What a worker is and works for: shared by the worker loop and the item processor. */
+export interface WorkerContext {
+  home: Home;
+  run: RunRow;
+  pipeline: PipelineDefinition;
+  workerId: string;
+  /** Fires when the coordinator (or a signal) asks this worker to stop: no more claims. */
+  stop: AbortSignal;
+  /** Fires a grace period after `stop`: in-flight steps are aborted and their items given back. */
+  abortWork: AbortSignal;
+  send: (message: WorkerMessage) => void;
+  log: RunLog;
+  now?: () => number;
+}
+
+/**
+ * A step as this worker runs it in this run: its params (parsed once from the run) and its tool with the
+ * version this worker found (what goes into lineage and the cache key).
+ */
+export interface StepPlan {
+  step: StepDefinition;
+  tool: { name: string; version: string };
+  params: Record<string, unknown>;
+  /** The earlier steps whose artifacts it needs (none: its cache key is known at claim time). */
+  needs: readonly string[];
+}
+
+/** Every step's plan; tool versions are asked once and all at once (each may start a program). */
+export async function planSteps(pipeline: PipelineDefinition, run: RunRow): Promise<Map<string, StepPlan>> {
+  const params = JSON.parse(run.params_json) as Record<string, Record<string, unknown>>;
+  const plans = await Promise.all(
+    pipeline.steps.map(async (step): Promise<[string, StepPlan]> => [
+      step.name,
+      {
+        step,
+        tool: { name: step.tool.name, version: await step.tool.version() },
+        params: params[step.name] ?? {},
+        needs: step.needs ?? [],
+      },
+    ]),
+  );
+  return new Map(plans);
+}
+
+/** The cache key of an item: its step's plan applied to the asset's content and its inputs' content. */
+export function cacheKeyOfItem(plan: StepPlan, assetId: string, inputSha256: readonly string[] = []): string {
+  return cacheKeyOf({
+    step: plan.step.name,
+    tool: plan.tool,
+    params: plan.params,
+    inputSha256: [assetId, ...inputSha256],
+  });
+}
+
+export function needsOf(pipeline: PipelineDefinition): Record<string, readonly string[]> {
+  return Object.fromEntries(pipeline.steps.map((step) => [step.name, step.needs ?? []]));
+}

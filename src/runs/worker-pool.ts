@@ -1,0 +1,150 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Home } from '../home/home.js';
+import type { RunRow } from '../store/schema.js';
+import type { RunLog } from './run-log.js';
+import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
+import { removeScratchDir, scratchDirOf } from './scratch-dirs.js';
+
+const WORKER_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-process.js');
+
+export interface PooledWorker {
+  child: ChildProcess;
+  id: string;
+  current: { itemId: number; at: number } | null;
+  stderr: string[];
+  exited: boolean;
+  killedForTimeout: boolean;
+}
+
+/** What the pool measured of its workers, for the run's benchmark record. */
+export interface PoolFigures {
+  cpuMs: number;
+  peakRss: number;
+  crashes: number;
+  /** Deaths since the last item a worker finished: many in a row means the set-up is broken. */
+  crashesInARow: number;
+}
+
+/**
+ * The worker processes of one run on this host: forks them, follows what they say (which item each has
+ * in hand), and hands every exit to `onExit`. What an exit means for the run is the coordinator's call.
+ */
+export class WorkerPool {
+  readonly workers = new Set<PooledWorker>();
+  readonly figures: PoolFigures = { cpuMs: 0, peakRss: 0, crashes: 0, crashesInARow: 0 };
+
+  constructor(
+    private readonly home: Home,
+    private readonly run: RunRow,
+    private readonly size: number,
+    private readonly log: RunLog,
+    private readonly onExit: (
+      worker: PooledWorker,
+      code: number | null,
+      signal: NodeJS.Signals | null,
+    ) => Promise<void>,
+  ) {}
+
+  spawn(): void {
+    // Share the cores between workers instead of letting each libvips use all of them.
+    const threads = String(Math.max(1, Math.floor(os.cpus().length / this.size)));
+    const child = fork(WORKER_ENTRY, [this.home.layout.root, this.run.id, String(process.pid)], {
+      // Each worker leads a process group of its own, with the tools it starts (exiftool, ffmpeg): a
+      // Ctrl-C in the terminal reaches the coordinator only (which cancels, with a grace period) instead of
+      // killing tools mid-file, and a worker that dies is cleaned up with everything it started.
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: {
+        ...process.env,
+        VIPS_CONCURRENCY: threads,
+        UV_THREADPOOL_SIZE: String(Math.max(4, Number(threads))),
+      },
+    });
+    const worker: PooledWorker = {
+      child,
+      id: `${os.hostname()}:${child.pid}`,
+      current: null,
+      stderr: [],
+      exited: false,
+      killedForTimeout: false,
+    };
+    child.stderr?.on('data', (chunk: Buffer) => {
+      worker.stderr.push(...chunk.toString().split('\n').filter(Boolean));
+      if (worker.stderr.length > 40) worker.stderr.splice(0, worker.stderr.length - 40);
+    });
+    child.on('message', (message: WorkerMessage) => this.onMessage(worker, message));
+    child.on('exit', (code, signal) => {
+      worker.exited = true;
+      // A worker killed (SIGKILL, a crash, our timeout) cannot end its tools; exiftool in -stay_open mode
+      // would wait on its closed stdin forever. Its process group goes with it.
+      killGroup(child.pid);
+      // A worker that was killed could not remove its scratch folder; one that exited has already.
+      if (child.pid !== undefined) removeScratchDir(scratchDirOf(this.home.layout, child.pid));
+      this.workers.delete(worker);
+      void this.onExit(worker, code, signal);
+    });
+    // A send to a worker whose channel just closed fails with an 'error' event; unhandled, it would take
+    // the coordinator down. The worker's exit is what matters, and 'exit' reports it.
+    child.on('error', (error) =>
+      this.log.warn({ event: 'worker-channel-error', worker: worker.id, error: error.message }),
+    );
+    this.workers.add(worker);
+  }
+
+  private onMessage(worker: PooledWorker, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'claimed':
+        worker.current = { itemId: message.itemId, at: Date.now() };
+        break;
+      case 'finished':
+        worker.current = null;
+        this.figures.crashesInARow = 0;
+        break;
+      case 'exiting':
+        this.figures.cpuMs += message.cpuMs;
+        this.figures.peakRss = Math.max(this.figures.peakRss, message.maxRssBytes);
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  /** Asks every worker to stop claiming; in-flight steps get `graceMs` before they are aborted. */
+  stopAll(graceMs: number): void {
+    for (const worker of this.workers) {
+      // A worker that already closed its channel (it saw the pause itself) is on its way out.
+      if (worker.child.connected) worker.child.send({ type: 'stop', graceMs } satisfies CoordinatorMessage);
+    }
+  }
+
+  killAll(): void {
+    for (const worker of this.workers) killGroup(worker.child.pid);
+  }
+
+  /** A step that overruns its timeout by more than the worker's own abort is killed with its process. */
+  killOverdue(timeoutMs: number): void {
+    for (const worker of this.workers) {
+      if (worker.current && !worker.killedForTimeout && Date.now() - worker.current.at > timeoutMs) {
+        worker.killedForTimeout = true;
+        killGroup(worker.child.pid);
+      }
+    }
+  }
+
+  get anyAlive(): boolean {
+    return [...this.workers].some((worker) => !worker.exited);
+  }
+}
+
+/** SIGKILL to a worker's whole process group (it leads one: `detached`); nothing if it is gone already. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // no such group: everything in it has exited
+  }
+}

@@ -1,0 +1,50 @@
+import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
+import type { StoreDialect } from '../dialect.js';
+import type { Database } from '../schema.js';
+
+/**
+ * A path glob as a POSIX regular expression: `*` is `.*`, `?` is `.`, `[...]` stays a class (`[!a]`
+ * becomes `[^a]`), everything else is literal. Anchored at both ends like GLOB.
+ */
+export function globToRegex(glob: string): string {
+  let out = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end === -1) {
+        out += '\\[';
+        continue;
+      }
+      let body = glob.slice(i + 1, end);
+      if (body.startsWith('!')) body = `^${body.slice(1)}`;
+      out += `[${body.replace(/\\/g, '\\\\')}]`;
+      i = end;
+    } else out += c.replace(/[.+^${}()|\\\]]/g, (m) => `\\${m}`);
+  }
+  return `${out}$`;
+}
+
+export const postgresDialect: StoreDialect = {
+  name: 'postgres',
+
+  writeTransaction<T>(db: Kysely<Database>, body: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return db.transaction().execute(body);
+  },
+
+  claimLock: sql`for update skip locked`,
+
+  // clock_timestamp(), not now(): now() is the transaction's start, and a claim may wait on a lock.
+  nowMs: () => sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`,
+
+  pathMatchesGlob: (column: Expression<string>, glob: string) =>
+    sql<SqlBool>`lower(${column}) ~ ${globToRegex(glob.toLowerCase())}`,
+
+  inValues: (column: Expression<string>, values: readonly string[]) =>
+    sql<SqlBool>`${column} = any(${[...values]}::text[])`,
+
+  // No rowid: created_at, indexed by migration 0005.
+  artifactInsertionOrder: sql`created_at`,
+};
