@@ -52,7 +52,7 @@ archivist catalog
 echo "==> archivist collection create everything"
 archivist collection create everything
 echo "==> archivist run start core --collection everything --workers 2"
-echo "    (metadata and thumbnails; the two broken files fail their items with a reason: exit code 3)"
+echo "    (metadata and thumbnails; a file that cannot be decoded fails its item with the reason, listed below: exit code 3)"
 set +e
 archivist run start core --collection everything --workers 2
 status=$?

@@ -44,29 +44,44 @@ export class ArchivistError extends Error {
   readonly retryable: boolean;
   /** What the user can do about it, printed under the message. */
   readonly hint: string | undefined;
+  /** The input it concerns: a request field (`collection`, `workers`, `set`), or an option. */
+  readonly field: string | undefined;
+  /** For a step param: which one (`thumbnail.size`). */
+  readonly param: string | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { retryable?: boolean; cause?: unknown; hint?: string } = {},
+    options: { retryable?: boolean; cause?: unknown; hint?: string; field?: string; param?: string } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'ArchivistError';
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.hint = options.hint;
+    this.field = options.field ?? (options.param ? 'set' : undefined);
+    this.param = options.param;
   }
 
   get exitCode(): number {
     return USAGE_CODES.has(this.code) ? 2 : 1;
   }
 
-  toJSON(): { code: ErrorCode; message: string; retryable: boolean; hint?: string } {
+  toJSON(): {
+    code: ErrorCode;
+    message: string;
+    retryable: boolean;
+    hint?: string;
+    field?: string;
+    param?: string;
+  } {
     return {
       code: this.code,
       message: this.message,
       retryable: this.retryable,
       ...(this.hint ? { hint: this.hint } : {}),
+      ...(this.field ? { field: this.field } : {}),
+      ...(this.param ? { param: this.param } : {}),
     };
   }
 }

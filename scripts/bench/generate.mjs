@@ -253,6 +253,8 @@ const pad = (n, width) => String(n).padStart(width, '0');
  * Generates the archive (or reuses it when its manifest says it is exactly this one). Returns the manifest.
  */
 export async function generateArchive(options) {
+  // Tests generate their media with `quiet`: a test run's output is the tests', not the bench's.
+  const say = options.quiet ? () => {} : log;
   const out = options.out ?? defaultArchiveDir(options);
   if (isWithin(realpathOfNearest(out), fs.realpathSync(REPO))) {
     throw new Error(`${out} is inside the repository: the archive must live outside it`);
@@ -267,7 +269,7 @@ export async function generateArchive(options) {
   if (!options.force && fs.existsSync(manifestFile) && fs.existsSync(out)) {
     const found = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
     if (Object.entries(wanted).every(([k, v]) => found[k] === v)) {
-      log(`reusing the archive at ${out}`);
+      say(`reusing the archive at ${out}`);
       return { ...found, root: out, manifestFile, reused: true };
     }
   }
@@ -282,7 +284,7 @@ export async function generateArchive(options) {
   fs.rmSync(manifestFile, { force: true });
   fs.mkdirSync(out, { recursive: true });
   const started = performance.now();
-  log(`generating ${options.photos} photos and ${options.videos} videos (seed ${options.seed}) under ${out}`);
+  say(`generating ${options.photos} photos and ${options.videos} videos (seed ${options.seed}) under ${out}`);
 
   const sharp = (await import('sharp')).default;
   sharp.cache(false);
@@ -317,7 +319,7 @@ export async function generateArchive(options) {
     for (let k = 0; k < basesPerSize; k++) list.push(jpegBody(await basePicture(sharp, random, w, h)));
     bases.set(key, list);
   }
-  log(`base pictures ready (${Math.round(performance.now() - started)} ms)`);
+  say(`base pictures ready (${Math.round(performance.now() - started)} ms)`);
 
   // Events: each a folder of one device on one day.
   const eventCount = Math.max(4, Math.ceil(options.photos / 60));
@@ -383,7 +385,7 @@ export async function generateArchive(options) {
     counts.jpeg++;
     if (task.fifty) counts.megapixels50++;
   });
-  log(`${counts.jpeg} JPEGs written (${Math.round(performance.now() - started)} ms)`);
+  say(`${counts.jpeg} JPEGs written (${Math.round(performance.now() - started)} ms)`);
 
   // PNG screenshots, phone-sized, each its own pixels (cheap: flat colours and bars).
   for (let s = 0; s < screenshots; s++) {
@@ -453,7 +455,7 @@ export async function generateArchive(options) {
     files.push(task.rel);
     counts.video++;
   });
-  log(`${counts.video} videos written (${Math.round(performance.now() - started)} ms)`);
+  say(`${counts.video} videos written (${Math.round(performance.now() - started)} ms)`);
 
   // Duplicates: the same bytes at a second path (an "Export" folder and a "(1)" copy).
   const duplicates = Math.max(2, Math.round(options.photos * 0.02));

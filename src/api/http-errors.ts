@@ -33,7 +33,7 @@ export interface ErrorBody {
 
 /** A usage error about one field, in the `field: message` form parseRequest uses. */
 export function badField(field: string, message: string, hint?: string): ArchivistError {
-  return new ArchivistError('usage', `${field}: ${message}`, hint ? { hint } : {});
+  return new ArchivistError('usage', `${field}: ${message}`, { field, ...(hint ? { hint } : {}) });
 }
 
 /** Parses a query string, params or body with a zod schema; a problem is a 400 naming the field. */
@@ -41,26 +41,8 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.ou
   return parseRequest(schema, input);
 }
 
-/**
- * Names the field an error is about, from the shapes the shared modules use: `field: message`
- * (parseRequest), `--set step.param=...` and `invalid params: step.param=...` (resolveParams), and the
- * messages about an unknown pipeline or collection.
- */
-export function fieldOf(error: ArchivistError): { field?: string; param?: string } {
-  const message = error.message;
-  const param = /^(?:--set |invalid params: )([^.=\s]+\.[^=\s]+)=/.exec(message);
-  if (param) return { field: 'set', param: param[1] };
-  if (message.startsWith('--set ')) return { field: 'set' };
-  if (message.startsWith('unknown pipeline')) return { field: 'pipeline' };
-  if (message.startsWith('--min-free ')) return { field: 'minFree' };
-  if (/^(there is no collection|collection ")/.test(message)) return { field: 'collection' };
-  const named = /^([A-Za-z][\w.]*): /.exec(message);
-  if (named) return { field: named[1] };
-  return {};
-}
-
 export function errorBody(error: ArchivistError): ErrorBody {
-  return { error: { ...error.toJSON(), ...fieldOf(error) } };
+  return { error: error.toJSON() };
 }
 
 export function registerErrorHandler(app: FastifyInstance): void {

@@ -4,12 +4,14 @@ import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { isWithin } from '../home/home-path.js';
 import { bytesOfText, textOfBytes } from './file-names.js';
+import { makeJunkFilter } from './junk.js';
 import {
   findAssetAtLocation,
   findAssetsByIdPrefix,
   locationsOf,
   type AssetWithLocations,
 } from '../store/assets-repository.js';
+import { lastScanSummary } from '../store/scans-repository.js';
 import { listSources } from '../store/sources-repository.js';
 import type { AssetRow } from '../store/schema.js';
 
@@ -69,10 +71,54 @@ async function findByPath(home: Home, resolved: string): Promise<AssetWithLocati
   for (const candidate of onDisk ? [asTyped] : [...new Set([asPrinted, asTyped])]) {
     asset ??= await findAssetAtLocation(home.db, source.id, candidate);
   }
-  if (!asset) {
-    throw new ArchivistError('asset-unknown', `${canonical} is not cataloged`, {
-      hint: `Run \`archivist catalog ${source.name}\` first (junk files and symlinks are never cataloged).`,
+  if (!asset) throw await notCataloged(home, source, resolved, canonical, rel);
+  return withLocations(home, asset);
+}
+
+/**
+ * Why a file inside a source has no asset, in the catalog's own words where it reported one: "is not
+ * cataloged, run catalog" is wrong advice for a file the catalog saw and refused (an empty file).
+ */
+async function notCataloged(
+  home: Home,
+  source: { id: number; name: string },
+  resolved: string,
+  canonical: string,
+  rel: string,
+): Promise<ArchivistError> {
+  const last = await lastScanSummary(home.db, source.id);
+  const errors = (last?.summary as { errors?: { path: string; reason: string; message?: string }[] })?.errors;
+  const problem = errors?.find((error) => error.path === rel);
+  if (problem) {
+    return new ArchivistError(
+      'asset-unknown',
+      `${canonical} is not cataloged: the catalog of ${source.name} at ${last!.finishedAt} found it and reported ${problem.reason}${problem.message ? ` (${problem.message})` : ''}`,
+      { hint: 'Fix the file if it should be there, then catalog again.' },
+    );
+  }
+  let link = false;
+  try {
+    link = fs.lstatSync(resolved).isSymbolicLink();
+  } catch {
+    // gone, or never there
+  }
+  if (link) {
+    return new ArchivistError(
+      'asset-unknown',
+      `${resolved} is a symlink: the catalog never follows symlinks`,
+      {
+        hint: `Look the file up by the path it points to (${canonical}).`,
+      },
+    );
+  }
+  if (makeJunkFilter(home.config.catalog.ignore)(path.basename(canonical))) {
+    return new ArchivistError('asset-unknown', `${canonical} is junk the catalog always skips`, {
+      hint: 'Names such as .DS_Store, Thumbs.db, ._* and the names in catalog.ignore are never cataloged.',
     });
   }
-  return withLocations(home, asset);
+  return new ArchivistError('asset-unknown', `${canonical} is not cataloged`, {
+    hint: last
+      ? `The catalog of ${source.name} at ${last.finishedAt} did not see it: run \`archivist catalog ${source.name}\` again.`
+      : `Run \`archivist catalog ${source.name}\` first.`,
+  });
 }

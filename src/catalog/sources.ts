@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { ArchivistError, errnoCode } from '../errors.js';
 import type { Home } from '../home/home.js';
+import { refuseSourceHoldingKnownHome } from '../home/known-homes.js';
 import { isWithin } from '../home/home-path.js';
 import { findSourceByName, insertSource, listSources } from '../store/sources-repository.js';
 import type { SourceRow } from '../store/schema.js';
@@ -42,6 +43,7 @@ export async function addSource(home: Home, name: string, requestedPath: string)
       },
     );
   }
+  refuseSourceHoldingKnownHome(canonical, home.layout.root);
   if (isWithin(home.layout.root, canonical)) {
     throw new ArchivistError(
       'source-overlap',

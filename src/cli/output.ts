@@ -51,4 +51,9 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** `1 problem`, `2 problems`: a count with its noun, as a person writes it. */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? noun : nouns}`;
+}
+
 export { formatSize as formatBytes } from '../runs/disk-threshold.js';

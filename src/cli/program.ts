@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerArtifact } from './commands/artifact.js';
 import { registerAsset } from './commands/asset.js';
@@ -13,6 +14,11 @@ import { registerSource } from './commands/source.js';
 import { registerVerifyReadonly } from './commands/verify-readonly.js';
 import { registerWorker } from './commands/worker.js';
 
+/** The installed package's version: dist/cli/program.js and src/cli/program.ts both sit two levels down. */
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('archivist')
     .description(
@@ -20,6 +26,9 @@ export function buildProgram(): Command {
     )
     .option('--home <dir>', 'the Archivist home (default: $ARCHIVIST_HOME, else the user data directory)')
     .option('--json', 'print one JSON document on stdout')
+    .version(packageVersion(), '-V, --version', 'print the version of Archivist')
+    // Every subcommand's --help lists --home and --json too: they are where a user looks.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     .exitOverride();
   registerInit(program);

@@ -30,6 +30,7 @@ export function resolveParams(
     const match = /^([^.=]+)\.([^=]+)=(.*)$/s.exec(set);
     if (!match)
       throw new ArchivistError('usage', `--set ${set}: expected step.param=value`, {
+        field: 'set',
         hint: `Steps: ${steps}.`,
       });
     const [, stepName, param, value] = match as unknown as [string, string, string, string];
@@ -39,6 +40,7 @@ export function resolveParams(
         'usage',
         `--set ${set}: ${pipeline.name}@${pipeline.version} has no step "${stepName}"`,
         {
+          field: 'set',
           hint: `Steps: ${steps}.`,
         },
       );
@@ -46,6 +48,7 @@ export function resolveParams(
     const known = Object.keys(step.params.shape as Record<string, unknown>);
     if (!known.includes(param)) {
       throw new ArchivistError('usage', `--set ${set}: step "${stepName}" has no param "${param}"`, {
+        param: `${stepName}.${param}`,
         hint: known.length > 0 ? `${stepName} takes: ${known.join(', ')}.` : `${stepName} takes no params.`,
       });
     }
@@ -60,7 +63,10 @@ export function resolveParams(
         const key = `${step.name}.${issue.path.join('.')}`;
         return `${key}=${JSON.stringify(raw[step.name]![String(issue.path[0])])}: ${issue.message}`;
       });
-      throw new ArchivistError('usage', `invalid params: ${problems.join('; ')}`);
+      const first = result.error.issues[0]!;
+      throw new ArchivistError('usage', `invalid params: ${problems.join('; ')}`, {
+        param: `${step.name}.${String(first.path[0])}`,
+      });
     }
     resolved[step.name] = result.data;
   }

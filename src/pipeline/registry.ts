@@ -34,6 +34,7 @@ export function findPipeline(ref: string): PipelineDefinition {
   if (!found) {
     const known = listPipelines().map((p) => `${p.name}@${p.version}`);
     throw new ArchivistError('usage', `unknown pipeline "${ref}"`, {
+      field: 'pipeline',
       hint: `Known pipelines: ${known.join(', ') || '(none)'}.`,
     });
   }

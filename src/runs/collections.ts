@@ -59,6 +59,7 @@ export async function getCollection(
   const row = await findCollection(db, name);
   if (!row) {
     throw new ArchivistError('not-found', `there is no collection named "${name}"`, {
+      field: 'collection',
       hint: 'Create one with `archivist collection create <name> [filters]` (no filters: every asset).',
     });
   }

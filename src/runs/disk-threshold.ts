@@ -20,13 +20,16 @@ export function parseMinFree(spec: string, filesystemBytes: number): number {
   if (percent) {
     const value = Number(percent[1]);
     if (value > 100)
-      throw new ArchivistError('usage', `--min-free ${spec}: a percentage must be at most 100%`);
+      throw new ArchivistError('usage', `--min-free ${spec}: a percentage must be at most 100%`, {
+        field: 'minFree',
+      });
     return Math.ceil((filesystemBytes * value) / 100);
   }
   const sized = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text);
   const unit = sized ? UNITS[sized[2] || 'b'] : undefined;
   if (!sized || unit === undefined) {
     throw new ArchivistError('usage', `--min-free ${spec}: not a size`, {
+      field: 'minFree',
       hint: 'Give bytes, a size such as 500MB or 2GB, or a percentage such as 5%.',
     });
   }

@@ -12,12 +12,13 @@ import { getCollection, resolveCollection } from './collections.js';
 import { createRun, detectToolVersions } from './create-run.js';
 import { diskSpace, formatSize, parseMinFree } from './disk-threshold.js';
 import { releaseWorkItems } from './finish-work-item.js';
+import { wholeNumber } from '../whole-number.js';
 
 /**
  * What a user may ask of runs, checked by one schema whether it came from the CLI or the HTTP API, and
  * carried out by one function each, so both front ends behave the same.
  */
-const Workers = z.coerce.number().int().min(1).max(256);
+const Workers = wholeNumber({ min: 1, max: 256 });
 
 export const StartRunRequest = z
   .object({
@@ -28,7 +29,7 @@ export const StartRunRequest = z
     workers: Workers.optional(),
     minFree: z.string().min(1).optional(),
     force: z.boolean().default(false),
-    seed: z.coerce.number().int().optional(),
+    seed: wholeNumber().optional(),
   })
   .strict();
 export type StartRunRequest = z.input<typeof StartRunRequest>;
@@ -61,7 +62,8 @@ export function parseRequest<T extends z.ZodType>(schema: T, input: unknown): z.
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  throw new ArchivistError('usage', `${issue.path.join('.') || 'request'}: ${issue.message}`);
+  const field = issue.path.join('.') || undefined;
+  throw new ArchivistError('usage', `${field ?? 'request'}: ${issue.message}`, field ? { field } : {});
 }
 
 export function defaultWorkers(home: Home): number {
@@ -92,7 +94,7 @@ function checkMinFreeFits(home: Home, bytes: number, what: string, total: number
     'usage',
     `${what} asks for ${formatSize(bytes)} free, but the filesystem of the artifact store ` +
       `(${home.layout.artifacts}) is ${formatSize(total)} in all: the run could never write`,
-    { hint: `Give a --min-free below ${formatSize(total)}, such as 1GB or 5%.` },
+    { field: 'minFree', hint: `Give a --min-free below ${formatSize(total)}, such as 1GB or 5%.` },
   );
 }
 
@@ -111,6 +113,7 @@ export async function startRun(home: Home, input: unknown): Promise<PlannedRun> 
   const assets = await resolveCollection(home.db, filters);
   if (assets.length === 0) {
     throw new ArchivistError('usage', `collection "${row.name}" has no assets`, {
+      field: 'collection',
       hint: 'Catalog a source first, or widen the collection.',
     });
   }

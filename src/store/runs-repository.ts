@@ -171,3 +171,18 @@ export async function workItemsOfAsset(db: Db, assetId: string, limit = 200): Pr
     durationMs: row.duration_ms,
   }));
 }
+
+/** One item's outcome: what `run compare` needs to compare two runs on the assets they share. */
+export interface ItemOutcome {
+  assetId: string;
+  step: string;
+  status: WorkItemRow['status'];
+}
+
+export async function itemOutcomesOfRun(db: Db, runId: string): Promise<ItemOutcome[]> {
+  return db
+    .selectFrom('work_items')
+    .select(['asset_id as assetId', 'step', 'status'])
+    .where('run_id', '=', runId)
+    .execute();
+}

@@ -27,3 +27,20 @@ export async function lastFinishedScans(db: Db): Promise<Map<number, string>> {
     .execute();
   return new Map(rows.map((row) => [row.source_id, String(row.finished_at)]));
 }
+
+/** The summary of a source's newest finished catalog (its problems list names every file it could not take). */
+export async function lastScanSummary(
+  db: Db,
+  sourceId: number,
+): Promise<{ finishedAt: string; summary: unknown } | undefined> {
+  const row = await db
+    .selectFrom('scans')
+    .select(['finished_at', 'summary_json'])
+    .where('source_id', '=', sourceId)
+    .where('finished_at', 'is not', null)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (!row?.finished_at || !row.summary_json) return undefined;
+  return { finishedAt: row.finished_at, summary: JSON.parse(row.summary_json) as unknown };
+}

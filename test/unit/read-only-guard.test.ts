@@ -157,6 +157,11 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'creates the home folders and writes/reads <home>/config.json',
     apis: ['fs.mkdirSync', 'fs.writeFileSync', 'fs.readFileSync'],
   },
+  'src/home/known-homes.ts': {
+    reason:
+      "reads and replaces the user's registry of homes (~/.local/state/archivist/homes.json), never a source",
+    apis: ['fs.readFileSync', 'fs.mkdirSync', 'fs.writeFileSync', 'fs.renameSync'],
+  },
   'src/home/inspect-home.ts': {
     reason: 'doctor: reads <home>/config.json',
     apis: ['fs.readFileSync'],

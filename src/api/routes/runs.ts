@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { compareRuns } from '../../runs/compare-runs.js';
+import { compareRunsByRef } from '../../runs/compare-runs.js';
 import { runListJson, toRunJson } from '../../runs/run-json.js';
 import { findRun } from '../../store/runs-repository.js';
 import type { ApiContext } from '../context.js';
@@ -24,7 +24,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/runs/compare', async (request) => {
     const { a, b } = parseInput(CompareQuery, request.query);
-    return compareRuns(await toRunJson(db, await findRun(db, a)), await toRunJson(db, await findRun(db, b)));
+    return compareRunsByRef(db, a, b);
   });
 
   app.get('/api/runs/:id', async (request) => {

@@ -3,6 +3,7 @@ import { metadataOf, toArtifactJson, type ArtifactJson } from '../../artifacts/a
 import { toAssetJson, type AssetJson } from '../../catalog/asset-json.js';
 import { artifactsOfAsset } from '../../store/artifacts-repository.js';
 import { findAsset } from '../../catalog/find-asset.js';
+import { metadataLines } from '../metadata-lines.js';
 import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
@@ -29,24 +30,15 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
         `      params ${JSON.stringify(a.lineage.params)}\n      ${a.path}`,
     ),
   ];
+  if (asset.artifacts.some((a) => a.current)) {
+    lines.push('  (* current: the artifact this asset shows now; the others are older or sandbox results)');
+  }
   if (asset.metadata && typeof asset.metadata === 'object') {
-    const m = asset.metadata as Record<string, unknown>;
     lines.push('Metadata:');
-    for (const key of [
-      'takenAt',
-      'takenAtSource',
-      'width',
-      'height',
-      'make',
-      'model',
-      'mimeType',
-      'durationSec',
-    ]) {
-      const value = m[key];
-      // EXIF strings come from the file: escaped like its name.
-      if (typeof value === 'string' || typeof value === 'number')
-        lines.push(`  ${key.padEnd(14)} ${printable(String(value))}`);
-    }
+    // EXIF strings come from the file: escaped like its name.
+    lines.push(
+      ...metadataLines(asset.metadata as Record<string, unknown>).map((line) => `  ${printable(line)}`),
+    );
   }
   return lines.join('\n');
 }

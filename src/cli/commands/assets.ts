@@ -6,9 +6,10 @@ import { listPipelines } from '../../pipeline/registry.js';
 import { countAssets, listAssets, type AssetFilters } from '../../store/assets-repository.js';
 import type { MediaType } from '../../store/schema.js';
 import { findSourceByName } from '../../store/sources-repository.js';
-import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
+import { emit, formatBytes, plural, table, type GlobalOptions } from '../output.js';
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
+import { wholeNumber } from '../../whole-number.js';
 
 /** Without --limit a person sees a screenful; --json returns everything unless told otherwise. */
 const HUMAN_DEFAULT_LIMIT = 50;
@@ -18,7 +19,7 @@ const AssetsOptions = z.object({
   type: z.enum(['image', 'video', 'sidecar', 'other']).optional(),
   path: z.string().min(1).optional(),
   missing: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).optional(),
+  limit: wholeNumber({ min: 1 }).optional(),
 });
 
 function parseOptions(raw: unknown): z.infer<typeof AssetsOptions> {
@@ -87,7 +88,7 @@ export function registerAssets(program: Command): void {
           const footer =
             total > assets.length
               ? `\n${assets.length} of ${total} shown (--limit N for more, --json for all)`
-              : `\n${total} assets`;
+              : `\n${plural(total, 'asset')}`;
           return table([['ID', 'TYPE', 'SIZE', 'LOCATION'], ...rows]) + footer;
         });
       });

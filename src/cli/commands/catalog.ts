@@ -2,27 +2,27 @@ import type { Command } from 'commander';
 import { catalogSource, type CatalogSummary } from '../../catalog/catalog-source.js';
 import { makeJunkFilter } from '../../catalog/junk.js';
 import { resolveSources } from '../../catalog/sources.js';
-import { emit, formatBytes, type GlobalOptions } from '../output.js';
+import { emit, formatBytes, plural, type GlobalOptions } from '../output.js';
 import { printable } from '../printable.js';
 import { ProgressLine } from '../progress.js';
 import { withHome } from '../with-home.js';
 
 function describe(summary: CatalogSummary): string {
   const lines = [
-    `${printable(summary.source)}: ${summary.scanned} files scanned in ${(summary.durationMs / 1000).toFixed(1)} s ` +
+    `${printable(summary.source)}: ${plural(summary.scanned, 'file')} scanned in ${(summary.durationMs / 1000).toFixed(1)} s ` +
       `(${summary.hashed} read, ${formatBytes(summary.bytesHashed)})`,
     `  new ${summary.new}, changed ${summary.changed}, unchanged ${summary.unchanged}, moved ${summary.moved}, ` +
       `missing ${summary.missing}, back ${summary.restored}`,
   ];
   if (summary.missingTotal > summary.missing)
-    lines.push(`  ${summary.missingTotal} locations missing in all (kept, marked missing)`);
+    lines.push(`  ${plural(summary.missingTotal, 'location')} missing in all (kept, marked missing)`);
   if (summary.skipped.junk + summary.skipped.symlinks > 0) {
     lines.push(
-      `  skipped: ${summary.skipped.junk} junk, ${summary.skipped.symlinks} symlinks (never followed)`,
+      `  skipped: ${summary.skipped.junk} junk, ${plural(summary.skipped.symlinks, 'symlink')} (never followed)`,
     );
   }
   if (summary.errors.length > 0) {
-    lines.push(`  ${summary.errors.length} problems:`);
+    lines.push(`  ${plural(summary.errors.length, 'problem')}:`);
     for (const error of summary.errors.slice(0, 20))
       lines.push(`    ${error.reason.padEnd(22)} ${printable(error.path)}: ${printable(error.message)}`);
     if (summary.errors.length > 20)

@@ -8,16 +8,17 @@ import {
   type CollectionFilters,
 } from '../../runs/collections.js';
 import { listCollections } from '../../store/collections-repository.js';
-import { emit, table, type GlobalOptions } from '../output.js';
+import { emit, plural, table, type GlobalOptions } from '../output.js';
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
+import { wholeNumber } from '../../whole-number.js';
 
 const CreateOptions = z.object({
   source: z.string().optional(),
   type: z.enum(['image', 'video', 'sidecar', 'other']).optional(),
   path: z.string().optional(),
-  sample: z.coerce.number().int().min(1).optional(),
-  seed: z.coerce.number().int().optional(),
+  sample: wholeNumber({ min: 1 }).optional(),
+  seed: wholeNumber().optional(),
   fromRun: z.string().optional(),
   status: z.enum(['failed', 'done', 'skipped', 'pending']).optional(),
 });
@@ -82,7 +83,7 @@ export function registerCollection(program: Command): void {
           options,
           { name: row.name, filters, assets: size, createdAt: row.created_at },
           () =>
-            `Created collection "${printable(row.name)}": ${describeFilters(filters)} (${size} assets now; frozen when a run starts)`,
+            `Created collection "${printable(row.name)}": ${describeFilters(filters)} (${plural(size, 'asset')} now; frozen when a run starts)`,
         );
       });
     });
@@ -118,7 +119,7 @@ export function registerCollection(program: Command): void {
         emit(options, json, () =>
           [
             `Collection ${printable(json.name)}: ${describeFilters(json.filters)}`,
-            `  ${json.assets} assets now (${
+            `  ${plural(json.assets, 'asset')} now (${
               Object.entries(json.byType ?? {})
                 .map(([t, n]) => `${n} ${t}`)
                 .join(', ') || 'none'

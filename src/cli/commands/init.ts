@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { initHome } from '../../home/home.js';
 import { resolveHomePath } from '../../home/home-path.js';
+import { refuseHomeInsideKnownSource, rememberHome } from '../../home/known-homes.js';
 import { emit, type GlobalOptions } from '../output.js';
 
 export function registerInit(program: Command): void {
@@ -9,7 +10,10 @@ export function registerInit(program: Command): void {
     .description('create the home: database, artifact store, config (safe to run again)')
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
-      const { home, created } = await initHome(resolveHomePath(options.home));
+      const requested = resolveHomePath(options.home);
+      refuseHomeInsideKnownSource(requested);
+      const { home, created } = await initHome(requested);
+      rememberHome(home.layout.root);
       await home.close();
       emit(
         options,

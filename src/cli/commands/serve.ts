@@ -5,10 +5,11 @@ import { z } from 'zod';
 import { ArchivistError, errnoCode } from '../../errors.js';
 import { emit, type GlobalOptions } from '../output.js';
 import { withHome } from '../with-home.js';
+import { wholeNumber } from '../../whole-number.js';
 
 const ServeOptions = z.object({
   host: z.string().min(1),
-  port: z.coerce.number().int().min(0).max(65535),
+  port: wholeNumber({ min: 0, max: 65535 }),
 });
 
 /** Resolves on the first SIGINT or SIGTERM: the server then closes and the home with it. */

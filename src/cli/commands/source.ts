@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { sourceListJson } from '../../catalog/source-json.js';
 import { addSource } from '../../catalog/sources.js';
+import { rememberHome } from '../../home/known-homes.js';
 import { emit, table, type GlobalOptions } from '../output.js';
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
@@ -15,6 +16,7 @@ export function registerSource(program: Command): void {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
         const row = await addSource(home, name, path);
+        rememberHome(home.layout.root, row.path);
         emit(options, { name: row.name, path: row.path, createdAt: row.created_at }, () =>
           [
             `Added source "${printable(row.name)}" at ${printable(row.path)} (read-only).`,

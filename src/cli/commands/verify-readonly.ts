@@ -8,7 +8,7 @@ import {
   type ManifestField,
 } from '../../catalog/read-only-manifest.js';
 import { resolveSources } from '../../catalog/sources.js';
-import { emit, formatBytes, type GlobalOptions } from '../output.js';
+import { emit, formatBytes, plural, type GlobalOptions } from '../output.js';
 import { ProgressLine } from '../progress.js';
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
@@ -39,7 +39,7 @@ export function registerVerifyReadonly(program: Command): void {
             concurrency: home.config.catalog.hashConcurrency,
             onProgress: (p) =>
               progress.update(
-                `${source.name}: ${p.entries} entries, ${p.hashed} files read (${formatBytes(p.bytesHashed)})`,
+                `${source.name}: ${plural(p.entries, 'entry', 'entries')}, ${plural(p.hashed, 'file')} read (${formatBytes(p.bytesHashed)})`,
               ),
           });
         } finally {
@@ -63,7 +63,7 @@ export function registerVerifyReadonly(program: Command): void {
           emit(options, json, () =>
             [
               `${options.reset ? 'Replaced the' : 'Created a'} baseline of source "${source.name}" ` +
-                `(${source.path}): ${entries.length} entries.`,
+                `(${source.path}): ${plural(entries.length, 'entry', 'entries')}.`,
               `Stored in ${file} (in the home; nothing was written under the source).`,
               `Run \`archivist verify-readonly ${source.name}\` again later to check that nothing changed.`,
             ].join('\n'),
@@ -96,7 +96,7 @@ function describe(result: {
   entries: number;
   differences: readonly ManifestDifference[];
 }): string {
-  const head = `Source "${printable(result.source)}" (${printable(result.sourcePath)}): ${result.entries} entries compared with the baseline of ${result.baselineAt}.`;
+  const head = `Source "${printable(result.source)}" (${printable(result.sourcePath)}): ${plural(result.entries, 'entry', 'entries')} compared with the baseline of ${result.baselineAt}.`;
   if (result.differences.length === 0) {
     return `${head}\nIDENTICAL: nothing under the source changed since the baseline.`;
   }

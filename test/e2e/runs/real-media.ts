@@ -34,7 +34,18 @@ const GENERATE_LIMIT_MS = 5 * 60_000;
 export const GENERATE_TIMEOUT_MS = GENERATE_LIMIT_MS + 60_000;
 
 interface GeneratorModule {
-  generateArchive(options: { photos: number; videos: number; seed: number; out: string }): Promise<unknown>;
+  generateArchive(options: {
+    photos: number;
+    videos: number;
+    seed: number;
+    out: string;
+    quiet?: boolean;
+  }): Promise<unknown>;
+}
+
+/** The test run's shared folder (test/global-setup.ts), or the temp folder when a file runs on its own. */
+function sharedTestDir(): string {
+  return process.env.ARCHIVIST_TEST_SHARED_DIR ?? os.tmpdir();
 }
 
 function cacheDir(): string {
@@ -43,7 +54,7 @@ function cacheDir(): string {
   for (const name of fs.readdirSync(HEIC_FIXTURES).sort()) {
     hash.update(`${name}:${fs.statSync(path.join(HEIC_FIXTURES, name)).size}`);
   }
-  return path.join(os.tmpdir(), `archivist-drill-media-${hash.digest('hex').slice(0, 16)}`);
+  return path.join(sharedTestDir(), `archivist-drill-media-${hash.digest('hex').slice(0, 16)}`);
 }
 
 interface Ready {
@@ -70,7 +81,7 @@ async function generate(dir: string): Promise<void> {
   fs.mkdirSync(partial, { recursive: true });
   // A computed URL: the generator is plain JavaScript outside the type-checked tree; its shape is above.
   const generator = (await import(pathToFileURL(GENERATOR).href)) as GeneratorModule;
-  await generator.generateArchive({ ...MEDIA_PARAMS, out: path.join(partial, 'generated') });
+  await generator.generateArchive({ ...MEDIA_PARAMS, out: path.join(partial, 'generated'), quiet: true });
   const files = archiveManifest(path.join(partial, 'generated'))
     .filter((entry) => entry.type === 'file')
     .map((entry) => ({ path: entry.path.split(path.sep).join('/'), size: entry.size }));

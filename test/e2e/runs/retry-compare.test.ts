@@ -22,6 +22,10 @@ import type { RunJson } from './types.js';
 interface Comparison {
   a: RunJson;
   b: RunJson;
+  scope: { a: number; b: number; shared: number; same: boolean };
+  scopeLabels: { a: string; b: string };
+  moreReliable: string | null;
+  notes: string[];
   params: { key: string; a: unknown; b: unknown }[];
   toolVersions: { key: string; a: unknown; b: unknown }[];
   counts: Record<string, { a: number; b: number }>;
@@ -178,6 +182,18 @@ describe('drill D: bad params, then retry with other params, and compare', () =>
       const again = await f.json<Comparison>(['run', 'compare', second.id, third.id]);
       expect(again.params).toEqual([]);
       expect(again.failureReasons).toEqual({ 'decode-error': { a: 3, b: 3 }, 'no-metadata': { a: 2, b: 2 } });
+      // Like with like: the retry covers only the failing assets, and on those both runs failed alike.
+      expect(again.scope).toEqual({
+        a: f.model.assets.size,
+        b: failing.size,
+        shared: failing.size,
+        same: false,
+      });
+      expect(again.scopeLabels.b).toBe(`the failed items of run ${second.id}`);
+      expect(again.moreReliable).toBeNull();
+      const againHuman = await f.cli(['run', 'compare', second.id, third.id]);
+      expect(againHuman.stdout).toContain(`the failed items of run ${second.id}`);
+      expect(againHuman.stdout).toMatch(/The scopes differ \(\d+ and \d+ assets, \d+ in common\)/);
       f.verify();
       await f.expectNoProcessLeft();
     },

@@ -25,7 +25,7 @@ export const WEB_PIPELINES = path.join(REPO_ROOT, 'test', 'e2e', 'web', 'web-pip
 export const SCREENSHOTS =
   process.env.ARCHIVIST_UPDATE_SCREENSHOTS === '1'
     ? path.join(REPO_ROOT, 'docs', 'screenshots')
-    : path.join(os.tmpdir(), 'archivist-test-screenshots');
+    : path.join(process.env.ARCHIVIST_TEST_SHARED_DIR ?? os.tmpdir(), 'archivist-test-screenshots');
 export const WAIT_MS = 60_000;
 
 /** Polls `probe` until it returns something truthy; fails after `ms` with `what` and the last value. */
