@@ -3,8 +3,13 @@ import path from 'node:path';
 import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { isWithin } from '../home/home-path.js';
+<<<<<<< HEAD
 import { makeJunkFilter } from './junk.js';
 import { bytesOfText, textOfBytes } from './file-names.js';
+=======
+import { bytesOfText, textOfBytes } from './file-names.js';
+import { makeJunkFilter } from './junk.js';
+>>>>>>> names
 import {
   findAssetAtLocation,
   findAssetsByIdPrefix,
@@ -71,7 +76,11 @@ async function findByPath(home: Home, resolved: string): Promise<AssetWithLocati
   for (const candidate of onDisk ? [asTyped] : [...new Set([asPrinted, asTyped])]) {
     asset ??= await findAssetAtLocation(home.db, source.id, candidate);
   }
+<<<<<<< HEAD
   if (!asset) throw await notCataloged(home, source, resolved, canonical, asTyped);
+=======
+  if (!asset) throw await notCataloged(home, source, resolved, canonical, rel);
+>>>>>>> names
   return withLocations(home, asset);
 }
 

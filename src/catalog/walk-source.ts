@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
 import { isWithin } from '../home/home-path.js';
-import { childPath, fsErrorMessage, pathText, sourceFilePath, textOfBytes } from './file-names.js';
+import { childPath, fsErrorMessage, sourceFilePath, textOfBytes } from './file-names.js';
 
 export interface WalkedFile {
   kind: 'file';
@@ -163,7 +163,8 @@ async function classifySymlink(root: string, rel: string, abs: string | Buffer):
   try {
     // As bytes, then text: a target whose name is not UTF-8 is compared (and reported) exactly.
     const target = textOfBytes(await fs.promises.realpath(abs, { encoding: 'buffer' }));
-    const linkPath = pathText(abs);
+    // Both sides in the text form, so that a folder name that spells an escape compares equal too.
+    const linkPath = textOfBytes(typeof abs === 'string' ? Buffer.from(abs, 'utf8') : abs);
     // A link to its own folder or one above it (`up -> ..`) is a loop for anything that follows links.
     if (isWithin(path.dirname(linkPath), target)) {
       return {

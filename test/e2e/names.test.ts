@@ -80,9 +80,11 @@ describe('file names that are not UTF-8 or hold control characters', () => {
     fs.mkdirSync(path.join(root, 'outside'));
     fs.symlinkSync(path.join(root, 'outside'), path.join(archive, LINK_NAME));
     execFileSync('mkfifo', [path.join(archive, FIFO_NAME)]);
+    // A loop under a folder whose name is not UTF-8: found as one, with the exact names.
+    fs.symlinkSync('..', latin1(`${archive}/d\xff/up`));
     let before = archiveManifest(archive);
     expect(before.filter((e) => e.type === 'file')).toHaveLength(8);
-    expect(before.filter((e) => e.type === 'symlink' || e.type === 'other')).toHaveLength(2);
+    expect(before.filter((e) => e.type === 'symlink' || e.type === 'other')).toHaveLength(3);
 
     const cli = async (args: string[]) => {
       const result = await runCli(args, { home });
@@ -109,6 +111,7 @@ describe('file names that are not UTF-8 or hold control characters', () => {
       { home },
     );
     expect(summary!.errors.map((e) => [e.path, e.reason]).sort()).toEqual([
+      ['d\\xff/up', 'symlink-loop'],
       [FIFO_NAME, 'not-a-regular-file'],
       [LINK_NAME, 'symlink-outside-source'],
     ]);

@@ -7,7 +7,6 @@ import { countAssets, listAssets, type AssetFilters } from '../../store/assets-r
 import type { MediaType } from '../../store/schema.js';
 import { findSourceByName } from '../../store/sources-repository.js';
 import { emit, formatBytes, plural, table, type GlobalOptions } from '../output.js';
-
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 import { wholeNumber } from '../../whole-number.js';
