@@ -3,13 +3,8 @@ import path from 'node:path';
 import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { isWithin } from '../home/home-path.js';
-<<<<<<< HEAD
-import { makeJunkFilter } from './junk.js';
-import { bytesOfText, textOfBytes } from './file-names.js';
-=======
 import { bytesOfText, textOfBytes } from './file-names.js';
 import { makeJunkFilter } from './junk.js';
->>>>>>> names
 import {
   findAssetAtLocation,
   findAssetsByIdPrefix,
@@ -76,11 +71,7 @@ async function findByPath(home: Home, resolved: string): Promise<AssetWithLocati
   for (const candidate of onDisk ? [asTyped] : [...new Set([asPrinted, asTyped])]) {
     asset ??= await findAssetAtLocation(home.db, source.id, candidate);
   }
-<<<<<<< HEAD
   if (!asset) throw await notCataloged(home, source, resolved, canonical, asTyped);
-=======
-  if (!asset) throw await notCataloged(home, source, resolved, canonical, rel);
->>>>>>> names
   return withLocations(home, asset);
 }
 
