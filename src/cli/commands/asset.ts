@@ -35,14 +35,7 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
   }
   if (asset.metadata && typeof asset.metadata === 'object') {
     lines.push('Metadata:');
-<<<<<<< HEAD
     lines.push(...metadataLines(asset.metadata as Record<string, unknown>).map((line) => `  ${line}`));
-=======
-    // EXIF strings come from the file: escaped like its name.
-    lines.push(
-      ...metadataLines(asset.metadata as Record<string, unknown>).map((line) => `  ${printable(line)}`),
-    );
->>>>>>> names
   }
   return lines.join('\n');
 }
