@@ -56,14 +56,19 @@ export async function openDatabase(
 
 /** Names of the migrations this database has applied, oldest first (none on an empty database). */
 export async function appliedMigrations(db: Db): Promise<string[]> {
-  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
-  if (!tables.some((t) => t.name === 'kysely_migration')) return [];
-  const rows = await (db as unknown as Kysely<{ kysely_migration: { name: string } }>)
-    .selectFrom('kysely_migration')
-    .select('name')
-    .orderBy('name')
-    .execute();
-  return rows.map((row) => row.name);
+  try {
+    const rows = await (db as unknown as Kysely<{ kysely_migration: { name: string } }>)
+      .selectFrom('kysely_migration')
+      .select('name')
+      .orderBy('name')
+      .execute();
+    return rows.map((row) => row.name);
+  } catch (error) {
+    // A new database has no migration table yet (SQLite: "no such table"; PostgreSQL: 42P01).
+    const code = error && typeof error === 'object' && 'code' in error ? String(error.code) : '';
+    if (code === '42P01' || /no such table/i.test(String(error))) return [];
+    throw error;
+  }
 }
 
 /**
@@ -71,6 +76,14 @@ export async function appliedMigrations(db: Db): Promise<string[]> {
  * at: running old code on a newer schema could lose data it does not know about.
  */
 export async function migrate(open: OpenDatabase, where: string): Promise<void> {
+  // Up to date (every command but the first after an upgrade): one read, no lock, no Migrator. A
+  // command that only reads never takes SQLite's write lock for this.
+  const before = await appliedMigrations(open.db);
+  if (
+    Object.keys(MIGRATIONS).every((name) => before.includes(name)) &&
+    before.every((name) => name in MIGRATIONS)
+  )
+    return;
   await open.withMigrationLock(async (db) => {
     const unknown = (await appliedMigrations(db)).filter((name) => !(name in MIGRATIONS));
     if (unknown.length > 0) {
