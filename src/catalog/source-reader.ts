@@ -19,7 +19,12 @@ const CHUNK = 1024 * 1024;
 export const HEAD_BYTES = 4100;
 
 export type ReadFailure =
-  'permission-denied' | 'not-found' | 'not-a-regular-file' | 'changed-during-read' | 'io-error';
+  | 'permission-denied'
+  | 'not-found'
+  | 'not-a-regular-file'
+  | 'changed-during-read'
+  | 'source-changed'
+  | 'io-error';
 
 export class SourceReadError extends ArchivistError {
   readonly reason: ReadFailure;
