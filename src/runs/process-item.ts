@@ -175,6 +175,7 @@ export async function processItem(
           params,
           inputs,
           cacheKey,
+          decoder: outcome.decoder,
           mime,
           durationMs,
           sandboxRetentionDays: home.config.runs.sandboxRetentionDays,

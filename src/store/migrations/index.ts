@@ -3,6 +3,7 @@ import * as m0001 from './0001-catalog.js';
 import * as m0002 from './0002-runs.js';
 import * as m0003 from './0003-claim-order-index.js';
 import * as m0004 from './0004-listing-indexes.js';
+import * as m0005 from './0005-lineage-decoder.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -13,6 +14,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002-runs': m0002,
   '0003-claim-order-index': m0003,
   '0004-listing-indexes': m0004,
+  '0005-lineage-decoder': m0005,
 };
 
 export const migrationProvider: MigrationProvider = {
