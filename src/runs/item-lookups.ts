@@ -19,7 +19,7 @@ interface Candidate {
  */
 export class ItemLookups {
   private readonly assets = new Map<string, AssetRow>();
-  private readonly files = new Map<string, string | null>();
+  private readonly files = new Map<string, PresentLocation | null>();
   private readonly candidates = new Map<string, Candidate[]>();
 
   constructor(
@@ -44,7 +44,13 @@ export class ItemLookups {
     const locations = await this.home.db
       .selectFrom('locations')
       .innerJoin('sources', 'sources.id', 'locations.source_id')
-      .select(['locations.asset_id', 'sources.path as root', 'locations.path'])
+      .select([
+        'locations.asset_id',
+        'sources.path as root',
+        'locations.path',
+        'locations.mtime_ns',
+        'locations.inode',
+      ])
       .where('locations.asset_id', 'in', ids)
       .where('locations.status', '=', 'present')
       .orderBy('locations.id')
@@ -69,14 +75,17 @@ export class ItemLookups {
     );
   }
 
-  /** A present location that really exists on disk, or null when the file is gone from every source. */
-  async presentFile(assetId: string): Promise<string | null> {
+  /**
+   * A present location that really exists on disk, with what the catalog recorded of it (checked by the
+   * step before it uses the file), or null when the file is gone from every source.
+   */
+  async presentFile(assetId: string): Promise<PresentLocation | null> {
     const known = this.files.get(assetId);
     if (known !== undefined) return known;
     const rows = await this.home.db
       .selectFrom('locations')
       .innerJoin('sources', 'sources.id', 'locations.source_id')
-      .select(['sources.path as root', 'locations.path'])
+      .select(['sources.path as root', 'locations.path', 'locations.mtime_ns', 'locations.inode'])
       .where('locations.asset_id', '=', assetId)
       .where('locations.status', '=', 'present')
       .orderBy('locations.id')
@@ -106,10 +115,18 @@ export class ItemLookups {
   }
 }
 
-function firstExisting(rows: readonly { root: string; path: string }[]): string | null {
+export interface PresentLocation {
+  file: string;
+  mtimeNs: string;
+  inode: string;
+}
+
+function firstExisting(
+  rows: readonly { root: string; path: string; mtime_ns: string; inode: string }[],
+): PresentLocation | null {
   for (const row of rows) {
     const file = path.join(row.root, ...row.path.split('/'));
-    if (fs.existsSync(file)) return file;
+    if (fs.existsSync(file)) return { file, mtimeNs: row.mtime_ns, inode: row.inode };
   }
   return null;
 }

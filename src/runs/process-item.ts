@@ -90,9 +90,10 @@ export async function processItem(
       }
     }
 
-    const file = await lookups.presentFile(asset.id);
+    const location = await lookups.presentFile(asset.id);
+    const file = location?.file ?? null;
     let outcome: StepOutcome;
-    if (!file) {
+    if (!location) {
       outcome = {
         status: 'failed',
         reason: 'source-missing',
@@ -102,7 +103,16 @@ export async function processItem(
     } else {
       try {
         outcome = await step.run({
-          asset: { id: asset.id, mediaType: asset.media_type, mime: asset.mime, size: asset.size, file },
+          // The catalog's facts go with the path: the step checks the file against them (source-changed).
+          asset: {
+            id: asset.id,
+            mediaType: asset.media_type,
+            mime: asset.mime,
+            size: asset.size,
+            file: location.file,
+            mtimeNs: location.mtimeNs,
+            inode: location.inode,
+          },
           params,
           inputs,
           signal: abort.signal,
