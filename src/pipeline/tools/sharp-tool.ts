@@ -139,12 +139,24 @@ export async function imageHeader(input: ImageInput): Promise<ImageHeader> {
       ...(meta.compression ? { compression: meta.compression } : {}),
     };
   } catch (error) {
-    const message = messageOf(error);
-    throw new ToolError('sharp', 'failed', `sharp: ${firstLineOf(message)}`, {
-      stderrTail: tailOf(message),
-      cause: error,
-    });
+    throw sharpFailure(error);
   }
+}
+
+/**
+ * libvips' message as a ToolError. The loader's own complaint can follow lines of noise ("source: bad
+ * seek to 1024" from the heif loader probing a buffer): the first line that is not noise is the verdict.
+ */
+function sharpFailure(error: unknown): ToolError {
+  const message = messageOf(error);
+  const telling = message
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '' && !/: bad seek to \d+$/.test(line.trim()))
+    .join('\n');
+  return new ToolError('sharp', 'failed', `sharp: ${firstLineOf(telling || message)}`, {
+    stderrTail: tailOf(message),
+    cause: error,
+  });
 }
 
 function sourceOf(input: ImageInput): string | Buffer {
@@ -206,11 +218,7 @@ export async function renderThumbnail(input: ImageInput, options: RenderOptions)
     const { data, info } = await image.toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height };
   } catch (error) {
-    const message = messageOf(error);
-    throw new ToolError('sharp', 'failed', `sharp: ${firstLineOf(message)}`, {
-      stderrTail: tailOf(message),
-      cause: error,
-    });
+    throw sharpFailure(error);
   }
 }
 
