@@ -9,7 +9,7 @@ import { detectMediaKind } from '../../../src/catalog/media-type.js';
 import type { StepOutcome } from '../../../src/pipeline/step.js';
 import { metadataStep } from '../../../src/pipeline/steps/metadata.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
-import { endTools } from '../../../src/pipeline/tools/lifecycle.js';
+import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.js';
 import type { MediaType } from '../../../src/store/schema.js';
 import { tempDir } from '../../helpers/cli.js';
 import { canonCr3WithoutPreview, fujiRaf, minoltaMrw, tiffRaw } from '../../helpers/raw-files.js';
@@ -500,6 +500,45 @@ describe('every format: media type, thumbnail decoder chain, metadata', () => {
     } else {
       expect(metadata).toMatchObject({ status: 'failed', reason: c.metadata.reason });
       expect(failure(metadata)!.message).toMatch(c.metadata.message);
+    }
+  });
+});
+
+describe('without the system vipsthumbnail (tools.vipsthumbnail: false)', () => {
+  beforeAll(() => configureTools({ vipsthumbnail: false }));
+  afterAll(() => configureTools({}));
+
+  it('a 10-bit AVIF fails as unsupported-format with the real error of every decoder tried and the fix', async () => {
+    const file = path.join(dir, '10bit-HDR-P3-nclx.avif');
+    const outcome = await thumbnailStep.run(
+      context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/avif' }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'unsupported-format' });
+    const { message } = failure(outcome)!;
+    // sharp's own reason (not the WebAssembly decoder's "not a HEIC image"), then why nothing else ran.
+    expect(message).toMatch(/^sharp: .*Bitstream not supported/);
+    expect(message).toMatch(/vipsthumbnail: not installed .*libvips-tools/);
+  });
+
+  it('HEIC still works, through the WebAssembly libheif', async () => {
+    const file = path.join(dir, 'made.heic');
+    const outcome = await thumbnailStep.run(
+      context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/heic' }),
+    );
+    expect(outcome.status === 'done' && outcome.decoder).toMatch(/^libheif-js \S+ → sharp \S+$/);
+  });
+
+  it('a JPEG XL fails as unsupported-format naming both decoders', async () => {
+    const file = path.join(dir, 'small.jxl');
+    const outcome = await thumbnailStep.run(
+      context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/jxl' }),
+    );
+    if (outcome.status === 'done') {
+      // An ffmpeg built with libjxl reads it as a still: also a right answer.
+      expect(outcome.decoder).toMatch(/^ffmpeg \S+ still → sharp/);
+    } else {
+      expect(outcome).toMatchObject({ status: 'failed', reason: 'unsupported-format' });
+      expect(failure(outcome)!.message).toMatch(/^sharp: .*; vipsthumbnail: not installed.*; ffmpeg: /);
     }
   });
 });
