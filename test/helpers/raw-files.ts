@@ -24,7 +24,7 @@ export function tiffRaw(options: {
   jpegAsTag?: number;
 }): Buffer {
   const make = Buffer.from(`${options.make}\0`, 'latin1');
-  const entries: Entry[] = [
+  const unsorted: Entry[] = [
     { tag: 256, type: 4, value: 64 },
     { tag: 257, type: 4, value: 48 },
     { tag: 271, type: 2, value: options.make },
@@ -35,7 +35,8 @@ export function tiffRaw(options: {
           { tag: 513, type: 4 as const, value: 0 }, // offset, filled in below
           { tag: 514, type: 4 as const, value: options.jpeg.length },
         ]),
-  ].sort((a, b) => a.tag - b.tag);
+  ];
+  const entries = unsorted.sort((a, b) => a.tag - b.tag);
   const ifdOffset = 8;
   const ifdSize = 2 + entries.length * 12 + 4;
   const makeOffset = ifdOffset + ifdSize;

@@ -47,6 +47,11 @@ export class Refusal extends Error {
  * growth: 40 megapixels keep a worker under 400 MB. Beyond it, only the native path decodes.
  */
 const WASM_MAX_PIXELS = 40_000_000;
+/**
+ * What one picture may take in memory when its layout cannot be decoded a strip at a time (a progressive
+ * JPEG's coefficients, an interlaced PNG's pixels): with the worker's own 80 MB, under 400 MB.
+ */
+const WHOLE_DECODE_BUDGET_BYTES = 300 * 1024 * 1024;
 /** Originals up to this size are read into memory through the descriptor (the atime stays untouched). */
 const IN_MEMORY_MAX_BYTES = 48 * 1024 * 1024;
 
@@ -59,13 +64,32 @@ export function isUnsupported(message: string): boolean {
 
 const refused = (error: unknown) => error instanceof ToolError && error.kind === 'failed';
 
-function megapixels(pixels: number): string {
-  return `${(pixels / 1_000_000).toFixed(1)} MP`;
-}
-
+/** "12248×8165 = 100,004,920 pixels (100.0 MP) is more than the limit of 100,000,000 (...)". */
 function tooLargeMessage(header: ImageHeader, limit: number, what: string): string {
   const pixels = header.width * header.height;
-  return `${header.width}×${header.height} = ${megapixels(pixels)} is more than the ${megapixels(limit)} ${what}`;
+  const figure = (n: number) => n.toLocaleString('en-US');
+  return `${header.width}×${header.height} = ${figure(pixels)} pixels (${(pixels / 1e6).toFixed(1)} MP) is more than the ${what} of ${figure(limit)}`;
+}
+
+/**
+ * Memory a layout that cannot be shrunk on load needs at once: libjpeg keeps a progressive JPEG's DCT
+ * coefficients (2 bytes each; each chroma plane a quarter of the pixels for 4:2:0, half for 4:2:2), an
+ * interlaced PNG is decoded whole. Zero for layouts read a strip at a time.
+ */
+function wholeDecodeBytes(header: ImageHeader): number {
+  if (!header.progressive) return 0;
+  const pixels = header.width * header.height;
+  if (header.format === 'jpeg') {
+    if (header.channels < 3) return pixels * 2;
+    const chroma = /^4:2:0/.test(header.chromaSubsampling ?? '')
+      ? 0.25
+      : /^4:2:2|^4:4:0/.test(header.chromaSubsampling ?? '')
+        ? 0.5
+        : 1;
+    return pixels * 2 * (1 + (header.channels - 1) * chroma);
+  }
+  if (header.format === 'png') return pixels * header.channels * header.bytesPerSample;
+  return 0;
 }
 
 async function sharpInput(original: OriginalFile): Promise<ImageInput> {
@@ -175,13 +199,21 @@ export async function pictureThumbnail(
   if (header && header.width * header.height > limit) {
     throw new Refusal([], tooLargeMessage(header, limit, 'pixel limit (tools.maxPixels in config.json)'));
   }
+  const whole = header ? wholeDecodeBytes(header) : 0;
+  if (header && whole > WHOLE_DECODE_BUDGET_BYTES) {
+    const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MiB`;
+    throw new Refusal(
+      [],
+      `${header.width}×${header.height}: a ${header.format === 'png' ? 'interlaced PNG' : 'progressive JPEG'} is decoded whole, ${mb(whole)}, more than the ${mb(WHOLE_DECODE_BUDGET_BYTES)} a worker may spend on one picture`,
+    );
+  }
 
   const viaSharp: Decoder = (_original, opts) => withSharp(input!, opts);
   const wasm: Decoder = async (o, opts, ctx) => {
     if (header && header.width * header.height > WASM_MAX_PIXELS) {
       throw new Refusal(
         [],
-        tooLargeMessage(header, WASM_MAX_PIXELS, `limit of the WebAssembly HEIC decoder; ${NATIVE_HINT}`),
+        `${tooLargeMessage(header, WASM_MAX_PIXELS, 'limit of the WebAssembly HEIC decoder')}. ${NATIVE_HINT}`,
       );
     }
     return withWasm(o, opts, ctx);

@@ -123,6 +123,13 @@ export interface ImageHeader {
   height: number;
   /** For heif: `hevc` (HEIC) or `av1` (AVIF). */
   compression?: string;
+  /** A progressive JPEG or an interlaced PNG: decoded whole, whatever the size asked. */
+  progressive: boolean;
+  channels: number;
+  /** Bytes per sample of the decoded pixels: 2 for a 16-bit PNG or TIFF. */
+  bytesPerSample: number;
+  /** A JPEG's chroma subsampling: `4:2:0` (most cameras), `4:4:4`... */
+  chromaSubsampling?: string;
 }
 
 /** The header of a picture, or a `failed` ToolError when libvips cannot read this kind of file. */
@@ -137,6 +144,14 @@ export async function imageHeader(input: ImageInput): Promise<ImageHeader> {
       width: meta.width,
       height: meta.pageHeight ?? meta.height,
       ...(meta.compression ? { compression: meta.compression } : {}),
+      progressive: meta.isProgressive === true,
+      ...(meta.chromaSubsampling ? { chromaSubsampling: meta.chromaSubsampling } : {}),
+      channels: meta.channels ?? 3,
+      bytesPerSample: /^(ushort|short)$/.test(meta.depth ?? '')
+        ? 2
+        : /^(uint|int|float)$/.test(meta.depth ?? '')
+          ? 4
+          : 1,
     };
   } catch (error) {
     throw sharpFailure(error);
