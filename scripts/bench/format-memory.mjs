@@ -11,11 +11,13 @@ import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 
 const execFileAsync = promisify(execFile);
+const print = (line) => process.stdout.write(`${line}\n`);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
 const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -29,7 +31,13 @@ async function system(command, argv) {
 /** Smooth noise blown up from a tile: camera-like content that compresses to camera-like sizes. */
 async function big(width, height) {
   const tile = await sharp({
-    create: { width: 600, height: 400, channels: 3, background: '#6a8', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+    create: {
+      width: 600,
+      height: 400,
+      channels: 3,
+      background: '#6a8',
+      noise: { type: 'gaussian', mean: 128, sigma: 60 },
+    },
   })
     .png()
     .toBuffer();
@@ -38,17 +46,34 @@ async function big(width, height) {
 
 const CASES = [
   ['jpeg-100mp-baseline.jpg', (f) => big(12240, 8160).then((i) => i.jpeg({ quality: 90 }).toFile(f))],
-  ['jpeg-100mp-progressive.jpg', (f) => big(12240, 8160).then((i) => i.jpeg({ quality: 90, progressive: true }).toFile(f))],
-  ['jpeg-192mp-progressive.jpg', (f) => big(16000, 12000).then((i) => i.jpeg({ quality: 85, progressive: true }).toFile(f))],
-  ['png-100mp-interlaced.png', (f) => big(12240, 8160).then((i) => i.png({ progressive: true, compressionLevel: 1 }).toFile(f))],
-  ['png-192mp-interlaced.png', (f) => big(16000, 12000).then((i) => i.png({ progressive: true, compressionLevel: 1 }).toFile(f))],
-  ['tiff-100mp-deflate.tif', (f) => big(12240, 8160).then((i) => i.tiff({ compression: 'deflate' }).toFile(f))],
+  [
+    'jpeg-100mp-progressive.jpg',
+    (f) => big(12240, 8160).then((i) => i.jpeg({ quality: 90, progressive: true }).toFile(f)),
+  ],
+  [
+    'jpeg-192mp-progressive.jpg',
+    (f) => big(16000, 12000).then((i) => i.jpeg({ quality: 85, progressive: true }).toFile(f)),
+  ],
+  [
+    'png-100mp-interlaced.png',
+    (f) => big(12240, 8160).then((i) => i.png({ progressive: true, compressionLevel: 1 }).toFile(f)),
+  ],
+  [
+    'png-192mp-interlaced.png',
+    (f) => big(16000, 12000).then((i) => i.png({ progressive: true, compressionLevel: 1 }).toFile(f)),
+  ],
+  [
+    'tiff-100mp-deflate.tif',
+    (f) => big(12240, 8160).then((i) => i.tiff({ compression: 'deflate' }).toFile(f)),
+  ],
   ['webp-16k.webp', (f) => big(16383, 6100).then((i) => i.webp({ quality: 80 }).toFile(f))],
   [
     // Issue 13's bomb: a few kilobytes declaring 64 MP (a flat picture, HEVC-coded).
     'heic-64mp-flat.heic',
     async (f) => {
-      await sharp({ create: { width: 8000, height: 8000, channels: 3, background: '#808080' } }).png({ compressionLevel: 1 }).toFile(`${f}.png`);
+      await sharp({ create: { width: 8000, height: 8000, channels: 3, background: '#808080' } })
+        .png({ compressionLevel: 1 })
+        .toFile(`${f}.png`);
       await system('heif-enc', ['-q', '10', '-o', f, `${f}.png`]);
       fs.rmSync(`${f}.png`);
     },
@@ -76,11 +101,11 @@ const started = Date.now();
 const outcome = await thumbnailStep.run({
   asset: { id: '', mediaType: 'image', mime: null, size, file },
   params: { size: 256, quality: 80, format: 'webp', position: 0.1 },
-  inputs: [], signal: new AbortController().signal, scratchDir: scratch,
+  inputs: [], signal: new globalThis.AbortController().signal, scratchDir: scratch,
 });
 const hwm = Number(/VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
 await endTools();
-console.log(JSON.stringify({ status: outcome.status, reason: outcome.reason, message: outcome.message, decoder: outcome.decoder, ms: Date.now() - started, workerPeakBytes: hwm }));
+print(JSON.stringify({ status: outcome.status, reason: outcome.reason, message: outcome.message, decoder: outcome.decoder, ms: Date.now() - started, workerPeakBytes: hwm }));
 `;
 
 const dir = option('--dir') ?? path.join(os.tmpdir(), 'archivist-format-memory');
@@ -98,18 +123,21 @@ for (const [name, make] of CASES) {
   for (const native of process.env.BOTH ? ['1', '0'] : ['1']) {
     const argv = ['--input-type=module', '-e', CHILD, file, ROOT, scratch];
     const run = haveTime
-      ? spawnSync('/usr/bin/time', ['-f', 'TREE_MAX_KB %M', process.execPath, ...argv], { encoding: 'utf8', env: { ...process.env, NATIVE: native } })
+      ? spawnSync('/usr/bin/time', ['-f', 'TREE_MAX_KB %M', process.execPath, ...argv], {
+          encoding: 'utf8',
+          env: { ...process.env, NATIVE: native },
+        })
       : spawnSync(process.execPath, argv, { encoding: 'utf8', env: { ...process.env, NATIVE: native } });
     const line = run.stdout.trim().split('\n').at(-1) ?? '';
     let result;
     try {
       result = JSON.parse(line);
     } catch {
-      console.log(`${name}: the worker died (${run.signal ?? `exit ${run.status}`}) ${run.stderr.slice(-300)}`);
+      print(`${name}: the worker died (${run.signal ?? `exit ${run.status}`}) ${run.stderr.slice(-300)}`);
       continue;
     }
     const tree = /TREE_MAX_KB (\d+)/.exec(run.stderr);
-    console.log(
+    print(
       [
         name.padEnd(30),
         `${(fs.statSync(file).size / 1048576).toFixed(1)} MB`.padStart(9),

@@ -40,7 +40,7 @@ function both(ctx: StepContext<typeof THUMBNAIL_DEFAULTS>): Promise<[StepOutcome
   return Promise.all([thumbnailStep.run(ctx), metadataStep.run({ ...ctx, params: {} })]);
 }
 
-async function copyOf(rel: string, name: string): Promise<string> {
+function copyOf(rel: string, name: string): string {
   const file = path.join(dir, name);
   fs.copyFileSync(fixture(rel), file);
   return file;
@@ -48,11 +48,12 @@ async function copyOf(rel: string, name: string): Promise<string> {
 
 describe('an original checked against the catalog before any tool reads it', () => {
   it('edited after the catalog (other content, same size, mtime put back): source-changed, not retried', async () => {
-    const file = await copyOf('jpg/Canon_40D.jpg', 'edited.jpg');
+    const file = copyOf('jpg/Canon_40D.jpg', 'edited.jpg');
     const ctx = cataloged(file, 'image', THUMBNAIL_DEFAULTS);
     const before = fs.statSync(file);
     const bytes = fs.readFileSync(file);
-    bytes[bytes.length - 10] ^= 0xff;
+    const at = bytes.length - 10;
+    bytes[at] = bytes[at]! ^ 0xff;
     fs.writeFileSync(file, bytes);
     fs.utimesSync(file, before.atime, before.mtime);
     for (const outcome of await both(ctx)) {
@@ -64,7 +65,7 @@ describe('an original checked against the catalog before any tool reads it', () 
   });
 
   it('grown after the catalog: source-changed, naming the sizes', async () => {
-    const file = await copyOf('jpg/Nikon_D70.jpg', 'grown.jpg');
+    const file = copyOf('jpg/Nikon_D70.jpg', 'grown.jpg');
     const ctx = cataloged(file, 'image', THUMBNAIL_DEFAULTS);
     fs.appendFileSync(file, 'more');
     const [thumb] = await both(ctx);
@@ -73,7 +74,7 @@ describe('an original checked against the catalog before any tool reads it', () 
   });
 
   it('replaced by another file of the same size (a new inode): source-changed', async () => {
-    const file = await copyOf('jpg/Canon_40D.jpg', 'replaced.jpg');
+    const file = copyOf('jpg/Canon_40D.jpg', 'replaced.jpg');
     const ctx = cataloged(file, 'image', THUMBNAIL_DEFAULTS);
     const other = path.join(dir, 'other.jpg');
     fs.copyFileSync(file, other);
@@ -84,8 +85,8 @@ describe('an original checked against the catalog before any tool reads it', () 
   });
 
   it('swapped for a symlink to a file outside the source: not-a-regular-file, the target never read', async () => {
-    const outside = await copyOf('jpg/Nikon_D70.jpg', 'outside.jpg');
-    const file = await copyOf('jpg/Canon_40D.jpg', 'swapped.jpg');
+    const outside = copyOf('jpg/Nikon_D70.jpg', 'outside.jpg');
+    const file = copyOf('jpg/Canon_40D.jpg', 'swapped.jpg');
     const ctx = cataloged(file, 'image', THUMBNAIL_DEFAULTS);
     fs.rmSync(file);
     fs.symlinkSync(outside, file);
@@ -100,7 +101,7 @@ describe('an original checked against the catalog before any tool reads it', () 
   it.skipIf(process.platform === 'win32')(
     'swapped for a FIFO: not-a-regular-file at once, never waiting for a writer',
     async () => {
-      const file = await copyOf('videos/landscape_h264.mp4', 'fifo.mp4');
+      const file = copyOf('videos/landscape_h264.mp4', 'fifo.mp4');
       const ctx = cataloged(file, 'video', THUMBNAIL_DEFAULTS);
       fs.rmSync(file);
       execFileSync('mkfifo', [file]);
@@ -114,7 +115,7 @@ describe('an original checked against the catalog before any tool reads it', () 
 
 describe('tools read the descriptor, not the name', () => {
   it('a newline in the file name: metadata and thumbnail of a valid JPEG', async () => {
-    const file = await copyOf('jpg/Canon_40D.jpg', 'line\nbreak.jpg');
+    const file = copyOf('jpg/Canon_40D.jpg', 'line\nbreak.jpg');
     const [thumb, metadata] = await both(cataloged(file, 'image', THUMBNAIL_DEFAULTS));
     expect(thumb.status).toBe('done');
     expect(metadata.status).toBe('done');
@@ -128,10 +129,7 @@ describe('tools read the descriptor, not the name', () => {
   it.skipIf(process.platform !== 'linux')(
     'thumbnails leave the access time of pictures alone (sharp from a buffer, native HEIC from the descriptor)',
     async () => {
-      const files = [
-        await copyOf('jpg/Canon_40D.jpg', 'atime.jpg'),
-        await copyOf('heic/IMG_5195.HEIC', 'atime.heic'),
-      ];
+      const files = [copyOf('jpg/Canon_40D.jpg', 'atime.jpg'), copyOf('heic/IMG_5195.HEIC', 'atime.heic')];
       const png = path.join(dir, 'atime.png');
       await sharp(fixture('jpg/Nikon_D70.jpg')).png().toFile(png);
       files.push(png);
