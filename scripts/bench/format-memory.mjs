@@ -105,7 +105,7 @@ const outcome = await thumbnailStep.run({
 });
 const hwm = Number(/VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
 await endTools();
-print(JSON.stringify({ status: outcome.status, reason: outcome.reason, message: outcome.message, decoder: outcome.decoder, ms: Date.now() - started, workerPeakBytes: hwm }));
+console.log(JSON.stringify({ status: outcome.status, reason: outcome.reason, message: outcome.message, decoder: outcome.decoder, ms: Date.now() - started, workerPeakBytes: hwm }));
 `;
 
 const dir = option('--dir') ?? path.join(os.tmpdir(), 'archivist-format-memory');

@@ -45,6 +45,11 @@ function classify(error: unknown, file: string): SourceReadError {
     case 'ENOENT':
       return new SourceReadError('not-found', message, error);
     case 'ELOOP': // O_NOFOLLOW met a symlink
+      return new SourceReadError(
+        'not-a-regular-file',
+        `${file} is a symlink now: refused (an original is never read through a link)`,
+        error,
+      );
     case 'EISDIR':
       return new SourceReadError('not-a-regular-file', message, error);
     default:
