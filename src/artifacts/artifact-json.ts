@@ -22,6 +22,8 @@ export interface ArtifactJson {
     pipeline: string;
     step: string;
     tool: { name: string; version: string };
+    /** The decoder chain that made this artifact, e.g. `exiftool 13.59 PreviewImage → sharp 0.34.5`. */
+    decoder: string | null;
     params: Record<string, unknown>;
     createdAt: string;
     inputs: { assetId: string; sha256: string; artifactId?: string }[];
@@ -52,6 +54,7 @@ export function toArtifactJson(layout: HomeLayout, artifact: ArtifactWithLineage
       pipeline: lineage.pipeline,
       step: lineage.step,
       tool: { name: lineage.tool_name, version: lineage.tool_version },
+      decoder: lineage.decoder ?? null,
       params: JSON.parse(lineage.params_json) as Record<string, unknown>,
       createdAt: lineage.created_at,
       inputs: JSON.parse(lineage.inputs_json) as ArtifactJson['lineage']['inputs'],

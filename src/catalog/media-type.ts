@@ -20,6 +20,7 @@ const IMAGE_EXTENSIONS: Record<string, string> = {
   tiff: 'image/tiff',
   bmp: 'image/bmp',
   jxl: 'image/jxl',
+  psd: 'image/vnd.adobe.photoshop',
   // Camera RAW: most are TIFF containers, so the extension names the maker's flavour.
   dng: 'image/x-adobe-dng',
   cr2: 'image/x-canon-cr2',
@@ -36,6 +37,13 @@ const IMAGE_EXTENSIONS: Record<string, string> = {
   pef: 'image/x-pentax-pef',
   srw: 'image/x-samsung-srw',
   x3f: 'image/x-sigma-x3f',
+  mrw: 'image/x-minolta-mrw',
+  rwl: 'image/x-leica-rwl',
+  '3fr': 'image/x-hasselblad-3fr',
+  iiq: 'image/x-phaseone-iiq',
+  erf: 'image/x-epson-erf',
+  kdc: 'image/x-kodak-kdc',
+  dcr: 'image/x-kodak-dcr',
 };
 
 const VIDEO_EXTENSIONS: Record<string, string> = {
@@ -57,6 +65,9 @@ const VIDEO_EXTENSIONS: Record<string, string> = {
   mod: 'video/mpeg',
   tod: 'video/mp2t',
   wmv: 'video/x-ms-wmv',
+  asf: 'video/x-ms-asf',
+  dv: 'video/x-dv',
+  dif: 'video/x-dv',
   flv: 'video/x-flv',
   mxf: 'application/mxf',
 };
@@ -73,6 +84,18 @@ const RAW_EXTENSIONS = new Set(
 function isTiffMagic(head: Buffer): boolean {
   const magic = head.subarray(0, 4).toString('latin1');
   return magic === 'II*\0' || magic === 'MM\0*';
+}
+
+/**
+ * Formats the content sniffer does not know, by their own magic bytes: Minolta RAW (`\0MRM`) and DV
+ * (a DIF header block: section type 0, sequence 0, `0x1f 0x07 0x00`). Typed `other` they were never tried.
+ */
+function sniffMore(head: Buffer): MediaKind | undefined {
+  if (head.subarray(0, 4).toString('latin1') === '\0MRM')
+    return { mediaType: 'image', mime: 'image/x-minolta-mrw' };
+  if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x07 && head[2] === 0x00)
+    return { mediaType: 'video', mime: 'video/x-dv' };
+  return undefined;
 }
 
 export interface MediaKind {
@@ -100,6 +123,8 @@ export async function detectMediaKind(head: Buffer, fileName: string): Promise<M
         : undefined;
 
   if (!sniffed) {
+    const more = sniffMore(head);
+    if (more) return more;
     if (isTiffMagic(head)) {
       return RAW_EXTENSIONS.has(ext) ? byExtension! : { mediaType: 'image', mime: 'image/tiff' };
     }
@@ -112,12 +137,17 @@ export async function detectMediaKind(head: Buffer, fileName: string): Promise<M
       : { mediaType: 'image', mime: sniffed.mime };
   }
   if (sniffed.mime.startsWith('video/')) return { mediaType: 'video', mime: sniffed.mime };
-  // An MP4 or MXF whose brand reads as audio or "application" is still a video when it is named like one.
+  // An MP4, MXF or ASF whose brand or first stream reads as audio or "application" is still a video when
+  // it is named like one (a WMV whose audio stream comes first sniffs as audio/x-ms-asf).
   if (
     byExtension?.mediaType === 'video' &&
-    (sniffed.mime.startsWith('audio/') || sniffed.mime === 'application/mxf')
+    (sniffed.mime.startsWith('audio/') || /^application\/(mxf|vnd\.ms-asf|x-ms-asf)$/.test(sniffed.mime))
   ) {
     return byExtension;
+  }
+  // Photoshop files sniff as application/x-photoshop (file-type's name); they are pictures.
+  if (/^(application\/x-photoshop|image\/vnd\.adobe\.photoshop)$/.test(sniffed.mime)) {
+    return { mediaType: 'image', mime: 'image/vnd.adobe.photoshop' };
   }
   return { mediaType: 'other', mime: sniffed.mime };
 }

@@ -33,7 +33,12 @@ const CHUNK = 1024 * 1024;
 export const HEAD_BYTES = 4100;
 
 export type ReadFailure =
-  'permission-denied' | 'not-found' | 'not-a-regular-file' | 'changed-during-read' | 'io-error';
+  | 'permission-denied'
+  | 'not-found'
+  | 'not-a-regular-file'
+  | 'changed-during-read'
+  | 'source-changed'
+  | 'io-error';
 
 export class SourceReadError extends ArchivistError {
   readonly reason: ReadFailure;
@@ -54,6 +59,11 @@ function classify(error: unknown, file: SourcePath): SourceReadError {
     case 'ENOENT':
       return new SourceReadError('not-found', message, error);
     case 'ELOOP': // O_NOFOLLOW met a symlink
+      return new SourceReadError(
+        'not-a-regular-file',
+        `${pathText(file)} is a symlink now: refused (an original is never read through a link)`,
+        error,
+      );
     case 'EISDIR':
       return new SourceReadError('not-a-regular-file', message, error);
     default:

@@ -63,6 +63,10 @@ export const ConfigSchema = z
         /** Explicit tool paths win over what is found on PATH or shipped with npm. */
         ffmpeg: z.string().min(1).optional(),
         ffprobe: z.string().min(1).optional(),
+        /** The system's vipsthumbnail for HEIC, 10/12-bit AVIF and JPEG XL; `false` turns the native path off. */
+        vipsthumbnail: z.union([z.string().min(1), z.literal(false)]).optional(),
+        /** Pictures with more pixels (width × height) fail as `too-large` before any decoder runs. */
+        maxPixels: z.number().int().min(1_000_000).max(10_000_000_000).optional(),
       })
       .strict()
       .prefault({}),

@@ -11,7 +11,13 @@ export type FailureReason =
   | 'worker-crashed'
   | 'source-missing'
   | 'io-error'
-  | 'step-error';
+  | 'step-error'
+  /** More pixels than the configured limit (tools.maxPixels): refused before decoding, with the figures. */
+  | 'too-large'
+  /** The file is not what the catalog saw (size, mtime, inode or content): re-catalog the source. */
+  | 'source-changed'
+  /** A FIFO, device, directory or symlink where the catalog saw a regular file. */
+  | 'not-a-regular-file';
 
 /** Reasons worth another attempt: the next one may well succeed. */
 export const RETRYABLE_REASONS: ReadonlySet<FailureReason> = new Set([
@@ -34,8 +40,11 @@ export interface StepContext<P> {
     mediaType: MediaType;
     mime: string | null;
     size: number;
-    /** Absolute path of a present location; read it only through tools or the source reader. */
+    /** Absolute path of a present location; open it only with openOriginal (src/catalog/original-file.ts). */
     file: string;
+    /** What the catalog recorded of that location (decimal strings), checked before the file is used. */
+    mtimeNs?: string | null;
+    inode?: string | null;
   };
   params: P;
   /** Artifacts of earlier steps this step declared in `needs`. */
@@ -60,7 +69,16 @@ export interface StepOutput {
  * Exceptions thrown by a step are bugs, recorded as `step-error`.
  */
 export type StepOutcome =
-  | { status: 'done'; output: StepOutput | null; command?: string }
+  | {
+      status: 'done';
+      output: StepOutput | null;
+      command?: string;
+      /**
+       * The decoder chain that really made the output, for lineage: `vipsthumbnail 8.14.1 (libheif
+       * 1.15.1) → sharp 0.34.5`, `ffmpeg 5.1.9 frame at 2.0 s → sharp 0.34.5`.
+       */
+      decoder?: string;
+    }
   | { status: 'skipped'; reason: string; message: string }
   | {
       status: 'failed';

@@ -11,6 +11,8 @@ export interface DoneFacts {
   assetId: string;
   workerId: string;
   tool: { name: string; version: string };
+  /** The decoder chain the step reported, if any. */
+  decoder?: string | undefined;
   params: Record<string, unknown>;
   inputs: readonly StepInput[];
   cacheKey: string;
@@ -49,6 +51,7 @@ export function doneResult(facts: DoneFacts, stored: StoredFile | null): DoneRes
         pipeline: { name: run.pipeline_name, version: run.pipeline_version },
         step: step.name,
         tool: facts.tool,
+        decoder: facts.decoder ?? null,
         params: facts.params,
         inputs: [
           { assetId, sha256: assetId },

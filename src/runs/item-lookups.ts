@@ -12,9 +12,17 @@ import type { AssetRow, RunRow } from '../store/schema.js';
  * per claimed batch rather than once per item: with quick steps these reads were most of the bookkeeping.
  * Anything not prefetched is read on demand, so correctness never depends on the batch.
  */
+/** Where an asset's file is now, and what the catalog recorded of it there. */
+export interface PresentLocation {
+  /** The exact bytes when the cataloged name is not UTF-8 (file-names.ts). */
+  file: SourcePath;
+  mtimeNs: string;
+  inode: string;
+}
+
 export class ItemLookups {
   private readonly assets = new Map<string, AssetRow>();
-  private readonly files = new Map<string, SourcePath | null>();
+  private readonly files = new Map<string, PresentLocation | null>();
   private readonly candidates = new Map<string, ReuseCandidate[]>();
 
   constructor(
@@ -45,8 +53,11 @@ export class ItemLookups {
     return row;
   }
 
-  /** A present location that really exists on disk, or null when the file is gone from every source. */
-  async presentFile(assetId: string): Promise<SourcePath | null> {
+  /**
+   * A present location that really exists on disk, with what the catalog recorded of it (checked by the
+   * step before it uses the file), or null when the file is gone from every source.
+   */
+  async presentFile(assetId: string): Promise<PresentLocation | null> {
     const known = this.files.get(assetId);
     if (known !== undefined) return known;
     return this.firstExisting(await presentLocations(this.home.db, [assetId]));
@@ -67,11 +78,13 @@ export class ItemLookups {
     );
   }
 
-  private firstExisting(rows: readonly { root: string; path: string }[]): SourcePath | null {
+  private firstExisting(
+    rows: readonly { root: string; path: string; mtime_ns: string; inode: string }[],
+  ): PresentLocation | null {
     for (const row of rows) {
       // The exact bytes when the cataloged name is not UTF-8.
       const file = sourceFilePath(row.root, row.path);
-      if (fs.existsSync(file)) return file;
+      if (fs.existsSync(file)) return { file, mtimeNs: row.mtime_ns, inode: row.inode };
     }
     return null;
   }

@@ -114,7 +114,7 @@ export class ItemProcessor {
         case 'failed':
           return this.recordFailure(job, file, outcome);
         case 'done':
-          return this.recordDone(job, file, outcome.output ?? null);
+          return this.recordDone(job, file, outcome.output ?? null, outcome.decoder);
       }
     } finally {
       this.current = null;
@@ -159,7 +159,7 @@ export class ItemProcessor {
   private async runStep(job: Job): Promise<{ file: string | null; outcome: StepOutcome }> {
     const found = await this.lookups.presentFile(job.asset.id);
     // For logs and messages: the exact bytes of a name that is not UTF-8, as text (file-names.ts).
-    const file = found === null ? null : pathText(found);
+    const file = found === null ? null : pathText(found.file);
     if (!found) {
       return {
         file,
@@ -175,7 +175,7 @@ export class ItemProcessor {
     let original: ToolPath | undefined;
     try {
       const { asset } = job;
-      original = await pathForTools(found);
+      original = await pathForTools(found.file);
       outcome = await job.plan.step.run({
         asset: {
           id: asset.id,
@@ -183,6 +183,9 @@ export class ItemProcessor {
           mime: asset.mime,
           size: asset.size,
           file: original.path,
+          // The catalog's facts go with the path: the step checks the file against them (source-changed).
+          mtimeNs: found.mtimeNs,
+          inode: found.inode,
         },
         params: job.plan.params,
         inputs: job.inputs,
@@ -250,7 +253,12 @@ export class ItemProcessor {
     return result;
   }
 
-  private async recordDone(job: Job, file: string | null, output: StepOutput | null): Promise<ItemOutcome> {
+  private async recordDone(
+    job: Job,
+    file: string | null,
+    output: StepOutput | null,
+    decoder: string | undefined,
+  ): Promise<ItemOutcome> {
     const { context } = this;
     const { home, run } = context;
     // Per-item success is debug-level: a 100,000-item run should not write 100,000 lines by default.
@@ -265,7 +273,7 @@ export class ItemProcessor {
       `${job.plan.step.name} done`,
     );
     if (!output) {
-      this.completions.add(job.item, doneResult(this.facts(job, ''), null));
+      this.completions.add(job.item, doneResult(this.facts(job, '', decoder), null));
       return 'done';
     }
     // Check the disk before every write: below the threshold the run pauses and nothing is failed.
@@ -282,7 +290,7 @@ export class ItemProcessor {
     this.completions.addWhenStored(
       job.item,
       storeArtifactFile(home.layout, output).then((stored) =>
-        doneResult(this.facts(job, output.mime), stored),
+        doneResult(this.facts(job, output.mime, decoder), stored),
       ),
       async (error) => {
         const message = `cannot store the artifact: ${oneLine(error)}`;
@@ -308,7 +316,7 @@ export class ItemProcessor {
     return 'done';
   }
 
-  private facts(job: Job, mime: string): DoneFacts {
+  private facts(job: Job, mime: string, decoder: string | undefined): DoneFacts {
     const { context } = this;
     return {
       run: context.run,
@@ -316,6 +324,7 @@ export class ItemProcessor {
       assetId: job.asset.id,
       workerId: context.workerId,
       tool: job.plan.tool,
+      decoder,
       params: job.plan.params,
       inputs: job.inputs,
       cacheKey: job.cacheKey,

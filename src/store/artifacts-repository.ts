@@ -85,6 +85,8 @@ export interface Lineage {
   pipeline: { name: string; version: number };
   step: string;
   tool: { name: string; version: string };
+  /** The decoder chain that actually ran for this artifact (the tool set above is what it chose from). */
+  decoder: string | null;
   params: Record<string, unknown>;
   inputs: readonly { assetId: string; sha256: string; artifactId?: string }[];
   worker: string;
@@ -141,6 +143,7 @@ export async function recordArtifact(trx: Db, artifact: NewArtifact, lineage: Li
       step: lineage.step,
       tool_name: lineage.tool.name,
       tool_version: lineage.tool.version,
+      decoder: lineage.decoder,
       params_json: JSON.stringify(lineage.params),
       inputs_json: JSON.stringify(lineage.inputs),
       worker: lineage.worker,

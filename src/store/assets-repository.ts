@@ -358,12 +358,18 @@ export async function assetRows(db: Db, ids: readonly string[]): Promise<AssetRo
 export async function presentLocations(
   db: Db,
   assetIds: readonly string[],
-): Promise<{ asset_id: string; root: string; path: string }[]> {
+): Promise<{ asset_id: string; root: string; path: string; mtime_ns: string; inode: string }[]> {
   if (assetIds.length === 0) return [];
   return db
     .selectFrom('locations')
     .innerJoin('sources', 'sources.id', 'locations.source_id')
-    .select(['locations.asset_id', 'sources.path as root', 'locations.path'])
+    .select([
+      'locations.asset_id',
+      'sources.path as root',
+      'locations.path',
+      'locations.mtime_ns',
+      'locations.inode',
+    ])
     .where('locations.asset_id', 'in', [...assetIds])
     .where('locations.status', '=', 'present')
     .orderBy('locations.id')

@@ -142,6 +142,8 @@ export interface LineageTable {
   step: string;
   tool_name: string;
   tool_version: string;
+  /** The decoder chain that made this artifact; null before migration 0006 or when a step does not say. */
+  decoder: string | null;
   params_json: string;
   inputs_json: string;
   worker: string;

@@ -192,6 +192,7 @@ export async function createApiFixture(
             pipeline: { name: run.pipeline_name, version: run.pipeline_version },
             step: item.step,
             tool: toolVersion,
+            decoder: null,
             params: stepParams,
             inputs: [{ assetId: item.asset_id, sha256: item.asset_id }],
             worker: owner,

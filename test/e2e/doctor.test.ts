@@ -142,6 +142,31 @@ describe('archivist doctor', () => {
     expect(doc.disk!.totalBytes).toBeGreaterThanOrEqual(doc.disk!.freeBytes);
   });
 
+  it('shows which HEIC path is active, with versions: native when vipsthumbnail is there, else WebAssembly', async () => {
+    const home = await newHome();
+    const native = await doctorJson(home);
+    const heic = (
+      native.doc as unknown as {
+        decoders: { heic: { path: string; native: string | null; wasm: string | null } };
+      }
+    ).decoders.heic;
+    // CI installs libvips-tools and libheif-examples (.ci/run).
+    expect(heic).toMatchObject({ path: 'native' });
+    expect(heic.native).toMatch(/^vipsthumbnail \d+\.\d+\.\d+ \(libheif \d+\.\d+\.\d+\)$/);
+    expect(heic.wasm).toMatch(/^libheif-js \d+\.\d+\.\d+$/);
+    expect(check(native.doc, 'heic')).toMatchObject({ status: 'ok' });
+    expect(check(native.doc, 'heic').message).toContain(heic.native!);
+
+    writeToolsConfig(home, { vipsthumbnail: false } as unknown as Record<string, string>);
+    const fallback = await doctorJson(home);
+    expect(fallback.code).toBe(0);
+    expect(check(fallback.doc, 'heic')).toMatchObject({ status: 'warning' });
+    expect(check(fallback.doc, 'heic').message).toMatch(
+      /^WebAssembly fallback: libheif-js .*turned off in config\.json/,
+    );
+    expect(check(fallback.doc, 'heic').hint).toContain('libvips-tools');
+  });
+
   it('prints every check for a person', async () => {
     const home = await newHome();
     const result = await runCli(['doctor'], { home });
@@ -167,7 +192,7 @@ describe('archivist doctor', () => {
     expect(doc.home.state).toBe('missing');
     expect(check(doc, 'home')).toMatchObject({ status: 'warning' });
     expect(check(doc, 'home').hint).toContain('archivist init');
-    expect(doc.tools.map((t) => t.name)).toEqual(['sharp', 'exiftool', 'ffmpeg', 'ffprobe']);
+    expect(doc.tools.map((t) => t.name)).toEqual(['sharp', 'exiftool', 'ffmpeg', 'ffprobe', 'vipsthumbnail']);
     expect(doc.database).toBeNull();
     // Free space is measured where the home would be created.
     expect(doc.disk!.path).toBe(path.dirname(home));
@@ -198,7 +223,7 @@ describe('archivist doctor', () => {
     expect(doc.home.state).toBe('foreign');
     expect(check(doc, 'home')).toMatchObject({ status: 'error' });
     expect(check(doc, 'home').hint).toContain('--home');
-    expect(doc.tools.map((t) => t.name)).toEqual(['sharp', 'exiftool', 'ffmpeg', 'ffprobe']);
+    expect(doc.tools.map((t) => t.name)).toEqual(['sharp', 'exiftool', 'ffmpeg', 'ffprobe', 'vipsthumbnail']);
     expect(fs.readdirSync(home).sort()).toEqual(before);
   });
 

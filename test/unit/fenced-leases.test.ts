@@ -106,6 +106,7 @@ async function setup(dialect: TestDialect) {
         pipeline: { name: 'unit', version: 1 },
         step: 'a',
         tool: { name: 'unit-tool', version: '1' },
+        decoder: null,
         params: {},
         inputs: [{ assetId, sha256: assetId }],
         worker,

@@ -210,6 +210,11 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: "opens <home>/logs/coordinator-<run>.log for a detached coordinator's output",
     apis: ['fs.openSync'],
   },
+  'src/catalog/original-file.ts': {
+    reason:
+      "links <home>/tmp/work-<pid>/original-<pid>-<fd>.<ext> to /proc/<pid>/fd/<fd> (an original's open descriptor) and unlinks it",
+    apis: ['fs.symlink', 'fs.unlink'],
+  },
   'src/runs/scratch-dirs.ts': {
     reason: "creates and removes workers' scratch folders <home>/tmp/work-<pid>",
     apis: ['fs.mkdir', 'fs.rmSync'],

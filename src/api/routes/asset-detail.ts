@@ -106,6 +106,11 @@ function originalUnreadable(error: SourceReadError, file: string, hint: string):
         `${file} is no longer a regular file (a symlink, FIFO or folder is in its place)`,
         { hint, cause: error },
       );
+    case 'source-changed':
+      return new ArchivistError('source-changed', `${file} changed since it was cataloged`, {
+        hint,
+        cause: error,
+      });
     case 'changed-during-read':
       return new ArchivistError('source-changed', `${file} changed while it was opened`, {
         hint,

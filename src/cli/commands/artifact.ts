@@ -30,7 +30,8 @@ export function registerArtifact(program: Command): void {
               ['policy', `${a.policy}${a.expiresAt ? `, expires ${a.expiresAt}` : ', kept'}`],
               ['run', a.lineage.runId],
               ['pipeline', `${a.lineage.pipeline} step ${a.lineage.step}`],
-              ['tool', `${a.lineage.tool.name} ${a.lineage.tool.version}`],
+              ['decoder', a.lineage.decoder ?? '(not recorded)'],
+              ['tool set', `${a.lineage.tool.name} ${a.lineage.tool.version}`],
               ['params', JSON.stringify(a.lineage.params)],
               [
                 'inputs',

@@ -26,7 +26,8 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
     ...asset.artifacts.map(
       (a) =>
         `  ${a.current ? '*' : ' '} ${a.kind.padEnd(10)} ${a.id}  ${a.mime} ${formatBytes(a.size)}  ${a.lineage.pipeline} ${a.step} ` +
-        `(${a.lineage.tool.name} ${a.lineage.tool.version}) run ${a.runId} ${a.createdAt}${a.expiresAt ? `, expires ${a.expiresAt}` : ''}\n` +
+        `run ${a.runId} ${a.createdAt}${a.expiresAt ? `, expires ${a.expiresAt}` : ''}\n` +
+        `      decoder ${a.lineage.decoder ?? `(not recorded; tool set ${a.lineage.tool.name} ${a.lineage.tool.version})`}\n` +
         `      params ${JSON.stringify(a.lineage.params)}\n      ${a.path}`,
     ),
   ];

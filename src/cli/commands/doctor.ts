@@ -6,7 +6,9 @@ import { resolveHomePath } from '../../home/home-path.js';
 import { detectExiftool, type ExiftoolReport } from '../../pipeline/tools/exiftool-tool.js';
 import { detectFfmpeg, detectFfprobe } from '../../pipeline/tools/ffmpeg-tool.js';
 import { detectSharp, type SharpReport } from '../../pipeline/tools/sharp-tool.js';
+import { heifDecoderVersion } from '../../pipeline/tools/heif-tool.js';
 import type { ToolReport } from '../../pipeline/tools/tool.js';
+import { configureVips, detectNativeVips, NATIVE_HINT } from '../../pipeline/tools/vips-cli.js';
 import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
 
 type Status = 'ok' | 'warning' | 'error';
@@ -42,15 +44,23 @@ export function registerDoctor(program: Command): void {
     .action(async (_options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const home = await inspectHome(resolveHomePath(options.home));
-      const [sharp, exiftool, ffmpeg, ffprobe] = await Promise.all([
+      configureVips(home.tools);
+      const [sharp, exiftool, ffmpeg, ffprobe, vipsthumbnail] = await Promise.all([
         detectSharp(),
         detectExiftool(),
         detectFfmpeg(home.tools),
         detectFfprobe(home.tools),
+        detectNativeVips(),
       ]);
-      const tools: DetectedTool[] = [sharp, exiftool, ffmpeg, ffprobe];
+      const tools: DetectedTool[] = [sharp, exiftool, ffmpeg, ffprobe, vipsthumbnail];
+      const decoders = decodersOf(vipsthumbnail);
       const disk = await diskSpace(home.path);
-      const checks = [...tools.map(toolCheck), ...homeChecks(home), diskCheck(disk)];
+      const checks = [
+        ...tools.filter((t) => t !== vipsthumbnail).map(toolCheck),
+        decoderCheck(decoders, vipsthumbnail),
+        ...homeChecks(home),
+        diskCheck(disk),
+      ];
       const errors = checks.filter((check) => check.status === 'error').length;
       const warnings = checks.filter((check) => check.status === 'warning').length;
       const json = {
@@ -59,6 +69,7 @@ export function registerDoctor(program: Command): void {
         warnings,
         checks,
         tools,
+        decoders,
         home: { path: home.path, state: home.state, message: home.message, createdAt: home.createdAt },
         database: home.database,
         config: home.config,
@@ -83,6 +94,48 @@ function toolCheck(tool: DetectedTool): Check {
   const extra =
     tool.libvips !== undefined ? `, libvips ${tool.libvips ?? '?'}` : tool.perl ? `, perl ${tool.perl}` : '';
   return { name: tool.name, status: 'ok', message: `${tool.version}${extra} (${tool.source}) ${tool.path}` };
+}
+
+/** Which decoder HEIC/HEIF (and 10/12-bit AVIF, JPEG XL) pictures go through on this machine. */
+interface Decoders {
+  heic: {
+    /** `native`: the system's vipsthumbnail with libheif; `wasm`: the WebAssembly fallback; `none`. */
+    path: 'native' | 'wasm' | 'none';
+    native: string | null;
+    wasm: string | null;
+  };
+}
+
+function decodersOf(vips: ToolReport): Decoders {
+  const wasm = heifDecoderVersion();
+  const native = vips.ok ? `vipsthumbnail ${vips.version ?? '?'}` : null;
+  return { heic: { path: native ? 'native' : wasm ? 'wasm' : 'none', native, wasm } };
+}
+
+function decoderCheck(decoders: Decoders, vips: ToolReport): Check {
+  const { heic } = decoders;
+  switch (heic.path) {
+    case 'native':
+      return {
+        name: 'heic',
+        status: 'ok',
+        message: `native: ${heic.native} (${vips.source}) ${vips.path}; fallback ${heic.wasm ?? 'none'}`,
+      };
+    case 'wasm':
+      return {
+        name: 'heic',
+        status: 'warning',
+        message: `WebAssembly fallback: ${heic.wasm} (about 10× slower; no 10/12-bit AVIF, no JPEG XL); native path: ${vips.problem ?? 'not found'}`,
+        hint: NATIVE_HINT,
+      };
+    case 'none':
+      return {
+        name: 'heic',
+        status: 'warning',
+        message: `no HEIC decoder: ${vips.problem ?? 'vipsthumbnail not found'}, and heic-decode is not installed`,
+        hint: NATIVE_HINT,
+      };
+  }
 }
 
 function homeChecks(home: HomeInspection): Check[] {

@@ -31,9 +31,18 @@ export function failureOf(error: unknown, whenRefused: FailureReason): Failed {
     }
   }
   if (error instanceof SourceReadError) {
-    return error.reason === 'not-found'
-      ? failed('source-missing', error.message)
-      : { ...failed('io-error', error.message), retryable: error.retryable };
+    switch (error.reason) {
+      case 'not-found':
+        return failed('source-missing', error.message);
+      // Not worth another attempt: the file stays changed until the source is cataloged again.
+      case 'source-changed':
+      case 'not-a-regular-file':
+        return { ...failed(error.reason, error.message), retryable: false };
+      case 'permission-denied':
+      case 'changed-during-read':
+      case 'io-error':
+        return { ...failed('io-error', error.message), retryable: error.retryable };
+    }
   }
   return failed('step-error', messageOf(error));
 }

@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { z } from 'zod';
-import type { StepDefinition } from '../step.js';
+import { withOriginal, type OriginalFile } from '../../catalog/original-file.js';
+import type { StepContext, StepDefinition, StepOutcome } from '../step.js';
 import { exiftoolVersion, readTags, type RawTags } from '../tools/exiftool-tool.js';
 import { ffToolVersion } from '../tools/ffmpeg-run.js';
 import { mainVideoStream, probeMedia, type FfprobeResult } from '../tools/ffprobe.js';
@@ -16,9 +18,28 @@ async function metadataToolVersion(): Promise<string> {
   return `${exiftool ?? 'missing'} + ffprobe ${ffprobe ?? 'missing'}`;
 }
 
-/** File types that hold pictures or sound and pictures, as exiftool names their MIME types. */
+/**
+ * File types that hold pictures or sound and pictures, as exiftool names their MIME types: image/* and
+ * video/*, plus the few it files under application/ (Photoshop, MXF, ASF/WMV).
+ */
 function isMediaMime(mime: unknown): boolean {
-  return typeof mime === 'string' && (/^(image|video)\//.test(mime) || mime === 'application/mxf');
+  return (
+    typeof mime === 'string' &&
+    (/^(image|video)\//.test(mime) ||
+      /^application\/(mxf|vnd\.adobe\.photoshop|x-photoshop|vnd\.ms-asf)$/.test(mime))
+  );
+}
+
+/**
+ * exiftool read the original through /proc/<pid>/fd/<n> (see original-file.ts): its own file-name tags
+ * name the descriptor; put back the names a person knows the file by.
+ */
+function withCatalogName(tags: RawTags, file: string): RawTags {
+  const named: RawTags = { ...tags };
+  if ('SourceFile' in named) named.SourceFile = file;
+  if ('File:FileName' in named) named['File:FileName'] = path.basename(file);
+  if ('File:Directory' in named) named['File:Directory'] = path.dirname(file);
+  return named;
 }
 
 /**
@@ -69,55 +90,76 @@ export const metadataStep: StepDefinition<typeof MetadataParams> = {
   artifactKind: 'metadata',
   mediaTypes: ['image', 'video'],
   params: MetadataParams,
-  async run({ asset, signal }) {
-    let tags: RawTags;
+  async run({ asset, signal, scratchDir }) {
     try {
-      tags = await readTags(asset.file, signal);
+      // Opened once, checked against the catalog, and read by exiftool and ffprobe through this descriptor.
+      return await withOriginal(
+        asset.file,
+        { size: asset.size, sha256: asset.id, mtimeNs: asset.mtimeNs ?? null, inode: asset.inode ?? null },
+        (original) => metadataOf(asset, original, signal, scratchDir),
+      );
     } catch (error) {
       return failureOf(error, 'no-metadata');
     }
-
-    const isVideo = asset.mediaType === 'video';
-    let probe: FfprobeResult | null = null;
-    let probeError: string | undefined;
-    let probeTail: string | undefined;
-    let probeMissing: ToolError | undefined;
-    if (isVideo) {
-      try {
-        probe = await probeMedia(asset.file, signal);
-      } catch (error) {
-        if (error instanceof ToolError && error.kind === 'aborted') return failureOf(error, 'no-metadata');
-        // A missing ffprobe or a stream it cannot read still leaves exiftool's view of the file.
-        probeError = error instanceof Error ? error.message.replace(/^ffprobe: /, '') : String(error);
-        probeTail = error instanceof ToolError ? error.stderrTail : undefined;
-        if (error instanceof ToolError && error.kind === 'missing') probeMissing = error;
-      }
-    }
-
-    const why = unreadable(tags, isVideo, probe, probeError);
-    if (why && probeMissing) {
-      // Without ffprobe this video could not be read; with it, it may well be: say what to install.
-      return failureOf(probeMissing, 'no-metadata');
-    }
-    if (why) {
-      const warnings =
-        typeof tags['ExifTool:Warning'] === 'string' ? `exiftool: ${tags['ExifTool:Warning']}` : '';
-      return failed('no-metadata', why, tailOf([probeTail ?? '', warnings].join('\n')) || undefined);
-    }
-    const metadata = normalizeMetadata({
-      tags,
-      mediaType: asset.mediaType,
-      mime: asset.mime,
-      probe,
-      probeError,
-    });
-    return {
-      status: 'done',
-      output: {
-        bytes: Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`),
-        mime: 'application/json',
-        extension: 'json',
-      },
-    };
   },
 };
+
+async function metadataOf(
+  asset: StepContext<unknown>['asset'],
+  original: OriginalFile,
+  signal: AbortSignal,
+  scratchDir: string,
+): Promise<StepOutcome> {
+  let tags: RawTags;
+  try {
+    tags = withCatalogName(await readTags(await original.namedPath(scratchDir), signal), asset.file);
+  } catch (error) {
+    return failureOf(error, 'no-metadata');
+  }
+
+  const isVideo = asset.mediaType === 'video';
+  let probe: FfprobeResult | null = null;
+  let probeError: string | undefined;
+  let probeTail: string | undefined;
+  let probeMissing: ToolError | undefined;
+  if (isVideo) {
+    try {
+      probe = await probeMedia({ fd: original.fd }, signal);
+    } catch (error) {
+      if (error instanceof ToolError && error.kind === 'aborted') return failureOf(error, 'no-metadata');
+      // A missing ffprobe or a stream it cannot read still leaves exiftool's view of the file.
+      probeError = error instanceof Error ? error.message.replace(/^ffprobe: /, '') : String(error);
+      probeTail = error instanceof ToolError ? error.stderrTail : undefined;
+      if (error instanceof ToolError && error.kind === 'missing') probeMissing = error;
+    }
+  }
+
+  const why = unreadable(tags, isVideo, probe, probeError);
+  if (why && probeMissing) {
+    // Without ffprobe this video could not be read; with it, it may well be: say what to install.
+    return failureOf(probeMissing, 'no-metadata');
+  }
+  if (why) {
+    const warnings =
+      typeof tags['ExifTool:Warning'] === 'string' ? `exiftool: ${tags['ExifTool:Warning']}` : '';
+    return failed('no-metadata', why, tailOf([probeTail ?? '', warnings].join('\n')) || undefined);
+  }
+  const metadata = normalizeMetadata({
+    tags,
+    mediaType: asset.mediaType,
+    mime: asset.mime,
+    probe,
+    probeError,
+  });
+  return {
+    status: 'done',
+    output: {
+      bytes: Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`),
+      mime: 'application/json',
+      extension: 'json',
+    },
+    decoder: isVideo
+      ? `exiftool ${(await exiftoolVersion()) ?? '?'} + ffprobe ${probe ? ((await ffToolVersion('ffprobe')) ?? '?') : 'failed'}`
+      : `exiftool ${(await exiftoolVersion()) ?? '?'}`,
+  };
+}

@@ -44,7 +44,9 @@ export function isRawFile(file: string, mime: string | null): boolean {
   return (
     RAW_EXTENSIONS.has(extension) ||
     (mime !== null &&
-      /^image\/x-(adobe|canon|nikon|sony|fujifilm|panasonic|olympus|pentax|samsung|sigma)-/.test(mime))
+      /^image\/x-(adobe|canon|nikon|sony|fujifilm|panasonic|olympus|pentax|samsung|sigma|minolta|leica|hasselblad|phaseone|epson|kodak)-/.test(
+        mime,
+      ))
   );
 }
 

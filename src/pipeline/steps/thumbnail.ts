@@ -1,18 +1,15 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { withOriginal, type OriginalFile } from '../../catalog/original-file.js';
 import type { StepContext, StepDefinition, StepOutcome } from '../step.js';
 import { exiftoolVersion } from '../tools/exiftool-tool.js';
 import { ffToolVersion } from '../tools/ffmpeg-run.js';
-import { decodeHeif, heifDecoderVersion } from '../tools/heif-tool.js';
-import {
-  renderThumbnail,
-  sharpVersion,
-  type ImageInput,
-  type Rendered,
-  type RenderOptions,
-} from '../tools/sharp-tool.js';
-import { ToolError } from '../tools/tool.js';
+import { heifDecoderVersion } from '../tools/heif-tool.js';
+import { renderThumbnail, sharpLabel, sharpVersion, type RenderOptions } from '../tools/sharp-tool.js';
+import { tailOf, ToolError } from '../tools/tool.js';
+import { nativeVips, nativeVipsLabel } from '../tools/vips-cli.js';
 import { failed, failureOf } from './failures.js';
+import { isUnsupported, pictureThumbnail, Refusal, type Made } from './picture-decoders.js';
 import { isRawFile, rawPreview } from './raw-preview.js';
 import { NoVideoStream, videoFrame } from './video-frame.js';
 
@@ -26,76 +23,135 @@ export const ThumbnailParams = z.object({
 });
 type Params = z.infer<typeof ThumbnailParams>;
 
-/** Every tool that can shape a thumbnail is in the version, so the cache key changes with any of them. */
+/**
+ * The run-level version in the cache key: every decoder the step may choose between, with its version,
+ * and whether the native HEIC path is there at all. Which one made a given thumbnail follows from these
+ * and the file, so a changed or newly installed decoder is a new key (a new artifact, never a silent
+ * reuse); the lineage of each artifact names the chain that actually ran (`decoder`).
+ */
 async function thumbnailToolVersion(): Promise<string> {
-  const [sharp, ffmpeg, exiftool] = await Promise.all([
+  const [sharp, ffmpeg, exiftool, vips] = await Promise.all([
     sharpVersion(),
     ffToolVersion('ffmpeg'),
     exiftoolVersion(),
+    nativeVips(),
   ]);
   return [
     sharp ?? 'missing',
+    vips ? nativeVipsLabel(vips) : 'vipsthumbnail missing',
     `ffmpeg ${ffmpeg ?? 'missing'}`,
     heifDecoderVersion() ?? 'libheif-js missing',
     `exiftool ${exiftool ?? 'missing'}`,
   ].join(' + ');
 }
 
-const HEIF_EXTENSIONS = new Set(['heic', 'heif', 'hif', 'heics', 'heifs']);
+const HEIF_EXTENSIONS = new Set(['heic', 'heif', 'hif', 'heics', 'heifs', 'avif']);
 
-/** libvips said it cannot read this kind of file at all, as opposed to a damaged file of a kind it reads. */
-function isUnsupported(message: string): boolean {
-  return /unsupported image format|not a known (file|image) format|is not in a known format|compression format has not been built in|Unsupported (codec|feature|compression)|exceeds pixel limit/i.test(
-    message,
-  );
-}
-
-function refusal(error: unknown): StepOutcome {
-  if (error instanceof ToolError && error.kind === 'failed' && isUnsupported(error.message)) {
-    return failed('unsupported-format', error.message, error.stderrTail);
-  }
-  return failureOf(error, 'decode-error');
-}
-
-function done(rendered: Rendered, params: Params): StepOutcome {
+function done(made: Made, params: Params): StepOutcome {
   return {
     status: 'done',
     output: {
-      bytes: rendered.data,
+      bytes: made.rendered.data,
       mime: params.format === 'jpeg' ? 'image/jpeg' : 'image/webp',
       extension: params.format === 'jpeg' ? 'jpg' : 'webp',
     },
+    decoder: made.decoder,
   };
 }
 
-async function imageThumbnail(context: StepContext<Params>, options: RenderOptions): Promise<StepOutcome> {
+/** Every decoder that was tried and what it said, classified by the most telling answer. */
+function refusalOutcome(refusal: Refusal): StepOutcome {
+  if (refusal.tooLarge) return { ...failed('too-large', refusal.tooLarge), retryable: false };
+  const { errors } = refusal;
+  const stderrTail = tailOf(errors.map((e) => e.stderrTail ?? '').join('\n')) || undefined;
+  if (errors.length > 0 && errors.every((e) => e.kind === 'missing')) {
+    return { ...failed('tool-missing', refusal.message, stderrTail), retryable: false };
+  }
+  const damaged = errors.some((e) => e.kind === 'failed' && !isUnsupported(e.message));
+  return failed(damaged ? 'decode-error' : 'unsupported-format', refusal.message, stderrTail);
+}
+
+async function videoThumbnail(
+  original: OriginalFile,
+  params: Params,
+  options: RenderOptions,
+  signal: AbortSignal,
+) {
+  try {
+    const frame = await videoFrame({
+      source: { fd: original.fd },
+      position: params.position,
+      size: params.size,
+      signal,
+    });
+    // The frame is upright already (ffmpeg applied the display matrix); its PNG carries no orientation.
+    const rendered = await renderThumbnail({ buffer: frame.png }, options);
+    const ffmpeg = (await ffToolVersion('ffmpeg')) ?? '?';
+    return done(
+      {
+        rendered,
+        decoder: `ffmpeg ${ffmpeg} frame at ${frame.at.toFixed(1)} s → ${await sharpLabel(false)}`,
+      },
+      params,
+    );
+  } catch (error) {
+    if (error instanceof NoVideoStream) return failed('unsupported-format', error.message);
+    if (
+      error instanceof ToolError &&
+      error.kind === 'failed' &&
+      /Decoder \(codec [^)]*\) not found|Unknown decoder|Unsupported codec|codec not currently supported/i.test(
+        `${error.message}\n${error.stderrTail ?? ''}`,
+      )
+    ) {
+      return failed('unsupported-format', error.message, error.stderrTail);
+    }
+    return failureOf(error, 'decode-error');
+  }
+}
+
+async function rawThumbnail(
+  original: OriginalFile,
+  params: Params,
+  options: RenderOptions,
+  context: StepContext<Params>,
+) {
+  let preview: Awaited<ReturnType<typeof rawPreview>>;
+  try {
+    preview = await rawPreview(await original.namedPath(context.scratchDir), context.signal);
+  } catch (error) {
+    return failureOf(error, 'unsupported-format');
+  }
+  try {
+    const rendered = await renderThumbnail(preview.input, { ...options, orientation: preview.orientation });
+    const exiftool = (await exiftoolVersion()) ?? '?';
+    return done(
+      { rendered, decoder: `exiftool ${exiftool} ${preview.tag} → ${await sharpLabel(true)}` },
+      params,
+    );
+  } catch (error) {
+    if (error instanceof ToolError && error.kind === 'failed' && /exceeds pixel limit/i.test(error.message)) {
+      return { ...failed('too-large', `the embedded preview: ${error.message}`), retryable: false };
+    }
+    return failureOf(
+      error,
+      isUnsupported(String((error as Error).message)) ? 'unsupported-format' : 'decode-error',
+    );
+  }
+}
+
+async function stillThumbnail(context: StepContext<Params>, original: OriginalFile, options: RenderOptions) {
   const { file, mime } = context.asset;
   const extension = path.extname(file).slice(1).toLowerCase();
-  const heifByName = HEIF_EXTENSIONS.has(extension) || mime === 'image/heic' || mime === 'image/heif';
   try {
-    return done(await renderThumbnail({ file }, options), context.params);
-  } catch (sharpError) {
-    if (!(sharpError instanceof ToolError) || sharpError.kind !== 'failed')
-      return failureOf(sharpError, 'decode-error');
-    // HEVC-coded HEIF (every phone's HEIC): libvips cannot, the WebAssembly libheif can.
-    if (heifByName || /heif/i.test(sharpError.message)) {
-      try {
-        const picture = await decodeHeif(file, context.signal);
-        return done(await renderThumbnail({ raw: picture }, { ...options, orientation: 1 }), context.params);
-      } catch (heifError) {
-        return refusal(heifError);
-      }
-    }
-    // Formats libvips was built without (BMP, TGA, JPEG 2000...): ffmpeg decodes many still pictures.
-    if (isUnsupported(sharpError.message)) {
-      try {
-        const frame = await videoFrame({ file, position: 0, size: options.size, signal: context.signal });
-        return done(await renderThumbnail({ buffer: frame.png }, options), context.params);
-      } catch {
-        return refusal(sharpError);
-      }
-    }
-    return refusal(sharpError);
+    const made = await pictureThumbnail(original, options, {
+      signal: context.signal,
+      scratchDir: context.scratchDir,
+      heifByName: HEIF_EXTENSIONS.has(extension) || /^image\/(heic|heif|avif)/.test(mime ?? ''),
+    });
+    return done(made, context.params);
+  } catch (error) {
+    if (error instanceof Refusal) return refusalOutcome(error);
+    return failureOf(error, 'decode-error');
   }
 }
 
@@ -108,46 +164,19 @@ export const thumbnailStep: StepDefinition<typeof ThumbnailParams> = {
   async run(context) {
     const { asset, params, signal } = context;
     const options: RenderOptions = { size: params.size, quality: params.quality, format: params.format };
-    if (asset.mediaType === 'video') {
-      try {
-        const frame = await videoFrame({
-          file: asset.file,
-          position: params.position,
-          size: params.size,
-          signal,
-        });
-        // The frame is upright already (ffmpeg applied the display matrix); its PNG carries no orientation.
-        return done(await renderThumbnail({ buffer: frame.png }, options), params);
-      } catch (error) {
-        if (error instanceof NoVideoStream) return failed('unsupported-format', error.message);
-        if (
-          error instanceof ToolError &&
-          error.kind === 'failed' &&
-          /Decoder \(codec [^)]*\) not found|Unknown decoder|Unsupported codec|codec not currently supported/i.test(
-            `${error.message}\n${error.stderrTail ?? ''}`,
-          )
-        ) {
-          return failed('unsupported-format', error.message, error.stderrTail);
-        }
-        return failureOf(error, 'decode-error');
-      }
+    try {
+      // Opened once, checked against the catalog, and handed to every tool only as this descriptor.
+      return await withOriginal(
+        asset.file,
+        { size: asset.size, sha256: asset.id, mtimeNs: asset.mtimeNs ?? null, inode: asset.inode ?? null },
+        (original) => {
+          if (asset.mediaType === 'video') return videoThumbnail(original, params, options, signal);
+          if (isRawFile(asset.file, asset.mime)) return rawThumbnail(original, params, options, context);
+          return stillThumbnail(context, original, options);
+        },
+      );
+    } catch (error) {
+      return failureOf(error, 'decode-error');
     }
-    if (isRawFile(asset.file, asset.mime)) {
-      let preview: { input: ImageInput; orientation: number };
-      try {
-        preview = await rawPreview(asset.file, signal);
-      } catch (error) {
-        return failureOf(error, 'unsupported-format');
-      }
-      try {
-        return done(
-          await renderThumbnail(preview.input, { ...options, orientation: preview.orientation }),
-          params,
-        );
-      } catch (error) {
-        return refusal(error);
-      }
-    }
-    return imageThumbnail(context, options);
   },
 };

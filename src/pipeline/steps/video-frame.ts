@@ -1,4 +1,4 @@
-import { ffInput, ffThreads, runFfTool } from '../tools/ffmpeg-run.js';
+import { ffInputOf, ffThreads, runFfTool, type FfSource } from '../tools/ffmpeg-run.js';
 import { mainVideoStream, probeMedia, type FfprobeResult } from '../tools/ffprobe.js';
 import { lumaStats } from '../tools/sharp-tool.js';
 import { ToolError } from '../tools/tool.js';
@@ -40,13 +40,13 @@ export function candidateTimes(duration: number | null, position: number): numbe
 }
 
 async function grab(
-  file: string,
+  source: FfSource,
   stream: number,
   at: number,
   size: number,
   signal: AbortSignal,
 ): Promise<Buffer> {
-  const input = ffInput(file);
+  const { input, stdinFd } = ffInputOf(source);
   const filters = [
     // Only frames flagged interlaced are touched (MTS/MPEG-2 camcorder footage).
     'yadif=deint=interlaced',
@@ -66,12 +66,14 @@ async function grab(
     signal,
     maxStdoutBytes: 64 * 1024 * 1024,
     input,
+    ...(stdinFd !== undefined ? { stdinFd } : {}),
   });
   return stdout;
 }
 
 export interface FrameRequest {
-  file: string;
+  /** The original's descriptor, or a path of our own. */
+  source: FfSource;
   position: number;
   size: number;
   signal: AbortSignal;
@@ -84,7 +86,7 @@ export interface FrameRequest {
  * when no frame at all can be decoded.
  */
 export async function videoFrame(request: FrameRequest): Promise<GrabbedFrame> {
-  const probe = request.probe ?? (await probeMedia(request.file, request.signal));
+  const probe = request.probe ?? (await probeMedia(request.source, request.signal));
   const stream = mainVideoStream(probe);
   if (!stream) throw new NoVideoStream('the file has no video stream');
   const duration = Number(probe.format?.duration ?? stream.duration);
@@ -95,7 +97,7 @@ export async function videoFrame(request: FrameRequest): Promise<GrabbedFrame> {
   for (const at of times) {
     let png: Buffer;
     try {
-      png = await grab(request.file, stream.index, at, request.size, request.signal);
+      png = await grab(request.source, stream.index, at, request.size, request.signal);
     } catch (error) {
       if (error instanceof ToolError && error.kind !== 'failed') throw error;
       // A damaged stretch of the file: another position may still decode.
@@ -112,7 +114,7 @@ export async function videoFrame(request: FrameRequest): Promise<GrabbedFrame> {
   if (best) return best;
   if (lastError) throw lastError;
   // Seeks past the end on every try: the start is the one frame any decodable video has.
-  const png = await grab(request.file, stream.index, 0, request.size, request.signal);
+  const png = await grab(request.source, stream.index, 0, request.size, request.signal);
   if (png.length === 0) throw new ToolError('ffmpeg', 'failed', 'ffmpeg: no frame could be decoded');
   return { png, at: 0, black: false };
 }

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { Config } from '../../home/config.js';
 import { detectFfTool, locateFfTool, type FfmpegToolName } from './ffmpeg-tool.js';
-import { firstLineOf, tailOf, ToolError } from './tool.js';
+import { runTool, type ToolRunResult } from './run-tool.js';
+import { ToolError } from './tool.js';
 
 /**
  * The ffmpeg/ffprobe port used by steps: which binary (config > PATH > npm package), its version, and
@@ -76,10 +76,7 @@ function writeVersionCache(file: string, cache: Record<string, string>): void {
   }
 }
 
-export interface FfRunResult {
-  stdout: Buffer;
-  stderr: string;
-}
+export type FfRunResult = ToolRunResult;
 
 export interface FfRunOptions {
   signal: AbortSignal;
@@ -87,13 +84,13 @@ export interface FfRunOptions {
   maxStdoutBytes?: number;
   /** The input argument, left out of failure messages: ffmpeg prefixes its verdict with it. */
   input?: string;
+  /** The original's descriptor, read by ffmpeg as ORIGINAL_INPUT (see ffInputOf). */
+  stdinFd?: number;
 }
 
 /**
- * Runs ffmpeg or ffprobe with `args`. Resolves with stdout and stderr on exit code 0; rejects with a
- * ToolError: `missing` when the binary cannot be found or started, `aborted` when the signal fired
- * (the child is SIGKILLed: a decoder stuck in a corrupt file does not answer SIGTERM reliably), and
- * `failed` with the stderr tail otherwise.
+ * Runs ffmpeg or ffprobe with `args` (see runTool): `missing` when the binary cannot be found or started,
+ * `aborted` when the signal fired, `failed` with ffmpeg's verdict and stderr tail otherwise.
  */
 export function runFfTool(
   name: FfmpegToolName,
@@ -102,78 +99,11 @@ export function runFfTool(
 ): Promise<FfRunResult> {
   const found = locateFfTool(name, configured[name]);
   if (!found.ok) return Promise.reject(new ToolError(name, 'missing', found.problem));
-  if (options.signal.aborted)
-    return Promise.reject(new ToolError(name, 'aborted', `${name} was not started: aborted`));
-  const maxStdout = options.maxStdoutBytes ?? 256 * 1024 * 1024;
-
-  return new Promise((resolve, reject) => {
-    const child = spawn(found.path, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal: options.signal,
-      killSignal: 'SIGKILL',
-      windowsHide: true,
-    });
-    const chunks: Buffer[] = [];
-    let stdoutBytes = 0;
-    let stderr = '';
-    let settled = false;
-    const fail = (error: ToolError) => {
-      if (settled) return;
-      settled = true;
-      reject(error);
-    };
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > maxStdout) {
-        child.kill('SIGKILL');
-        fail(
-          new ToolError(name, 'failed', `${name} wrote more than ${maxStdout} bytes`, {
-            stderrTail: tailOf(stderr),
-          }),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      // Keep only the end: ffmpeg can print a line per frame on a damaged stream.
-      stderr = (stderr + chunk.toString('utf8')).slice(-64 * 1024);
-    });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.name === 'AbortError') {
-        fail(
-          new ToolError(name, 'aborted', `${name} was killed: aborted`, {
-            stderrTail: tailOf(stderr),
-            cause: error,
-          }),
-        );
-      } else if (error.code === 'ENOENT' || error.code === 'EACCES') {
-        fail(
-          new ToolError(name, 'missing', `${name} at ${found.path} cannot be started: ${error.code}`, {
-            cause: error,
-          }),
-        );
-      } else {
-        fail(
-          new ToolError(name, 'failed', `${name}: ${error.message}`, {
-            stderrTail: tailOf(stderr),
-            cause: error,
-          }),
-        );
-      }
-    });
-    child.on('close', (code, signal) => {
-      if (settled) return;
-      if (code === 0) {
-        settled = true;
-        resolve({ stdout: Buffer.concat(chunks), stderr });
-        return;
-      }
-      const said =
-        firstLineOf(verdictOf(stderr, options.input)) ||
-        (signal ? `killed by ${signal}` : `exit code ${code}`);
-      fail(new ToolError(name, 'failed', `${name}: ${said}`, { stderrTail: tailOf(stderr) }));
-    });
+  return runTool(name, found.path, args, {
+    signal: options.signal,
+    ...(options.maxStdoutBytes !== undefined ? { maxStdoutBytes: options.maxStdoutBytes } : {}),
+    ...(options.stdinFd !== undefined ? { stdinFd: options.stdinFd } : {}),
+    verdict: (stderr) => verdictOf(stderr, options.input),
   });
 }
 
@@ -198,6 +128,26 @@ function verdictOf(stderr: string, input: string | undefined): string {
 /** `file:` keeps a path with a colon in its name from being read as a protocol ("a:b.mp4"). */
 export function ffInput(file: string): string {
   return process.platform === 'win32' ? file : `file:${file}`;
+}
+
+/**
+ * What ffmpeg reads: an original's open descriptor (see src/catalog/original-file.ts), or a path of our
+ * own (a test file, an artifact).
+ */
+export type FfSource = string | { fd: number };
+
+/**
+ * The `-i` argument and stdin for a source. A descriptor becomes the child's stdin, read as
+ * /proc/self/fd/0: the kernel resolves that to the file we opened and checked, so a path swapped since is
+ * never followed, and seeking works (a `pipe:` input cannot seek, and an MP4 with its index at the end
+ * needs to).
+ */
+export function ffInputOf(source: FfSource): { input: string; stdinFd?: number } {
+  if (typeof source === 'string') return { input: ffInput(source) };
+  return {
+    input: process.platform === 'linux' ? 'file:/proc/self/fd/0' : 'file:/dev/fd/0',
+    stdinFd: source.fd,
+  };
 }
 
 /** Threads per ffmpeg: the coordinator's share of the cores for this worker, as for libvips. */

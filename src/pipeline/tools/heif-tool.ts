@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { openSourceFile } from '../../catalog/source-reader.js';
 import { messageOf, ToolError } from './tool.js';
 
 /**
@@ -16,7 +15,7 @@ import { messageOf, ToolError } from './tool.js';
 const require = createRequire(import.meta.url);
 
 /** Files larger than this are not HEIC photos: refuse them rather than load them into memory. */
-const MAX_HEIF_BYTES = 256 * 1024 * 1024;
+export const MAX_HEIF_BYTES = 256 * 1024 * 1024;
 
 let version: string | null | undefined;
 
@@ -71,7 +70,7 @@ interface ThreadAnswer {
  * Decodes the primary picture of a HEIF file to RGBA. libheif applies the file's own transformations
  * (`irot`, `imir`, crop), so the pixels come out upright: the EXIF orientation must not be applied again.
  */
-export async function decodeHeif(file: string, signal: AbortSignal): Promise<DecodedPicture> {
+export async function decodeHeif(content: Buffer, signal: AbortSignal): Promise<DecodedPicture> {
   let decoder: string;
   try {
     decoder = require.resolve('heic-decode');
@@ -80,7 +79,14 @@ export async function decodeHeif(file: string, signal: AbortSignal): Promise<Dec
       cause: error,
     });
   }
-  const bytes = await readSource(file);
+  if (content.length > MAX_HEIF_BYTES) {
+    throw new ToolError(
+      'libheif',
+      'failed',
+      `libheif: ${content.length} bytes is too large for a HEIF picture`,
+    );
+  }
+  const bytes = transferable(content);
   if (signal.aborted) throw new ToolError('libheif', 'aborted', 'libheif: aborted');
 
   const thread = new Worker(THREAD_SOURCE, { eval: true, workerData: { decoder } });
@@ -112,20 +118,15 @@ export async function decodeHeif(file: string, signal: AbortSignal): Promise<Dec
   }
 }
 
-/** The whole file, read through the read-only source reader (never fs.readFile on a source path). */
-async function readSource(file: string): Promise<ArrayBuffer> {
-  const handle = await openSourceFile(file);
-  try {
-    const { size } = await handle.stat();
-    if (size > MAX_HEIF_BYTES) {
-      throw new ToolError('libheif', 'failed', `libheif: ${size} bytes is too large for a HEIF picture`);
-    }
-    const buffer = await handle.readFile();
-    // A copy in an ArrayBuffer of its own: Node pools small buffers, and a pooled one cannot be transferred.
-    const copy = new ArrayBuffer(buffer.length);
-    new Uint8Array(copy).set(buffer);
-    return copy;
-  } finally {
-    await handle.close();
-  }
+/** An ArrayBuffer of the content's own: Node pools small buffers, and a pooled one cannot be transferred. */
+function transferable(content: Buffer): ArrayBuffer {
+  if (
+    content.byteOffset === 0 &&
+    content.buffer.byteLength === content.length &&
+    content.buffer instanceof ArrayBuffer
+  )
+    return content.buffer;
+  const copy = new ArrayBuffer(content.length);
+  new Uint8Array(copy).set(content);
+  return copy;
 }

@@ -1,6 +1,8 @@
 import type { Config } from '../../home/config.js';
 import { endExiftool } from './exiftool-tool.js';
 import { configureFfTools } from './ffmpeg-run.js';
+import { configurePixelLimit } from './sharp-tool.js';
+import { configureVips } from './vips-cli.js';
 
 /**
  * Process-wide set-up and tear-down of the tool ports. A worker process calls `configureTools` once
@@ -9,6 +11,8 @@ import { configureFfTools } from './ffmpeg-run.js';
  */
 export function configureTools(tools: Config['tools'], versionCacheFile?: string): void {
   configureFfTools(tools, versionCacheFile);
+  configureVips(tools);
+  configurePixelLimit(tools.maxPixels);
 }
 
 export async function endTools(): Promise<void> {

@@ -61,6 +61,19 @@ type SharpFactory = typeof sharpFactory;
 
 let loaded: Promise<SharpFactory> | null = null;
 
+/** The default of `tools.maxPixels`: the 100 megapixels PRODUCT section 4 promises to decode in 400 MB. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+let maxPixels = DEFAULT_MAX_PIXELS;
+
+/** The largest picture (width × height) any decoder is given; larger ones fail as `too-large`. */
+export function pixelLimit(): number {
+  return maxPixels;
+}
+
+export function configurePixelLimit(limit: number | undefined): void {
+  maxPixels = limit ?? DEFAULT_MAX_PIXELS;
+}
+
 export function loadSharp(): Promise<SharpFactory> {
   if (loaded) return loaded;
   const loading = import('sharp').then((module) => {
@@ -88,6 +101,83 @@ export async function sharpVersion(): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * How lineage names sharp in a decoder chain: `sharp 0.34.5 (libvips 8.17.3)` when its libvips decoded
+ * the original, `sharp 0.34.5` when it only scaled and encoded what another decoder made.
+ */
+export async function sharpLabel(decoded: boolean): Promise<string> {
+  const versions = (await loadSharp()).versions as Record<string, string | undefined>;
+  return decoded
+    ? `sharp ${versions.sharp ?? '?'} (libvips ${versions.vips ?? '?'})`
+    : `sharp ${versions.sharp ?? '?'}`;
+}
+
+/** What a picture's header says, read without decoding its pixels. */
+export interface ImageHeader {
+  /** libvips' loader name: jpeg, png, webp, gif, tiff, heif (HEIC and AVIF)... */
+  format: string;
+  width: number;
+  /** One page's height (an animated GIF's frame, a multi-page TIFF's first page). */
+  height: number;
+  /** For heif: `hevc` (HEIC) or `av1` (AVIF). */
+  compression?: string;
+  /** A progressive JPEG or an interlaced PNG: decoded whole, whatever the size asked. */
+  progressive: boolean;
+  channels: number;
+  /** Bytes per sample of the decoded pixels: 2 for a 16-bit PNG or TIFF. */
+  bytesPerSample: number;
+  /** A JPEG's chroma subsampling: `4:2:0` (most cameras), `4:4:4`... */
+  chromaSubsampling?: string;
+}
+
+/** The header of a picture, or a `failed` ToolError when libvips cannot read this kind of file. */
+export async function imageHeader(input: ImageInput): Promise<ImageHeader> {
+  const sharp = await loadSharp().catch((error: unknown) => {
+    throw new ToolError('sharp', 'missing', `sharp cannot be loaded: ${messageOf(error)}`, { cause: error });
+  });
+  try {
+    const meta = await sharp(sourceOf(input), { limitInputPixels: false }).metadata();
+    return {
+      format: meta.format,
+      width: meta.width,
+      height: meta.pageHeight ?? meta.height,
+      ...(meta.compression ? { compression: meta.compression } : {}),
+      progressive: meta.isProgressive === true,
+      ...(meta.chromaSubsampling ? { chromaSubsampling: meta.chromaSubsampling } : {}),
+      channels: meta.channels ?? 3,
+      bytesPerSample: /^(ushort|short)$/.test(meta.depth ?? '')
+        ? 2
+        : /^(uint|int|float)$/.test(meta.depth ?? '')
+          ? 4
+          : 1,
+    };
+  } catch (error) {
+    throw sharpFailure(error);
+  }
+}
+
+/**
+ * libvips' message as a ToolError. The loader's own complaint can follow lines of noise ("source: bad
+ * seek to 1024" from the heif loader probing a buffer): the first line that is not noise is the verdict.
+ */
+function sharpFailure(error: unknown): ToolError {
+  const message = messageOf(error);
+  const telling = message
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '' && !/: bad seek to \d+$/.test(line.trim()))
+    .join('\n');
+  return new ToolError('sharp', 'failed', `sharp: ${firstLineOf(telling || message)}`, {
+    stderrTail: tailOf(message),
+    cause: error,
+  });
+}
+
+function sourceOf(input: ImageInput): string | Buffer {
+  if ('file' in input) return input.file;
+  if ('buffer' in input) return input.buffer;
+  throw new Error('a raw picture has no header');
 }
 
 export type ImageInput =
@@ -124,14 +214,14 @@ export async function renderThumbnail(input: ImageInput, options: RenderOptions)
   });
   try {
     // failOn 'error': tolerate libjpeg's warnings (most "corrupt" JPEGs still decode), refuse real errors.
+    // Sequential reads with shrink-on-load: a 100-megapixel JPEG is decoded at 1/8 scale, a strip at a
+    // time, so a worker stays far below 400 MB. The pixel limit itself was checked before (too-large).
     const source =
-      'file' in input
-        ? sharp(input.file, { failOn: 'error', sequentialRead: true })
-        : 'buffer' in input
-          ? sharp(input.buffer, { failOn: 'error', sequentialRead: true })
-          : sharp(input.raw.data, {
-              raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels },
-            });
+      'raw' in input
+        ? sharp(input.raw.data, {
+            raw: { width: input.raw.width, height: input.raw.height, channels: input.raw.channels },
+          })
+        : sharp(sourceOf(input), { failOn: 'error', sequentialRead: true, limitInputPixels: maxPixels });
     let image = options.orientation === undefined ? source.rotate() : orient(source, options.orientation);
     image = image
       .resize(options.size, options.size, { fit: 'inside', withoutEnlargement: true })
@@ -143,11 +233,7 @@ export async function renderThumbnail(input: ImageInput, options: RenderOptions)
     const { data, info } = await image.toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height };
   } catch (error) {
-    const message = messageOf(error);
-    throw new ToolError('sharp', 'failed', `sharp: ${firstLineOf(message)}`, {
-      stderrTail: tailOf(message),
-      cause: error,
-    });
+    throw sharpFailure(error);
   }
 }
 

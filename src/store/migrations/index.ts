@@ -5,6 +5,7 @@ import * as m0002 from './0002-runs.js';
 import * as m0003 from './0003-claim-order-index.js';
 import * as m0004 from './0004-listing-indexes.js';
 import * as m0005 from './0005-fenced-leases.js';
+import * as m0006 from './0006-lineage-decoder.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -16,6 +17,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003-claim-order-index': m0003,
   '0004-listing-indexes': m0004,
   '0005-fenced-leases': m0005,
+  '0006-lineage-decoder': m0006,
 };
 
 /** The migrations as a dialect runs them (PostgreSQL through its schema translation). */

@@ -110,6 +110,16 @@ describe('the web UI', () => {
     expect(await thumb.getByTestId('lineage-pipeline').textContent()).toBe('core@1');
     expect(await thumb.getByTestId('lineage-step').textContent()).toBe('thumbnail');
     expect(await thumb.getByTestId('lineage-tool').textContent()).toMatch(/^sharp \d+\.\d+/);
+    // The decoder chain that made this JPEG's thumbnail: sharp's own libvips, nothing else.
+    expect(await thumb.getByTestId('lineage-decoder').textContent()).toMatch(
+      /^sharp \d+\.\d+\.\d+ \(libvips [\d.]+\)$/,
+    );
+    expect(
+      await f.page
+        .locator('[data-testid=artifact][data-kind=metadata]')
+        .getByTestId('lineage-decoder')
+        .textContent(),
+    ).toMatch(/^exiftool \d+\.\d+$/);
     expect(JSON.parse((await thumb.getByTestId('lineage-params').textContent())!)).toEqual({
       size: 320,
       quality: 80,

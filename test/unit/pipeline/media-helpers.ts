@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
@@ -24,18 +27,36 @@ export async function ffmpeg(args: string, output: string): Promise<void> {
   await execFileAsync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args.trim().split(/\s+/), output]);
 }
 
+/** A scratch folder as a worker has one (steps link originals' descriptors there); removed at exit. */
+function testScratch(): string {
+  const dir = path.join(os.tmpdir(), `archivist-test-scratch-${process.pid}`);
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true });
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return dir;
+}
+
 export function context<P>(
   file: string,
   mediaType: MediaType,
   params: P,
   options: { mime?: string | null; signal?: AbortSignal; scratchDir?: string } = {},
 ): StepContext<P> {
+  // As the catalog would record it: the steps check the file against these before using it.
+  const content = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
   return {
-    asset: { id: 'test-asset', mediaType, mime: options.mime ?? null, size: 0, file },
+    asset: {
+      id: createHash('sha256').update(content).digest('hex'),
+      mediaType,
+      mime: options.mime ?? null,
+      size: content.length,
+      file,
+    },
     params,
     inputs: [],
     signal: options.signal ?? new AbortController().signal,
-    scratchDir: options.scratchDir ?? path.join(REPO_ROOT, 'node_modules', '.cache', 'unused-scratch'),
+    scratchDir: options.scratchDir ?? testScratch(),
   };
 }
 

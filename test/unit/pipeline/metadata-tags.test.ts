@@ -146,7 +146,8 @@ describe('core@1', () => {
     ]);
     expect(await core.steps[0]!.tool.version()).toMatch(/^\d+\.\d+ \+ ffprobe \S+$/);
     expect(await core.steps[1]!.tool.version()).toMatch(
-      /^\d+\.\d+\.\d+ \(libvips [\d.]+\) \+ ffmpeg \S+ \+ libheif-js [\d.]+ \+ exiftool [\d.]+$/,
+      // Every decoder the step chooses between, the native HEIC path included (or named missing).
+      /^\d+\.\d+\.\d+ \(libvips [\d.]+\) \+ (vipsthumbnail [\d.]+ \(libheif [\d.]+\)|vipsthumbnail missing) \+ ffmpeg \S+ \+ libheif-js [\d.]+ \+ exiftool [\d.]+$/,
     );
   });
 });

@@ -37,7 +37,9 @@ export function ArtifactCard({ artifact }: { artifact: ArtifactJson }) {
           <dd data-testid="lineage-pipeline">{lineage.pipeline}</dd>
           <dt>Step</dt>
           <dd data-testid="lineage-step">{lineage.step}</dd>
-          <dt>Tool</dt>
+          <dt>Decoder</dt>
+          <dd data-testid="lineage-decoder">{lineage.decoder ?? 'not recorded'}</dd>
+          <dt>Tool set</dt>
           <dd data-testid="lineage-tool">
             {lineage.tool.name} {lineage.tool.version}
           </dd>

@@ -1,0 +1,263 @@
+/**
+ * Per-format thumbnail speed (issue 13, PRODUCT section 7): the `core` thumbnail step against the fastest
+ * native tool on the same files with the same parallelism: `vipsthumbnail` for pictures, one `ffmpeg`
+ * frame for videos. Camera-sized generated files: 12 MP JPEG, 12 MP HEIC (heif-enc, with a 320 px
+ * thumbnail item as phones write), 12 MP PNG, 12 MP TIFF, a DNG with a 6 MP preview (RAW preview), and
+ * 1080p H.264 clips. Ratios are wall time and CPU time (this process's children, the tools they run
+ * included) of the step over the tool; peak RSS is the step's process at its highest.
+ *
+ *   node scripts/bench/formats.mjs [--files N] [--workers N]      (npm run build first)
+ */
+import { execFile, fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { childrenCpuMs, fmt, log } from './lib.mjs';
+
+const execFileAsync = promisify(execFile);
+const HERE = fileURLToPath(import.meta.url);
+const DIST = path.resolve(path.dirname(HERE), '..', '..', 'dist');
+
+function systemEnv() {
+  const env = { ...process.env };
+  delete env.VIPSHOME; // sharp's own: the system's vips would not find its modules
+  return env;
+}
+
+async function camera(width, height, seed) {
+  const tile = await sharp({
+    create: {
+      width: 400,
+      height: 300,
+      channels: 3,
+      background: '#6a8',
+      noise: { type: 'gaussian', mean: 128 + seed, sigma: 50 },
+    },
+  })
+    .png()
+    .toBuffer();
+  return sharp(tile).resize(width, height, { kernel: 'cubic' });
+}
+
+const FORMATS = {
+  jpeg: {
+    ext: 'jpg',
+    make: async (f, i) =>
+      (await camera(4032, 3024, i)).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toFile(f),
+  },
+  heic: {
+    ext: 'heic',
+    make: async (f, i) => {
+      await (await camera(4032, 3024, i)).png({ compressionLevel: 1 }).toFile(`${f}.png`);
+      await execFileAsync('heif-enc', ['-q', '50', '-t', '320', '-o', f, `${f}.png`], { env: systemEnv() });
+      fs.rmSync(`${f}.png`);
+    },
+  },
+  png: {
+    ext: 'png',
+    make: async (f, i) => (await camera(4032, 3024, i)).png({ compressionLevel: 6 }).toFile(f),
+  },
+  tiff: {
+    ext: 'tif',
+    make: async (f, i) => (await camera(4032, 3024, i)).tiff({ compression: 'lzw' }).toFile(f),
+  },
+  raw: {
+    ext: 'dng',
+    make: async (f, i) => {
+      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } })
+        .tiff()
+        .toFile(f);
+      await (await camera(3000, 2000, i)).jpeg({ quality: 90 }).toFile(`${f}.jpg`);
+      const { ExifTool } = await import('exiftool-vendored');
+      const writer = new ExifTool({ maxProcs: 1 });
+      await writer.write(f, {}, { writeArgs: ['-overwrite_original', `-PreviewImage<=${f}.jpg`] });
+      await writer.end();
+      fs.rmSync(`${f}.jpg`);
+    },
+  },
+  video: {
+    ext: 'mp4',
+    make: (f, i) =>
+      execFileAsync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=size=1920x1080:rate=30:duration=${4 + i}`,
+        '-c:v',
+        'libx264',
+        '-pix_fmt',
+        'yuv420p',
+        f,
+      ]),
+  },
+};
+
+/** One lane: thumbnails its share of the files, one after the other, the way one worker does. */
+async function lane(mode, files) {
+  const signal = new globalThis.AbortController().signal;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-bench-lane-'));
+  let failed = 0;
+  if (mode === 'core') {
+    const load = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
+    const { thumbnailStep } = await load('pipeline/steps/thumbnail.js');
+    const { endTools } = await load('pipeline/tools/lifecycle.js');
+    for (const file of files) {
+      const video = file.endsWith('.mp4');
+      const outcome = await thumbnailStep.run({
+        asset: {
+          id: '',
+          mediaType: video ? 'video' : 'image',
+          mime: null,
+          size: fs.statSync(file).size,
+          file,
+        },
+        params: { size: 256, quality: 80, format: 'webp', position: 0.1 },
+        inputs: [],
+        signal,
+        scratchDir: scratch,
+      });
+      if (outcome.status !== 'done') failed++;
+    }
+    await endTools();
+  } else {
+    for (const file of files) {
+      try {
+        if (file.endsWith('.mp4')) {
+          const { stdout } = await execFileAsync('ffprobe', [
+            '-v',
+            'error',
+            '-show_entries',
+            'format=duration',
+            '-of',
+            'csv=p=0',
+            file,
+          ]);
+          const at = (Number(stdout) * 0.1).toFixed(3);
+          await execFileAsync('ffmpeg', [
+            '-v',
+            'error',
+            '-y',
+            '-ss',
+            at,
+            '-i',
+            file,
+            '-frames:v',
+            '1',
+            '-vf',
+            'scale=256:256:force_original_aspect_ratio=decrease',
+            path.join(scratch, 'frame.webp'),
+          ]);
+        } else {
+          await execFileAsync(
+            'vipsthumbnail',
+            [file, '-s', '256x256>', '-o', path.join(scratch, 'tn.webp[Q=80]')],
+            { env: systemEnv() },
+          );
+        }
+      } catch {
+        failed++;
+      }
+    }
+  }
+  fs.rmSync(scratch, { recursive: true, force: true });
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+  process.send({ failed, peakRssBytes: hwm });
+}
+
+async function lanes(mode, files, workers) {
+  const shares = Array.from({ length: workers }, (_, i) => files.filter((_, j) => j % workers === i));
+  const cpuBefore = childrenCpuMs();
+  const started = performance.now();
+  const results = await Promise.all(
+    shares.map(
+      (share) =>
+        new Promise((resolve, reject) => {
+          const child = fork(HERE, ['--lane', mode, JSON.stringify(share)], {
+            env: { ...process.env, VIPS_CONCURRENCY: '1' },
+          });
+          let answer = null;
+          child.on('message', (m) => (answer = m));
+          child.on('exit', (code) => (answer ? resolve(answer) : reject(new Error(`lane exited ${code}`))));
+        }),
+    ),
+  );
+  const wallMs = performance.now() - started;
+  const cpuMs = childrenCpuMs() - cpuBefore;
+  return {
+    wallMs,
+    cpuMs,
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
+  };
+}
+
+export async function measureFormats({ work, workers = 2, files = 6 }) {
+  const out = {};
+  for (const [name, format] of Object.entries(FORMATS)) {
+    const dir = path.join(work, `formats-${name}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const list = [];
+    for (let i = 0; i < files; i++) {
+      const file = path.join(dir, `${name}-${i}.${format.ext}`);
+      if (!fs.existsSync(file)) await format.make(file, i);
+      list.push(file);
+    }
+    log(`formats: ${name} (${files} files, ${workers} lanes)`);
+    // Tool first, then the step, then the tool again: the median of the two tool runs is the baseline.
+    const toolA = await lanes('tool', list, workers);
+    const core = await lanes('core', list, workers);
+    const toolB = await lanes('tool', list, workers);
+    const tool = toolA.wallMs <= toolB.wallMs ? toolA : toolB;
+    out[name] = {
+      files,
+      coreWallMs: core.wallMs,
+      toolWallMs: tool.wallMs,
+      wallRatio: core.wallMs / tool.wallMs,
+      cpuRatio: core.cpuMs / tool.cpuMs,
+      coreCpuMsPerFile: core.cpuMs / files,
+      toolCpuMsPerFile: tool.cpuMs / files,
+      coreFailed: core.failed,
+      toolFailed: tool.failed,
+      corePeakRssBytes: core.peakRssBytes,
+    };
+  }
+  return out;
+}
+
+export function formatsMarkdown(result) {
+  const rows = Object.entries(result).map(
+    ([name, r]) =>
+      `| ${name} | ${r.files} | ${fmt(r.coreCpuMsPerFile)} | ${fmt(r.toolCpuMsPerFile)} | ${fmt(r.cpuRatio, 2)}× | ${fmt(r.wallRatio, 2)}× | ${fmt(r.corePeakRssBytes / 1048576)} MiB | ${r.coreFailed}/${r.toolFailed} |`,
+  );
+  return [
+    '| Format | Files | core CPU ms/file | tool CPU ms/file | CPU ratio | wall ratio | core peak RSS | failed core/tool |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+if (process.argv[2] === '--lane') {
+  await lane(process.argv[3], JSON.parse(process.argv[4]));
+} else if (process.argv[1] === HERE) {
+  const args = process.argv.slice(2);
+  const option = (name, fallback) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-bench-formats-'));
+  try {
+    const result = await measureFormats({
+      work,
+      workers: option('--workers', 2),
+      files: option('--files', 6),
+    });
+    process.stdout.write(`${formatsMarkdown(result)}\n`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,203 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Config } from '../../home/config.js';
+import { runTool } from './run-tool.js';
+import { findOnPath, isExecutableFile, messageOf, ToolError, type ToolReport } from './tool.js';
+
+/**
+ * The system's libvips, through its `vipsthumbnail` (Debian's libvips-tools), with the system's libheif
+ * (libde265 for HEVC, dav1d/aom for AV1 at any bit depth) and libjxl. It decodes what the libvips inside
+ * the npm `sharp` cannot: phones' HEVC-coded HEIC, 10- and 12-bit AVIF, JPEG XL; it uses a HEIF's
+ * embedded thumbnail when that is at least the requested size, and shrinks on load otherwise. Optional:
+ * without it HEIC goes through the WebAssembly libheif (heif-tool.ts), at a tenth of the speed.
+ */
+
+const execFileAsync = promisify(execFile);
+const VERSION_TIMEOUT_MS = 15_000;
+/** sharp points VIPSHOME at its own bundle: the system's libvips would then find none of its modules. */
+const UNSET_ENV = ['VIPSHOME'] as const;
+
+export const NATIVE_HINT =
+  'Install Debian/Ubuntu `libvips-tools` and `libheif-examples` (`apt-get install libvips-tools libheif-examples`) ' +
+  'for native HEIC, 10/12-bit AVIF and JPEG XL; without them HEIC is decoded by WebAssembly libheif, about 10× slower.';
+
+let configured: Config['tools']['vipsthumbnail'];
+let detected: Promise<NativeVips | null> | undefined;
+
+export function configureVips(tools: Config['tools']): void {
+  configured = tools.vipsthumbnail;
+  detected = undefined;
+}
+
+export interface NativeVips {
+  path: string;
+  /** libvips' version, as `vipsthumbnail --vips-version` prints it ("8.14.1"). */
+  version: string;
+  /** The system libheif's version, or null when it cannot be told. */
+  libheif: string | null;
+}
+
+/** `vipsthumbnail 8.14.1 (libheif 1.15.1)`: how lineage names this decoder. */
+export function nativeVipsLabel(vips: NativeVips): string {
+  return `vipsthumbnail ${vips.version}${vips.libheif ? ` (libheif ${vips.libheif})` : ''}`;
+}
+
+function locate(): { path: string | null; problem?: string } {
+  if (configured === false) return { path: null, problem: 'turned off in config.json (tools.vipsthumbnail)' };
+  if (!configured) {
+    const found = findOnPath('vipsthumbnail');
+    return found ? { path: found } : { path: null, problem: 'vipsthumbnail was not found on PATH' };
+  }
+  const location = configured.includes('/')
+    ? path.resolve(configured)
+    : (findOnPath(configured) ?? configured);
+  return isExecutableFile(location)
+    ? { path: location }
+    : { path: null, problem: `vipsthumbnail at ${location} (from config.json) is not an executable file` };
+}
+
+async function versionOf(executable: string, args: string[], pattern: RegExp): Promise<string | null> {
+  try {
+    const env = { ...process.env };
+    for (const key of UNSET_ENV) delete env[key];
+    const { stdout, stderr } = await execFileAsync(executable, args, {
+      timeout: VERSION_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      env,
+    }).catch((error: { stdout?: string; stderr?: string }) => ({
+      // heif-info prints its version in its usage text, with a non-zero exit code.
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }));
+    return pattern.exec(`${stdout}\n${stderr}`)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** libheif's version from `heif-info` (libheif-examples), else from the shared library's file name. */
+async function libheifVersion(): Promise<string | null> {
+  const heifInfo = findOnPath('heif-info');
+  const fromTool = heifInfo ? await versionOf(heifInfo, ['-h'], /libheif version: (\S+)/) : null;
+  if (fromTool) return fromTool;
+  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']) {
+    try {
+      const name = fs.readdirSync(dir).find((entry) => /^libheif\.so\.\d+\.\d+\.\d+$/.test(entry));
+      if (name) return name.replace(/^libheif\.so\./, '');
+    } catch {
+      // No such folder on this system.
+    }
+  }
+  return null;
+}
+
+/** The native decoder, found once per process; null when it is not installed or turned off. */
+export function nativeVips(): Promise<NativeVips | null> {
+  detected ??= (async () => {
+    const found = locate();
+    if (!found.path) return null;
+    const version = await versionOf(found.path, ['--vips-version'], /libvips (\S+)/);
+    if (!version) return null;
+    return { path: found.path, version, libheif: await libheifVersion() };
+  })();
+  return detected;
+}
+
+/** What doctor shows: the native path, or why it is not active. */
+export async function detectNativeVips(): Promise<ToolReport> {
+  const found = locate();
+  if (!found.path) {
+    return {
+      name: 'vipsthumbnail',
+      version: null,
+      path: null,
+      source: null,
+      ok: false,
+      problem: found.problem ?? 'not found',
+      hint: NATIVE_HINT,
+    };
+  }
+  try {
+    const vips = await nativeVips();
+    if (!vips) throw new Error(`\`${found.path} --vips-version\` did not print a libvips version`);
+    return {
+      name: 'vipsthumbnail',
+      version: nativeVipsLabel(vips).replace(/^vipsthumbnail /, ''),
+      path: vips.path,
+      source: configured ? 'config' : 'system',
+      ok: true,
+    };
+  } catch (error) {
+    return {
+      name: 'vipsthumbnail',
+      version: null,
+      path: found.path,
+      source: configured ? 'config' : 'system',
+      ok: false,
+      problem: messageOf(error),
+      hint: NATIVE_HINT,
+    };
+  }
+}
+
+export interface NativeThumbnailRequest {
+  /** The original's open descriptor: vipsthumbnail reads it as its stdin (`stdin`), seeking as it needs. */
+  fd: number;
+  /** Longest edge; smaller pictures are never enlarged (the `>` of the geometry). */
+  size: number;
+  signal: AbortSignal;
+  /** The child's working directory: a scratch folder of the worker. */
+  cwd: string;
+}
+
+/**
+ * Decodes and shrinks one picture to a PNG no larger than `size`, upright (libheif applies the HEIF's
+ * own rotation and mirror, libvips the EXIF orientation), with its ICC profile kept so that the colour
+ * conversion to sRGB is sharp's, as for every other format. Lossless and quick to write (compression
+ * 1): sharp encodes the thumbnail from it.
+ */
+export async function nativeThumbnail(request: NativeThumbnailRequest): Promise<Buffer> {
+  const vips = await nativeVips();
+  if (!vips)
+    throw new ToolError('vipsthumbnail', 'missing', `vipsthumbnail: ${locate().problem ?? 'not usable'}`);
+  const threads = Number.parseInt(process.env.VIPS_CONCURRENCY ?? '', 10);
+  const { stdout } = await runTool(
+    'vipsthumbnail',
+    vips.path,
+    [
+      // `stdin` reads the descriptor itself (lseek and read), never a path: O_NOATIME stays in force.
+      'stdin',
+      '--size',
+      `${request.size}x${request.size}>`,
+      // `.png` with no name: the picture goes to stdout, never to a file beside anything.
+      '--output',
+      '.png[compression=1]',
+      ...(Number.isFinite(threads) && threads > 0 ? [`--vips-concurrency=${threads}`] : []),
+    ],
+    {
+      signal: request.signal,
+      stdinFd: request.fd,
+      unsetEnv: UNSET_ENV,
+      cwd: request.cwd,
+      maxStdoutBytes: 256 * 1024 * 1024,
+      verdict: vipsVerdict,
+    },
+  );
+  if (stdout.length === 0) throw new ToolError('vipsthumbnail', 'failed', 'vipsthumbnail: wrote no picture');
+  return stdout;
+}
+
+/**
+ * vipsthumbnail's stderr: GLib warnings ("heifload: ignoring nclx profile"), then "unable to thumbnail
+ * stdin", then the loader's reason. The reason is what a person needs.
+ */
+function vipsVerdict(stderr: string): string {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/VIPS-WARNING|^\(vipsthumbnail:\d+\)/.test(line));
+  const reasons = lines.filter((line) => !/^vipsthumbnail: unable to thumbnail/.test(line));
+  return reasons.join('; ') || lines.at(-1) || '';
+}
