@@ -1,9 +1,13 @@
 import type { Db } from '../store/database.js';
 import { listingVersions } from '../store/assets-repository.js';
+import type { MetadataFacts } from './metadata-index.js';
 
 export interface ListedAsset {
   id: string;
+  /** Unique, ascending in listing order: what a cursor names. */
   key: string;
+  /** In a time-ordered listing, the month (`YYYY-MM`) the asset is shown under. */
+  month?: string;
 }
 
 export interface ListingDependencies {
@@ -11,6 +15,11 @@ export interface ListingDependencies {
   artifacts: boolean;
   /** The listing changes when work items do (missing a step, failed in a run): kept for 2 s only. */
   workItems: boolean;
+  /**
+   * Serve a listing this young even though artifacts changed since: a time order follows the metadata
+   * artifacts, and during a run re-sorting the catalog for every new one would cost more than a page.
+   */
+  settleMs?: number;
 }
 
 const MAX_ENTRIES = 4;
@@ -22,7 +31,10 @@ const WORK_ITEM_TTL_MS = 2000;
  * artifacts, not assets: an unfiltered listing stays valid through a whole run.
  */
 export class AssetListing {
-  private readonly entries = new Map<string, { version: string; list: Promise<ListedAsset[]> }>();
+  private readonly entries = new Map<
+    string,
+    { version: string; catalog: string; at: number; list: Promise<ListedAsset[]> }
+  >();
 
   constructor(private readonly db: Db) {}
 
@@ -38,13 +50,17 @@ export class AssetListing {
       depends.workItems ? Math.floor(Date.now() / WORK_ITEM_TTL_MS) : '',
     ].join('|');
     const hit = this.entries.get(key);
-    if (hit && hit.version === version) {
+    const settling =
+      depends.settleMs !== undefined &&
+      hit?.catalog === versions.catalog &&
+      Date.now() - hit.at < depends.settleMs;
+    if (hit && (hit.version === version || settling)) {
       this.entries.delete(key); // most recently used last
       this.entries.set(key, hit);
       return hit.list;
     }
     const list = compute();
-    this.entries.set(key, { version, list });
+    this.entries.set(key, { version, catalog: versions.catalog, at: Date.now(), list });
     list.catch(() => this.entries.delete(key));
     while (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     return list;
@@ -67,4 +83,93 @@ export function positionAfter(list: readonly ListedAsset[], cursor: string): num
     else hi = mid;
   }
   return lo;
+}
+
+/** How a listing is ordered: by capture time (newest or oldest first) or by source and path. */
+export type ListingSort = 'newest' | 'oldest' | 'path';
+
+/** Which time an asset is placed by: core@2's wall-clock time, else the instant's, else the file's. */
+export type TimeSource = 'takenAtLocal' | 'takenAt' | 'mtime';
+
+export interface ListingTime {
+  /** Wall-clock time where it was taken, ISO 8601 without offset (a file time: in UTC). */
+  local: string;
+  /** The zone or offset `local` is in; null when the camera did not say and no place tells. */
+  zone: string | null;
+  source: TimeSource;
+}
+
+const OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
+
+function wallClockMs(local: string): number {
+  return Date.parse(`${local}Z`);
+}
+
+/**
+ * The time an asset sorts and groups by. A photo's wall-clock time, not the instant: a holiday abroad
+ * sorts by the hours its pictures show. core@1 writes `Z` for an unknown zone, so its `takenAt` without
+ * an offset tag is a wall-clock time too; a file time is an instant, used in UTC.
+ */
+export function listingTime(facts: MetadataFacts | undefined, mtimeMs: number | undefined): ListingTime | null {
+  if (facts?.takenAtLocal && !Number.isNaN(wallClockMs(facts.takenAtLocal))) {
+    const offset = facts.takenAt ? OFFSET.exec(facts.takenAt)?.[1] : undefined;
+    return { local: facts.takenAtLocal, zone: facts.timeZone ?? offset ?? null, source: 'takenAtLocal' };
+  }
+  if (facts?.takenAt) {
+    const offset = OFFSET.exec(facts.takenAt)?.[1];
+    const local = facts.takenAt.replace(OFFSET, '');
+    if (!Number.isNaN(wallClockMs(local)))
+      return {
+        local,
+        zone: facts.timeZone ?? (offset && offset !== 'Z' ? offset : null),
+        source: 'takenAt',
+      };
+  }
+  if (mtimeMs === undefined) return null;
+  return { local: new Date(mtimeMs).toISOString().slice(0, 19), zone: 'UTC', source: 'mtime' };
+}
+
+/**
+ * A key that sorts (as text, ascending) in the listing's order: the time, turned around for newest
+ * first, then the path key, which is unique per asset. In SQL: `order by taken_local desc, path`.
+ */
+export function timeSortKey(time: ListingTime | null, pathKey: string, sort: 'newest' | 'oldest'): string {
+  const ms = time ? wallClockMs(time.local) : NaN;
+  // Shifted to be positive for any year from -1200 on, and padded to one width, so text order is number order.
+  const shifted = Number.isNaN(ms) ? null : ms + 1e14;
+  const n = shifted === null ? 9e15 : sort === 'newest' ? 2e14 - shifted : shifted;
+  return `${String(Math.round(n)).padStart(16, '0')}|${pathKey}`;
+}
+
+/** Orders a path-ordered listing by time; every entry keeps the month it is shown under. */
+export function orderByTime(
+  list: readonly ListedAsset[],
+  timeOf: (id: string) => ListingTime | null,
+  sort: 'newest' | 'oldest',
+): ListedAsset[] {
+  const timed = list.map((entry) => {
+    const time = timeOf(entry.id);
+    return { id: entry.id, key: timeSortKey(time, entry.key, sort), month: time?.local.slice(0, 7) ?? '' };
+  });
+  return timed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+export interface MonthGroup {
+  /** `YYYY-MM`, or '' for the assets without any time. */
+  month: string;
+  count: number;
+  /** Position of its first asset in the listing. */
+  offset: number;
+}
+
+/** The month headers of a time-ordered listing. In SQL: `group by month` over the same order. */
+export function monthGroups(list: readonly ListedAsset[]): MonthGroup[] {
+  const groups: MonthGroup[] = [];
+  list.forEach((entry, index) => {
+    const month = entry.month ?? '';
+    const last = groups.at(-1);
+    if (last && last.month === month) last.count++;
+    else groups.push({ month, count: 1, offset: index });
+  });
+  return groups;
 }
