@@ -169,7 +169,14 @@ describe('a live run', () => {
       ['host:1', 5],
       ['host:2', 3],
     ] as const)
-      await claimWorkItem(f.home.db, { runId: id, owner, leaseMs: 60_000, needs: {}, now: Date.now(), limit });
+      await claimWorkItem(f.home.db, {
+        runId: id,
+        owner,
+        leaseMs: 60_000,
+        needs: {},
+        now: Date.now(),
+        limit,
+      });
     const run = await f.json<{ counts: { running: number }; inProgress: number }>(`/api/runs/${id}`);
     expect(run.counts.running).toBe(8);
     expect(run.inProgress).toBe(2);
