@@ -121,11 +121,13 @@ export function listingTime(
   if (facts?.takenAt) {
     const offset = OFFSET.exec(facts.takenAt)?.[1];
     const local = facts.takenAt.replace(OFFSET, '');
+    // The metadata step's own fallback to the file time is a file time, and says so.
+    const fileTime = facts.takenAtSource === 'mtime';
     if (!Number.isNaN(wallClockMs(local)))
       return {
         local,
-        zone: facts.timeZone ?? (offset && offset !== 'Z' ? offset : null),
-        source: 'takenAt',
+        zone: facts.timeZone ?? (offset && offset !== 'Z' ? offset : fileTime ? 'UTC' : null),
+        source: fileTime ? 'mtime' : 'takenAt',
       };
   }
   if (mtimeMs === undefined) return null;

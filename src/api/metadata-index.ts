@@ -7,6 +7,8 @@ import { listingVersions, metadataArtifacts } from '../store/assets-repository.j
 export interface MetadataFacts {
   /** ISO 8601 with offset, or UTC `Z` when the zone is unknown. */
   takenAt: string | null;
+  /** The tag the time came from, or `mtime` when the metadata step fell back to the file's time. */
+  takenAtSource: string | null;
   /** core@2: the wall-clock time where it was taken, ISO 8601 without offset. */
   takenAtLocal: string | null;
   timeZone: string | null;
@@ -18,6 +20,7 @@ export interface MetadataFacts {
 
 const NO_FACTS: MetadataFacts = {
   takenAt: null,
+  takenAtSource: null,
   takenAtLocal: null,
   timeZone: null,
   camera: null,
@@ -41,6 +44,7 @@ export function factsOf(metadata: unknown): MetadataFacts {
   const duration = m.durationSec;
   return {
     takenAt: text(m.takenAt),
+    takenAtSource: text(m.takenAtSource),
     takenAtLocal: text(m.takenAtLocal),
     timeZone: text(m.timeZone),
     camera,

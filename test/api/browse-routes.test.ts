@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimWorkItem } from '../../src/runs/claim-work-item.js';
 import { transitionRun } from '../../src/store/runs-repository.js';
@@ -181,5 +182,47 @@ describe('a live run', () => {
     expect(run.counts.running).toBe(8);
     expect(run.inProgress).toBe(2);
     await f.post(`/api/runs/${id}/cancel`);
+  });
+});
+
+describe('originals by byte range (a <video> seeking)', () => {
+  const idOf = async (path: string) =>
+    (await f.json<Page>('/api/assets?limit=100')).items.find((item) => item.locations[0]!.path === path)!.id;
+
+  it('answers one range with 206 and exactly those bytes, through the read-only reader', async () => {
+    const bytes = fs.readFileSync(`${f.archive}/a/holiday.mov`);
+    const url = `/api/assets/${await idOf('a/holiday.mov')}/original`;
+    const whole = await f.app.inject(url);
+    expect(whole.statusCode).toBe(200);
+    expect(whole.headers['accept-ranges']).toBe('bytes');
+    expect(whole.rawPayload).toEqual(bytes);
+    const part = await f.app.inject({ url, headers: { range: 'bytes=4-9' } });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers['content-range']).toBe(`bytes 4-9/${bytes.length}`);
+    expect(part.headers['content-length']).toBe('6');
+    expect(part.headers['content-type']).toBe('video/quicktime');
+    expect(part.rawPayload).toEqual(bytes.subarray(4, 10));
+    const open = await f.app.inject({ url, headers: { range: 'bytes=10-' } });
+    expect(open.rawPayload).toEqual(bytes.subarray(10));
+    const tail = await f.app.inject({ url, headers: { range: 'bytes=-3' } });
+    expect(tail.headers['content-range']).toBe(
+      `bytes ${bytes.length - 3}-${bytes.length - 1}/${bytes.length}`,
+    );
+    expect(tail.rawPayload).toEqual(bytes.subarray(-3));
+    const past = await f.app.inject({ url, headers: { range: `bytes=${bytes.length}-` } });
+    expect(past.statusCode).toBe(416);
+    expect(past.headers['content-range']).toBe(`bytes */${bytes.length}`);
+    // Several ranges: the whole file, which a client must accept.
+    const several = await f.app.inject({ url, headers: { range: 'bytes=0-1,4-5' } });
+    expect(several.statusCode).toBe(200);
+    expect(several.rawPayload).toEqual(bytes);
+  });
+
+  it('still refuses a file that changed since it was cataloged, range or not', async () => {
+    const url = `/api/assets/${await idOf('d/old.jpg')}/original`;
+    fs.appendFileSync(`${f.archive}/d/old.jpg`, 'edited');
+    const part = await f.app.inject({ url, headers: { range: 'bytes=0-3' } });
+    expect(part.statusCode).toBe(409);
+    expect(part.json<{ error: { code: string } }>().error.code).toBe('source-changed');
   });
 });
