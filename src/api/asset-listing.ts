@@ -16,8 +16,9 @@ export interface ListingDependencies {
   /** The listing changes when work items do (missing a step, failed in a run): kept for 2 s only. */
   workItems: boolean;
   /**
-   * Serve a listing this young even though artifacts changed since: a time order follows the metadata
-   * artifacts, and during a run re-sorting the catalog for every new one would cost more than a page.
+   * A time order follows the metadata artifacts; during a run re-sorting the catalog for every new one
+   * would cost more than a page. With this set, a listing whose artifacts changed is still answered, and
+   * re-sorted in the background at most this often (the grid fetches again after changes settle).
    */
   settleMs?: number;
 }
@@ -30,11 +31,17 @@ const WORK_ITEM_TTL_MS = 2000;
  * pages (at any offset) and the total cost a slice, not a sort of the whole catalog each time. Runs add
  * artifacts, not assets: an unfiltered listing stays valid through a whole run.
  */
+interface Entry {
+  version: string;
+  catalog: string;
+  at: number;
+  list: Promise<ListedAsset[]>;
+  /** A newer listing is being computed in the background (settling entries only). */
+  refreshing?: boolean;
+}
+
 export class AssetListing {
-  private readonly entries = new Map<
-    string,
-    { version: string; catalog: string; at: number; list: Promise<ListedAsset[]> }
-  >();
+  private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly db: Db) {}
 
@@ -42,7 +49,7 @@ export class AssetListing {
     key: string,
     depends: ListingDependencies,
     compute: () => Promise<ListedAsset[]>,
-  ): Promise<ListedAsset[]> {
+  ): Promise<{ list: ListedAsset[]; settling: boolean }> {
     const versions = await listingVersions(this.db);
     const version = [
       versions.catalog,
@@ -50,20 +57,35 @@ export class AssetListing {
       depends.workItems ? Math.floor(Date.now() / WORK_ITEM_TTL_MS) : '',
     ].join('|');
     const hit = this.entries.get(key);
-    const settling =
-      depends.settleMs !== undefined &&
-      hit?.catalog === versions.catalog &&
-      Date.now() - hit.at < depends.settleMs;
-    if (hit && (hit.version === version || settling)) {
+    if (hit && hit.version === version) {
       this.entries.delete(key); // most recently used last
       this.entries.set(key, hit);
-      return hit.list;
+      return { list: await hit.list, settling: false };
+    }
+    if (hit && depends.settleMs !== undefined && hit.catalog === versions.catalog) {
+      // Only artifacts moved on (a run adds metadata): answer from the listing at hand, and sort anew in the
+      // background at most every settleMs, so no request waits for a sort of the whole catalog.
+      if (!hit.refreshing && Date.now() - hit.at >= depends.settleMs) {
+        hit.refreshing = true;
+        const list = compute();
+        list.then(
+          () => this.store(key, { version, catalog: versions.catalog, at: Date.now(), list }),
+          () => (hit.refreshing = false),
+        );
+      }
+      // `settling`: a newer order is on its way; a client asks again in a moment.
+      return { list: await hit.list, settling: true };
     }
     const list = compute();
-    this.entries.set(key, { version, catalog: versions.catalog, at: Date.now(), list });
+    this.store(key, { version, catalog: versions.catalog, at: Date.now(), list });
     list.catch(() => this.entries.delete(key));
+    return { list: await list, settling: false };
+  }
+
+  private store(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
     while (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-    return list;
   }
 }
 
@@ -134,29 +156,58 @@ export function listingTime(
   return { local: new Date(mtimeMs).toISOString().slice(0, 19), zone: 'UTC', source: 'mtime' };
 }
 
+/** Where an asset sorts: its wall-clock time in ms (as if UTC) and its month; null without any time. */
+export interface Placement {
+  ms: number;
+  month: string;
+}
+
+/**
+ * The same time as listingTime, reduced to what ordering needs, without formatting any date: a listing
+ * places every asset of the catalog (100,000 and more) on each re-sort, a page formats a hundred.
+ */
+export function placementOf(facts: MetadataFacts | undefined, mtimeMs: number | undefined): Placement | null {
+  for (const stamp of [facts?.takenAtLocal, facts?.takenAt?.replace(OFFSET, '')]) {
+    if (!stamp) continue;
+    const ms = wallClockMs(stamp);
+    if (!Number.isNaN(ms)) return { ms, month: stamp.slice(0, 7) };
+  }
+  if (mtimeMs === undefined) return null;
+  const date = new Date(mtimeMs);
+  return {
+    ms: mtimeMs,
+    month: `${date.getUTCFullYear()}-${String(date.getUTCMonth() + 1).padStart(2, '0')}`,
+  };
+}
+
 /**
  * A key that sorts (as text, ascending) in the listing's order: the time, turned around for newest
  * first, then the path key, which is unique per asset. In SQL: `order by taken_local desc, path`.
  */
-export function timeSortKey(time: ListingTime | null, pathKey: string, sort: 'newest' | 'oldest'): string {
-  const ms = time ? wallClockMs(time.local) : NaN;
+export function timeSortKey(ms: number | null, pathKey: string, sort: 'newest' | 'oldest'): string {
   // Shifted to be positive for any year from -1200 on, and padded to one width, so text order is number order.
-  const shifted = Number.isNaN(ms) ? null : ms + 1e14;
-  const n = shifted === null ? 9e15 : sort === 'newest' ? 2e14 - shifted : shifted;
+  const n = ms === null || Number.isNaN(ms) ? 9e15 : sort === 'newest' ? 1e14 - ms : ms + 1e14;
   return `${String(Math.round(n)).padStart(16, '0')}|${pathKey}`;
 }
 
 /** Orders a path-ordered listing by time; every entry keeps the month it is shown under. */
 export function orderByTime(
   list: readonly ListedAsset[],
-  timeOf: (id: string) => ListingTime | null,
+  placeOf: (id: string) => Placement | null,
   sort: 'newest' | 'oldest',
 ): ListedAsset[] {
-  const timed = list.map((entry) => {
-    const time = timeOf(entry.id);
-    return { id: entry.id, key: timeSortKey(time, entry.key, sort), month: time?.local.slice(0, 7) ?? '' };
+  const placed = list.map((entry, index) => ({ entry, index, place: placeOf(entry.id) }));
+  // Numbers first, then the path order the list already has: no text comparison of 100,000 keys.
+  const sign = sort === 'newest' ? -1 : 1;
+  placed.sort((a, b) => {
+    if (!a.place || !b.place) return (a.place ? 0 : 1) - (b.place ? 0 : 1) || a.index - b.index;
+    return sign * (a.place.ms - b.place.ms) || a.index - b.index;
   });
-  return timed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return placed.map(({ entry, place }) => ({
+    id: entry.id,
+    key: timeSortKey(place?.ms ?? null, entry.key, sort),
+    month: place?.month ?? '',
+  }));
 }
 
 export interface MonthGroup {

@@ -160,6 +160,29 @@ describe('what a tile shows', () => {
   });
 });
 
+describe('a time order while metadata comes in', () => {
+  it('answers from the order at hand while it re-sorts, says so, then gives the new order', async () => {
+    const before = await f.json<Page & { settling: boolean }>('/api/assets?sort=newest');
+    expect(before.settling).toBe(false);
+    // A new run re-dates canon.jpg: its metadata now says 2030, the newest of all.
+    const started = await f.post('/api/runs', { pipeline: 'apitest', collection: 'all', force: true });
+    await f.work(String(started.body.id), (file) =>
+      file === 'b/canon.jpg' ? { metadata: { takenAt: '2030-01-02T03:04:05+01:00' } } : decide(file),
+    );
+    const stale = await f.json<Page & { settling: boolean }>('/api/assets?sort=newest');
+    expect(stale.settling).toBe(true);
+    expect(names(stale)).toEqual(names(before));
+    let page = stale;
+    const deadline = Date.now() + 30_000;
+    while (page.settling && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      page = await f.json<Page & { settling: boolean }>('/api/assets?sort=newest');
+    }
+    expect(page.settling).toBe(false);
+    expect(names(page)[0]).toBe('b/canon.jpg');
+  });
+});
+
 describe('a live run', () => {
   it('tells the items in a worker’s hands apart from those claimed ahead', async () => {
     const started = await f.post('/api/runs', { pipeline: 'apitest', collection: 'all', force: true });

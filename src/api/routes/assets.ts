@@ -24,6 +24,7 @@ import {
   listingTime,
   monthGroups,
   orderByTime,
+  placementOf,
   positionAfter,
   type ListedAsset,
   type ListingTime,
@@ -141,7 +142,11 @@ async function filtersOf(
  * The whole ordered listing of a query, paging left aside: the catalog listing in path order (cached while
  * the catalog is unchanged), ordered by time when asked, then has/lacks applied on top of it.
  */
-async function listingOf(ctx: ApiContext, q: AssetsQuery, failedInRun?: string): Promise<ListedAsset[]> {
+async function listingOf(
+  ctx: ApiContext,
+  q: AssetsQuery,
+  failedInRun?: string,
+): Promise<{ list: ListedAsset[]; settling: boolean }> {
   const db = ctx.home.db;
   // has/lacks apply on top of the cached catalog listing: during a run every committed artifact would
   // otherwise throw the whole sorted listing away (a 0.4 s sort per request at 100,000 assets).
@@ -150,20 +155,20 @@ async function listingOf(ctx: ApiContext, q: AssetsQuery, failedInRun?: string):
     artifacts: Boolean(q.takenFrom || q.takenTo || q.camera),
     workItems: Boolean(q.missing || q.failedIn),
   };
-  let list = await ctx.listing.ordered(listingKey(catalogQuery), depends, async () =>
+  let { list, settling } = await ctx.listing.ordered(listingKey(catalogQuery), depends, async () =>
     orderedAssets(db, await filtersOf(ctx, catalogQuery, failedInRun)),
   );
   const { sort } = q;
   if (sort !== 'path') {
     const byPath = list;
-    list = await ctx.listing.ordered(
+    ({ list, settling } = await ctx.listing.ordered(
       listingKey({ ...catalogQuery, sort }),
       { ...depends, artifacts: true, settleMs: 2000 },
       async () => {
         const [facts, mtimes] = await Promise.all([ctx.metadata.byAsset(), assetMtimes(db)]);
-        return orderByTime(byPath, (id) => listingTime(facts.get(id), mtimes.get(id)), sort);
+        return orderByTime(byPath, (id) => placementOf(facts.get(id), mtimes.get(id)), sort);
       },
-    );
+    ));
   }
   if (q.has) {
     const having = await assetIdsWithArtifactKind(db, q.has);
@@ -173,7 +178,7 @@ async function listingOf(ctx: ApiContext, q: AssetsQuery, failedInRun?: string):
     const having = await assetIdsWithArtifactKind(db, q.lacks);
     list = list.filter((entry) => !having.has(entry.id));
   }
-  return list;
+  return { list, settling };
 }
 
 export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -183,7 +188,7 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
   app.get('/api/assets', async (request) => {
     const q = parseInput(AssetsQuery, request.query);
     const { failedInRun } = await checkQuery(ctx, q);
-    const list = await listingOf(ctx, q, failedInRun);
+    const { list, settling } = await listingOf(ctx, q, failedInRun);
     const start = q.cursor !== undefined ? positionAfter(list, q.cursor) : (q.offset ?? 0);
     if (start === undefined) throw badField('cursor', 'not a cursor this server gave out');
     const slice = list.slice(start, start + q.limit);
@@ -217,6 +222,8 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
       offset: start,
       limit: q.limit,
       nextCursor: end < list.length && slice.length > 0 ? encodeCursor(slice.at(-1)!.key) : null,
+      // The time order is being re-sorted for metadata made since: ask again in a moment for the newer one.
+      settling,
       items,
     };
   });
@@ -230,8 +237,13 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
     if (q.cursor !== undefined || q.offset !== undefined)
       throw badField(q.cursor !== undefined ? 'cursor' : 'offset', 'the timeline is of the whole listing');
     const { failedInRun } = await checkQuery(ctx, q);
-    const list = await listingOf(ctx, q, failedInRun);
-    return { total: list.length, sort: q.sort, groups: q.sort === 'path' ? [] : monthGroups(list) };
+    const { list, settling } = await listingOf(ctx, q, failedInRun);
+    return {
+      total: list.length,
+      sort: q.sort,
+      settling,
+      groups: q.sort === 'path' ? [] : monthGroups(list),
+    };
   });
 
   /** What the filters can choose from. Cameras come from metadata artifacts (empty before a run made any). */

@@ -21,6 +21,13 @@ interface RunJson {
   failures: { path: string; reason: string; step: string }[];
 }
 
+/** A time-ordered listing once the server has sorted in every metadata artifact. */
+const settled = <T>(pathname: string) =>
+  until(async () => {
+    const page = await f.api<T & { settling: boolean }>(pathname);
+    return page.settling ? undefined : page;
+  }, `${pathname} to settle`);
+
 interface ListPage {
   items: { id: string; time: { local: string } | null }[];
 }
@@ -110,8 +117,9 @@ describe('the web UI', () => {
   });
 
   it('shows the grid by capture time, newest first, under month headers, with a year list', async () => {
-    const newest = await f.api<ListPage>('/api/assets?sort=newest&limit=1000');
-    const timeline = await f.api<{ groups: { month: string; count: number }[] }>(
+    // The order of the metadata the run made (the server re-sorts in the background, `settling` meanwhile).
+    const newest = await settled<ListPage>('/api/assets?sort=newest&limit=1000');
+    const timeline = await settled<{ groups: { month: string; count: number }[] }>(
       '/api/assets/timeline?sort=newest',
     );
     expect(timeline.groups.length).toBeGreaterThan(2);
@@ -140,7 +148,7 @@ describe('the web UI', () => {
 
     // Oldest first turns the order around; the year list jumps to a year's first month.
     await f.page.locator('select[name=sort]').selectOption('oldest');
-    const oldest = await f.api<ListPage>('/api/assets?sort=oldest&limit=1');
+    const oldest = await settled<ListPage>('/api/assets?sort=oldest&limit=1');
     await poll(() => firstTileId()).toBe(oldest.items[0]!.id);
     expect(f.page.url()).toContain('sort=oldest');
     const years = f.page.getByTestId('years').locator('button');
@@ -181,7 +189,7 @@ describe('the web UI', () => {
   });
 
   it('opens a viewer from a tile: arrow keys and buttons step through, Escape closes', async () => {
-    const newest = await f.api<ListPage>('/api/assets?sort=newest&type=image&limit=3');
+    const newest = await settled<ListPage>('/api/assets?sort=newest&type=image&limit=3');
     await f.page.goto('/?type=image');
     await poll(() => firstTileId()).toBe(newest.items[0]!.id);
     await tiles().first().click();
