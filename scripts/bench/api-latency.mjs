@@ -193,6 +193,10 @@ export async function measureApiLatency(options = {}) {
       // Depends on the artifacts, which the run keeps adding: the filter is applied to the cached listing
       // on every request, from the artifacts (kind, asset_id) index.
       assetListLacksThumbnail: ['/api/assets?lacks=thumbnail', 1],
+      // The web grid's default: by capture time, which follows the metadata artifacts the run adds (the
+      // sorted listing is kept 2 s at most while they change), and its month headers.
+      assetListNewest: ['/api/assets?sort=newest', 1],
+      assetTimeline: ['/api/assets/timeline?sort=newest', 1],
     };
     const get = async (p) => timedGet(new URL(p, serve.url));
     const samples = Object.fromEntries(Object.keys(endpoints).map((name) => [name, []]));

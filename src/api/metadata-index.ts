@@ -7,9 +7,25 @@ import { listingVersions, metadataArtifacts } from '../store/assets-repository.j
 export interface MetadataFacts {
   /** ISO 8601 with offset, or UTC `Z` when the zone is unknown. */
   takenAt: string | null;
+  /** The tag the time came from, or `mtime` when the metadata step fell back to the file's time. */
+  takenAtSource: string | null;
+  /** core@2: the wall-clock time where it was taken, ISO 8601 without offset. */
+  takenAtLocal: string | null;
+  timeZone: string | null;
   /** Make and model as a person says it: "Canon EOS 40D". */
   camera: string | null;
+  /** A video's length in seconds. */
+  durationSec: number | null;
 }
+
+const NO_FACTS: MetadataFacts = {
+  takenAt: null,
+  takenAtSource: null,
+  takenAtLocal: null,
+  timeZone: null,
+  camera: null,
+  durationSec: null,
+};
 
 function text(value: unknown): string | null {
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
@@ -25,13 +41,22 @@ export function factsOf(metadata: unknown): MetadataFacts {
         ? model
         : `${make} ${model}`
       : (make ?? model);
-  return { takenAt: text(m.takenAt), camera };
+  const duration = m.durationSec;
+  return {
+    takenAt: text(m.takenAt),
+    takenAtSource: text(m.takenAtSource),
+    takenAtLocal: text(m.takenAtLocal),
+    timeZone: text(m.timeZone),
+    camera,
+    durationSec: typeof duration === 'number' && Number.isFinite(duration) ? duration : null,
+  };
 }
 
 /**
  * The capture time and camera of every asset that has a metadata artifact, read from the store and kept
  * by artifact id: artifacts are content-addressed and never change, so an entry never goes stale; a newer
- * metadata artifact is simply a new entry. Used only when a request filters on metadata.
+ * metadata artifact is simply a new entry. Used when a request filters or sorts on metadata, and for the
+ * date and duration a grid tile shows.
  */
 export class MetadataIndex {
   private readonly byArtifact = new Map<string, MetadataFacts>();
@@ -64,7 +89,7 @@ export class MetadataIndex {
           );
           facts = factsOf(JSON.parse(bytes.toString('utf8')));
         } catch {
-          facts = { takenAt: null, camera: null }; // gone from the store (gc) or not JSON
+          facts = NO_FACTS; // gone from the store (gc) or not JSON
         }
         this.byArtifact.set(row.id, facts);
         // Reading thousands of files at once must not stall the other requests.
@@ -80,7 +105,7 @@ export class MetadataIndex {
     const camera = filters.camera?.toLowerCase();
     const ids: string[] = [];
     for (const [assetId, facts] of await this.byAsset()) {
-      const day = facts.takenAt?.slice(0, 10);
+      const day = (facts.takenAtLocal ?? facts.takenAt)?.slice(0, 10);
       if (filters.takenFrom && (!day || day < filters.takenFrom)) continue;
       if (filters.takenTo && (!day || day > filters.takenTo)) continue;
       if (camera && !facts.camera?.toLowerCase().includes(camera)) continue;

@@ -81,15 +81,48 @@ export function registerAssetDetailRoutes(app: FastifyInstance, ctx: ApiContext)
     // Only media keeps its type (an <img> or <video> of the UI shows it); always as an attachment, never a
     // page of this server, and sandboxed: an archived HTML or SVG file must not run as this origin.
     const media = /^(image|video|audio)\//.test(asset.mime ?? '') && asset.mime !== 'image/svg+xml';
+    const size = Number(stat.size);
+    // A <video> asks for byte ranges to start playing at once and to seek: one range is answered with
+    // 206 from the same read-only handle; a range past the end is 416; several ranges get the whole file.
+    const range = byteRange(request.headers.range, size);
+    if (range === 'unsatisfiable') {
+      await handle.close();
+      return reply.code(416).header('content-range', `bytes */${size}`).send();
+    }
+    if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
     return reply
       .header('content-type', media ? asset.mime! : 'application/octet-stream')
-      .header('content-length', String(stat.size))
+      .header('content-length', String(range ? range.end - range.start + 1 : size))
+      .header('accept-ranges', 'bytes')
       .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
       .header('cache-control', 'no-cache')
       .header('x-content-type-options', 'nosniff')
       .header('content-security-policy', "sandbox; default-src 'none'; frame-ancestors 'none'")
-      .send(handle.createReadStream());
+      .send(handle.createReadStream(range ?? {}));
   });
+}
+
+/**
+ * The one byte range of a `Range: bytes=...` header (RFC 9110 section 14): `start-end`, `start-` or the
+ * last `-n` bytes, clamped to the file. Null means "send the whole file": no header, another unit, a
+ * malformed value, or several ranges (allowed answer: the whole representation).
+ */
+export function byteRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
+  const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
+  if (!match || (match[1] === '' && match[2] === '')) return null;
+  if (match[1] === '') {
+    const last = Number(match[2]);
+    if (last === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - last), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (start >= size) return 'unsatisfiable';
+  if (end < start) return null;
+  return { start, end };
 }
 
 /** Why an original cannot be streamed, as the status a client can act on (never a 500). */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { findRun, getRun, runCoverage, type StepCounts } from '../../store/runs-repository.js';
+import { itemsInProgress } from '../../store/browse-repository.js';
 import type { RunStatus } from '../../store/schema.js';
 import type { ApiContext } from '../context.js';
 import { parseInput } from '../http-errors.js';
@@ -15,6 +16,8 @@ export interface ProgressSnapshot {
   statusReason: string | null;
   counts: StepCounts;
   steps: Record<string, StepCounts>;
+  /** Of `counts.running`, how many a worker is processing now; the rest are claimed ahead. */
+  inProgress: number;
   at: string;
 }
 
@@ -67,6 +70,7 @@ export function registerRunEventRoutes(app: FastifyInstance, ctx: ApiContext): v
           statusReason: row.status_reason,
           counts: coverage.total,
           steps: coverage.steps,
+          inProgress: coverage.total.running > 0 ? await itemsInProgress(db, id) : 0,
         };
         const text = JSON.stringify(state);
         if (!open) return;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { compareRunsByRef } from '../../runs/compare-runs.js';
 import { runListJson, toRunJson } from '../../runs/run-json.js';
+import { itemsInProgress } from '../../store/browse-repository.js';
 import { findRun } from '../../store/runs-repository.js';
 import type { ApiContext } from '../context.js';
 import { parseInput } from '../http-errors.js';
@@ -29,6 +30,8 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/runs/:id', async (request) => {
     const { id } = parseInput(RunParams, request.params);
-    return toRunJson(db, await findRun(db, id));
+    const run = await toRunJson(db, await findRun(db, id));
+    // `run show --json` plus how many of the running items are in a worker's hands right now.
+    return { ...run, inProgress: run.counts.running > 0 ? await itemsInProgress(db, run.id) : 0 };
   });
 }

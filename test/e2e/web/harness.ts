@@ -44,8 +44,38 @@ export async function until<T>(
   throw new Error(`gave up waiting for ${what} after ${ms / 1000} s (last: ${JSON.stringify(last)})`);
 }
 
-/** A landscape-like picture, different for every seed, as a real JPEG. */
-function landscape(seed: number): Promise<Buffer> {
+/** Camera EXIF for a generated photo: spread over the years and months, as a real archive is. */
+function cameraExif(seed: number) {
+  // Four photos a month, a month a year: a grid by time with several pictures under each header.
+  const group = Math.floor(seed / 4);
+  const year = 2016 + (group % 8);
+  const month = 1 + ((group * 5) % 12);
+  const day = 1 + ((seed * 11) % 28);
+  const stamp = `${year}:${String(month).padStart(2, '0')}:${String(day).padStart(2, '0')} ${String(8 + (seed % 12)).padStart(2, '0')}:${String((seed * 7) % 60).padStart(2, '0')}:05`;
+  const [make, model, lens] =
+    seed % 2 === 0 ? ['FUJIFILM', 'X-T30', 'XF23mmF2 R WR'] : ['SONY', 'ILCE-7M3', 'FE 35mm F1.8'];
+  return {
+    IFD0: { Make: make, Model: model, DateTime: stamp },
+    IFD2: {
+      DateTimeOriginal: stamp,
+      OffsetTimeOriginal: '+02:00',
+      ExposureTime: `1/${[60, 125, 250, 887, 1000][seed % 5]}`,
+      FNumber: `${[18, 28, 40, 56, 80][seed % 5]}/10`,
+      FocalLength: '23/1',
+      ISOSpeedRatings: String([100, 200, 400, 800][seed % 4]),
+      LensModel: lens,
+    },
+    IFD3: {
+      GPSLatitudeRef: 'N',
+      GPSLatitude: `46/1 ${30 + (seed % 20)}/1 1234/100`,
+      GPSLongitudeRef: 'E',
+      GPSLongitude: `7/1 ${40 + (seed % 18)}/1 5678/100`,
+    },
+  };
+}
+
+/** A landscape-like picture, different for every seed, as a real JPEG with a camera's EXIF. */
+function landscape(seed: number, exif = true): Promise<Buffer> {
   const hue = (seed * 47) % 360;
   const sun = 60 + ((seed * 53) % 200);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="320">
@@ -57,7 +87,8 @@ function landscape(seed: number): Promise<Buffer> {
     <path d="M0 ${230 - (seed % 6) * 10} Q120 ${150 + (seed % 7) * 8} 240 220 T480 ${190 + (seed % 3) * 15} V320 H0Z" fill="hsl(${(hue + 100) % 360},35%,30%)"/>
     <path d="M0 280 Q160 ${240 + (seed % 5) * 6} 320 270 T480 260 V320 H0Z" fill="hsl(${(hue + 120) % 360},30%,20%)"/>
   </svg>`;
-  return sharp(Buffer.from(svg)).jpeg({ quality: 85 }).toBuffer();
+  const jpeg = sharp(Buffer.from(svg)).jpeg({ quality: 85 });
+  return (exif ? jpeg.withExif(cameraExif(seed)) : jpeg).toBuffer();
 }
 
 /** The demo archive of scripts/demo.sh, plus `generated` photos and a corrupt JPEG. */
@@ -82,7 +113,7 @@ export async function layOutArchive(archive: string, generated: number): Promise
     fs.copyFileSync(path.join(media, from), path.join(archive, to));
   }
   // A JPEG that starts well and then is garbage: the decoder fails it, with a reason.
-  const good = await landscape(999);
+  const good = await landscape(999, false);
   fs.writeFileSync(
     path.join(archive, 'broken', 'corrupt.jpg'),
     Buffer.concat([good.subarray(0, 600), Buffer.alloc(400, 0x5a)]),

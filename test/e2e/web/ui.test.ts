@@ -21,6 +21,17 @@ interface RunJson {
   failures: { path: string; reason: string; step: string }[];
 }
 
+/** A time-ordered listing once the server has sorted in every metadata artifact. */
+const settled = <T>(pathname: string) =>
+  until(async () => {
+    const page = await f.api<T & { settling: boolean }>(pathname);
+    return page.settling ? undefined : page;
+  }, `${pathname} to settle`);
+
+interface ListPage {
+  items: { id: string; time: { local: string } | null }[];
+}
+
 /** expect.poll with this suite's generous limit: a slow machine is slow, not wrong. */
 const poll = <T>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: WAIT_MS, interval: 100 });
 
@@ -35,6 +46,7 @@ afterAll(async () => {
 });
 
 const tiles = () => f.page.locator('[data-testid=grid] a.tile');
+const firstTileId = () => tiles().first().getAttribute('data-asset-id');
 const thumbTiles = () => f.page.locator('[data-testid=grid] a.tile[data-thumb="1"]');
 
 describe('the web UI', () => {
@@ -44,6 +56,9 @@ describe('the web UI', () => {
     await poll(() => f.page.getByTestId('asset-count').textContent()).toBe(`${total} assets`);
     await until(async () => (await tiles().count()) === total, 'every tile to be drawn');
     expect(await thumbTiles().count()).toBe(0);
+    // Nothing processed yet is not the same as failed: a plain placeholder, no failure badge.
+    expect(await f.page.getByTestId('failed-badge').count()).toBe(0);
+    expect(await f.page.locator('a.tile .placeholder-note').first().textContent()).toBe('not processed yet');
     // The filters narrow the grid and its count.
     await f.page.locator('select[name=type]').selectOption('video');
     await poll(() => f.page.getByTestId('asset-count').textContent()).toBe('3 assets');
@@ -75,6 +90,8 @@ describe('the web UI', () => {
     // To Browse by the app's own link: no page load from here on (the marker would be lost).
     await f.page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
     await f.page.getByRole('link', { name: 'Browse' }).click();
+    // By path: every tile fits in the window (by time, tiles move as their metadata arrives).
+    await f.page.locator('select[name=sort]').selectOption('path');
     const seen: number[] = [];
     await until(async () => {
       seen.push(await thumbTiles().count());
@@ -97,13 +114,177 @@ describe('the web UI', () => {
           ),
       'thumbnails to load',
     );
+  });
+
+  it('shows the grid by capture time, newest first, under month headers, with a year list', async () => {
+    // The order of the metadata the run made (the server re-sorts in the background, `settling` meanwhile).
+    const newest = await settled<ListPage>('/api/assets?sort=newest&limit=1000');
+    const timeline = await settled<{ groups: { month: string; count: number }[] }>(
+      '/api/assets/timeline?sort=newest',
+    );
+    expect(timeline.groups.length).toBeGreaterThan(2);
+    await f.page.goto('/');
+    await poll(() => firstTileId()).toBe(newest.items[0]!.id);
+    // Tiles are in the API's time order (the first screenful of them).
+    const shown: (string | null)[] = [];
+    for (let i = 0; i < 12; i++) shown.push(await tiles().nth(i).getAttribute('data-asset-id'));
+    expect(shown.slice(0, 12)).toEqual(newest.items.slice(0, 12).map((item) => item.id));
+    // A header per month, with its count, above the first of its tiles.
+    const header = f.page.getByTestId('date-header').first();
+    const first = timeline.groups[0]!;
+    expect(await header.getAttribute('data-month')).toBe(first.month);
+    expect(await header.textContent()).toMatch(
+      new RegExp(`^[A-Z][a-z]+ ${first.month.slice(0, 4)} ${first.count}$`),
+    );
+    // Each tile shows the date it is sorted by.
+    const day = newest.items[0]!.time!.local.slice(0, 10);
+    const [y = 0, m = 1, d = 1] = day.split('-').map(Number);
+    const shortMonth = new Date(Date.UTC(y, m - 1, d)).toLocaleString('en', {
+      month: 'short',
+      timeZone: 'UTC',
+    });
+    expect(await tiles().first().getByTestId('tile-date').textContent()).toContain(`${d} ${shortMonth} ${y}`);
     await f.screenshot('grid.png');
+
+    // Oldest first turns the order around; the year list jumps to a year's first month.
+    await f.page.locator('select[name=sort]').selectOption('oldest');
+    const oldest = await settled<ListPage>('/api/assets?sort=oldest&limit=1');
+    await poll(() => firstTileId()).toBe(oldest.items[0]!.id);
+    expect(f.page.url()).toContain('sort=oldest');
+    const years = f.page.getByTestId('years').locator('button');
+    const secondYear = years.nth(1);
+    const year = (await secondYear.textContent())!;
+    await secondYear.click();
+    // The first header at the top of the grid (not above it) is that year's first month.
+    const headerAtTop = async () => {
+      const top = (await f.page.getByTestId('grid').boundingBox())!.y;
+      const headers = f.page.getByTestId('date-header');
+      let best: { y: number; month: string | null } | undefined;
+      for (let i = 0; i < (await headers.count()); i++) {
+        const box = await headers.nth(i).boundingBox();
+        if (box && box.y >= top - 2 && (!best || box.y < best.y))
+          best = { y: box.y, month: await headers.nth(i).getAttribute('data-month') };
+      }
+      return best?.month ?? null;
+    };
+    await poll(headerAtTop).toMatch(new RegExp(`^${year}-`));
+    await poll(() => secondYear.getAttribute('class')).toContain('current');
+    // By path: the CLI's order, no headers.
+    await f.page.locator('select[name=sort]').selectOption('path');
+    const byPath = await f.api<ListPage>('/api/assets?sort=path&limit=1');
+    await poll(() => firstTileId()).toBe(byPath.items[0]!.id);
+    expect(await f.page.getByTestId('date-header').count()).toBe(0);
+  });
+
+  it('marks a failed item with its reason on hover, and a video with a play badge and its length', async () => {
+    await f.page.goto('/?sort=path&path=broken/*');
+    const corrupt = f.page.locator('a.tile', { hasText: 'corrupt.jpg' });
+    const badge = corrupt.getByTestId('failed-badge');
+    await poll(() => badge.count()).toBe(1);
+    expect(await badge.getAttribute('title')).toMatch(/^thumbnail failed in r-[a-z0-9]+: decode-error/);
+    expect(await corrupt.locator('.placeholder-failed').count()).toBe(1);
+    await f.page.goto('/?type=video&sort=path');
+    const video = f.page.locator('a.tile', { hasText: 'VID_20210704.mp4' });
+    await poll(() => video.getByTestId('video-badge').textContent()).toMatch(/^▶ \d+:\d{2}$/);
+  });
+
+  it('opens a viewer from a tile: arrow keys and buttons step through, Escape closes', async () => {
+    const newest = await settled<ListPage>('/api/assets?sort=newest&type=image&limit=3');
+    await f.page.goto('/?type=image');
+    await poll(() => firstTileId()).toBe(newest.items[0]!.id);
+    await tiles().first().click();
+    const viewer = f.page.getByTestId('viewer');
+    await poll(() => viewer.getAttribute('data-asset-id')).toBe(newest.items[0]!.id);
+    expect(f.page.url()).not.toMatch(/\/assets\//); // over the grid, not another page
+    await f.page.keyboard.press('ArrowRight');
+    await poll(() => viewer.getAttribute('data-asset-id')).toBe(newest.items[1]!.id);
+    await f.page.keyboard.press('ArrowRight');
+    await poll(() => viewer.getAttribute('data-asset-id')).toBe(newest.items[2]!.id);
+    await f.page.keyboard.press('ArrowLeft');
+    await poll(() => viewer.getAttribute('data-asset-id')).toBe(newest.items[1]!.id);
+    await viewer.getByRole('button', { name: 'previous' }).click();
+    await poll(() => viewer.getAttribute('data-asset-id')).toBe(newest.items[0]!.id);
+    expect(await viewer.getByRole('button', { name: 'previous' }).isDisabled()).toBe(true);
+    await viewer.getByRole('button', { name: 'next' }).click();
+    await poll(() => viewer.getAttribute('data-asset-id')).toBe(newest.items[1]!.id);
+    await f.page.keyboard.press('Escape');
+    await poll(() => viewer.count()).toBe(0);
+  });
+
+  it('shows the key facts beside the picture, in words and readable numbers, never upscaled', async () => {
+    const file = path.join(f.archive, '2023', 'trip', 'IMG_2003.jpg');
+    const { id } = await f.api<{ id: string }>(`/api/asset?ref=${encodeURIComponent(file)}`);
+    await f.page.goto('/?sort=path&path=2023/trip/*');
+    await f.page.locator(`a.tile[data-asset-id="${id}"]`).click();
+    const facts = f.page.getByTestId('viewer-facts');
+    await poll(() => facts.textContent()).toMatch(/Exposure1\/\d+ s · f\/\d+(\.\d)? · \d+ mm · ISO \d+/);
+    const text = await facts.textContent();
+    expect(text).toMatch(/CameraSONY ILCE-7M3/);
+    expect(text).toMatch(/LensFE 35mm F1\.8/);
+    expect(text).toContain('Exposure1/887 s · f/5.6 · 23 mm · ISO 800');
+    // The camera's wall-clock time with its zone: +02:00 in EXIF, named Europe/Zurich where the GPS
+    // position's zone agrees with that offset (in summer), else the offset itself; the place to 5 decimals.
+    expect(text).toMatch(/Taken\d+ [A-Z][a-z]{2} 20\d\d, \d{2}:\d{2} (Europe\/Zurich|\+02:00)Camera/);
+    expect(await facts.getByTestId('coordinates').textContent()).toMatch(/^46\.\d{5}, 7\.\d{5}$/);
+    // The thumbnail (320 px here, no preview step in core@1) is shown at its size at most.
+    const image = f.page.getByTestId('viewer-image');
+    await until(
+      () => image.evaluate((img) => (img as unknown as { complete: boolean }).complete),
+      'the image',
+    );
+    const { shown, natural } = await image.evaluate((img) => {
+      const i = img as unknown as { naturalWidth: number; getBoundingClientRect(): { width: number } };
+      return { shown: i.getBoundingClientRect().width, natural: i.naturalWidth };
+    });
+    expect(natural).toBeGreaterThan(0);
+    expect(shown).toBeLessThanOrEqual(natural);
+    await f.screenshot('viewer.png');
+    await f.page.keyboard.press('Escape');
+  });
+
+  it('plays a video the browser can decode from the original, by byte ranges; else shows the keyframe', async () => {
+    const ranges: number[] = [];
+    const onResponse = (response: { url(): string; status(): number }) => {
+      if (/\/original$/.test(response.url())) ranges.push(response.status());
+    };
+    f.page.on('response', onResponse);
+    await f.page.goto('/?type=video&sort=path');
+    await f.page.locator('a.tile', { hasText: 'VID_20210704.mp4' }).click();
+    const video = f.page.getByTestId('viewer-video');
+    await poll(() => video.count()).toBe(1);
+    await video.evaluate((v) => {
+      const media = v as unknown as { muted: boolean; play(): Promise<void> };
+      media.muted = true;
+      return media.play();
+    });
+    await until(
+      () => video.evaluate((v) => (v as unknown as { currentTime: number }).currentTime > 0.2),
+      'the video to play',
+    );
+    expect(ranges).toContain(206); // the browser asked for a range and got one
+    f.page.off('response', onResponse);
+    // The HEVC .mov: Chromium cannot decode it; its keyframe and a note instead.
+    await f.page.keyboard.press('Escape');
+    await f.page.locator('a.tile', { hasText: 'IMG_1235.MOV' }).click();
+    await poll(() => f.page.getByTestId('viewer-note').textContent()).toMatch(/cannot play video\/quicktime/);
+    expect(await f.page.getByTestId('viewer').locator('img').count()).toBe(1);
+    await f.page.keyboard.press('Escape');
+  });
+
+  it('filters the duplicates: assets at more than one location', async () => {
+    await f.page.goto('/');
+    await f.page.locator('input[name=duplicates]').check();
+    await poll(() => f.page.getByTestId('asset-count').textContent()).toBe('1 assets');
+    await poll(() => tiles().first().getAttribute('title')).toMatch(/DSCN0010/);
+    await f.page.locator('input[name=duplicates]').uncheck();
   });
 
   it("opens an asset's lineage, linked to its run", async () => {
     const file = path.join(f.archive, '2012', 'holiday', 'DSCN0010.jpg');
     const { id } = await f.api<{ id: string }>(`/api/asset?ref=${encodeURIComponent(file)}`);
+    await f.page.goto('/?sort=path');
     await f.page.locator(`a.tile[data-thumb="1"][data-asset-id="${id}"]`).click();
+    await f.page.getByTestId('viewer-asset-link').click();
     await f.page.waitForURL(/\/assets\/[0-9a-f]{64}$/);
     const thumb = f.page.locator('[data-testid=artifact][data-kind=thumbnail]');
     await poll(() => thumb.count()).toBe(1);
@@ -130,6 +311,12 @@ describe('the web UI', () => {
     const metadata = await f.page.getByTestId('metadata').textContent();
     expect(metadata).toMatch(/Width640/);
     expect(metadata).toMatch(/MakeNIKON/);
+    // Readable numbers: exposure as a camera prints it, the f-number, GPS to 5 decimals with a copy button.
+    expect(await f.page.locator('[data-field=exposureTime]').textContent()).toMatch(/^1\/\d+ s$/);
+    expect(await f.page.locator('[data-field=fNumber]').textContent()).toMatch(/^f\/\d+(\.\d)?$/);
+    expect(await f.page.locator('[data-field=gps] [data-testid=coordinates]').textContent()).toMatch(
+      /^-?\d+\.\d{5}, -?\d+\.\d{5}$/,
+    );
     const locations = await f.page.getByTestId('locations').textContent();
     expect(locations).toContain('2012/holiday/DSCN0010.jpg');
     expect(locations).toContain('2012/holiday/DSCN0010 (copy).jpg'); // the same photo twice: one asset
@@ -185,6 +372,9 @@ describe('the web UI', () => {
       async () => Number(await f.page.getByTestId('done-thumbnail').textContent()) >= 2,
       'a few thumbnails',
     );
+    // One worker processes one item at a time: the page says so, apart from what it claimed ahead.
+    const running = f.page.getByTestId('running-all steps');
+    await poll(() => running.textContent()).toMatch(/^ · 1 in progress( · \d+ claimed ahead)?$/);
     await f.page.getByTestId('cancel').click();
     await poll(() => f.page.getByTestId('status').first().textContent()).toBe('cancelled');
     const cancelled = await f.api<RunJson>(`/api/runs/${id}`);

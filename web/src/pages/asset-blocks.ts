@@ -17,6 +17,7 @@ export class BlockStore {
   private version = '';
   private range: [number, number] = [0, 1];
   private disposed = false;
+  private retry: number | undefined;
 
   constructor(
     readonly query: string,
@@ -42,6 +43,7 @@ export class BlockStore {
 
   dispose(): void {
     this.disposed = true;
+    window.clearTimeout(this.retry);
   }
 
   private load(block: number): void {
@@ -57,6 +59,12 @@ export class BlockStore {
           this.blocks.set(block, { items: page.items, version });
           this.total = page.total;
           this.error = undefined;
+          // The server answered from the order it had while it sorts anew (metadata came in): ask again.
+          if (page.settling && this.retry === undefined)
+            this.retry = window.setTimeout(() => {
+              this.retry = undefined;
+              if (!this.disposed) this.setVersion(`${this.version}+`);
+            }, 1000);
         },
         (error: unknown) => {
           if (this.disposed) return;

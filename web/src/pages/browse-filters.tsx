@@ -3,6 +3,8 @@ import type { Facets, RunSummary } from '../api.js';
 import { useDebounced, useJson } from '../hooks.js';
 
 export const FILTER_KEYS = [
+  'sort',
+  'duplicates',
   'source',
   'type',
   'path',
@@ -24,6 +26,18 @@ export function filtersFrom(query: URLSearchParams): Filters {
     if (value) filters[key] = value;
   }
   return filters;
+}
+
+/** The grid's orders; newest first unless the URL says otherwise. */
+export const SORTS = [
+  ['newest', 'Newest first'],
+  ['oldest', 'Oldest first'],
+  ['path', 'By folder and name'],
+] as const;
+export type Sort = (typeof SORTS)[number][0];
+
+export function sortOf(filters: Filters): Sort {
+  return SORTS.find(([value]) => value === filters.sort)?.[0] ?? 'newest';
 }
 
 export function filtersToQuery(filters: Filters): string {
@@ -73,6 +87,29 @@ export function BrowseFilters({ filters, onChange }: { filters: Filters; onChang
   const kinds = facets?.artifactKinds ?? [];
   return (
     <form className="filters" onSubmit={(e) => e.preventDefault()} data-testid="filters">
+      <label>
+        Order
+        <select
+          name="sort"
+          value={sortOf(filters)}
+          onChange={(e) => set('sort', e.target.value === 'newest' ? '' : e.target.value)}
+        >
+          {SORTS.map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="check">
+        <input
+          type="checkbox"
+          name="duplicates"
+          checked={filters.duplicates === 'true'}
+          onChange={(e) => set('duplicates', e.target.checked ? 'true' : '')}
+        />
+        Duplicates only
+      </label>
       <Select
         name="source"
         label="Source"
@@ -157,7 +194,7 @@ export function BrowseFilters({ filters, onChange }: { filters: Filters; onChang
         onClick={() => {
           setPath('');
           setCamera('');
-          onChange({});
+          onChange(filters.sort ? { sort: filters.sort } : {});
         }}
       >
         Clear

@@ -1,14 +1,19 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { postJson } from '../api.js';
 import { AssetTile } from '../components/asset-tile.js';
 import { Problem } from '../components/problem.js';
-import { VirtualGrid } from '../components/virtual-grid.js';
-import { useStatus } from '../hooks.js';
+import { VirtualGrid, type GridSection } from '../components/virtual-grid.js';
+import { formatMonth } from '../format.js';
+import { useJson, useStatus } from '../hooks.js';
 import { Link, navigate, useLocation } from '../router.js';
 import { useAssetBlocks } from './asset-blocks.js';
-import { BrowseFilters, filtersFrom, filtersToQuery, type Filters } from './browse-filters.js';
+import { BrowseFilters, filtersFrom, filtersToQuery, sortOf, type Filters } from './browse-filters.js';
+import { Viewer } from './viewer.js';
 
 const MIN_CELL = 168;
+const HEADER = 44;
+/** How soon to ask again for a listing the server is still re-sorting (`settling`). */
+const SETTLING_RETRY_MS = 1000;
 
 /** Save the catalog filters of this view as a collection, to start a run on. */
 function SaveCollection({ filters }: { filters: Filters }) {
@@ -40,23 +45,102 @@ function SaveCollection({ filters }: { filters: Filters }) {
   );
 }
 
+interface Timeline {
+  total: number;
+  settling: boolean;
+  groups: { month: string; count: number; offset: number }[];
+}
+
+/** Each year with the position of its first asset, in the grid's order: the year list jumps there. */
+function yearsOf(groups: Timeline['groups']): { year: string; offset: number }[] {
+  const years: { year: string; offset: number }[] = [];
+  for (const g of groups) {
+    const year = g.month.slice(0, 4) || 'No date';
+    if (years.at(-1)?.year !== year) years.push({ year, offset: g.offset });
+  }
+  return years;
+}
+
 /**
- * The archive as a thumbnail grid. Only the visible rows are drawn and fetched; while a run is going,
- * the status poll notices new artifacts and the visible tiles are fetched again, so thumbnails appear
- * without a reload.
+ * The archive as a thumbnail grid, newest first by default, under a header per month with a year list to
+ * jump with. Only the visible rows are drawn and fetched; while a run is going, the status poll notices
+ * new artifacts and the visible tiles are fetched again, so thumbnails appear without a reload. A tile
+ * opens the viewer over the grid.
  */
 export function BrowsePage() {
   const { query } = useLocation();
   const filters = filtersFrom(query);
-  const listing = filtersToQuery(filters);
+  const sort = sortOf(filters);
+  const listing = filtersToQuery({ ...filters, sort });
   const status = useStatus();
   const version = status ? `${status.assets}|${status.artifacts}|${status.lastArtifactAt ?? ''}` : 'initial';
   const blocks = useAssetBlocks(listing, version);
+  const timeline = useJson<Timeline>(sort === 'path' ? null : `/api/assets/timeline?${listing}`);
+  const reloadTimeline = timeline.reload;
+  useEffect(() => reloadTimeline(), [version, reloadTimeline]);
+  const timelineSettling = timeline.data?.settling === true;
+  useEffect(() => {
+    if (!timelineSettling) return;
+    const timer = window.setTimeout(reloadTimeline, SETTLING_RETRY_MS);
+    return () => window.clearTimeout(timer);
+  }, [timeline.data, timelineSettling, reloadTimeline]);
+  const [viewing, setViewing] = useState<number | null>(null);
+  const [scrollTo, setScrollTo] = useState<{ index: number } | null>(null);
+  const [range, setRange] = useState<[number, number, number]>([0, 0, 0]);
+  useEffect(() => setViewing(null), [listing]);
+
   const setFilters = useCallback((next: Filters) => {
     const q = filtersToQuery(next);
     navigate(q ? `/?${q}` : '/', { replace: true });
   }, []);
-  const renderCell = useCallback((index: number) => <AssetTile asset={blocks.get(index)} />, [blocks]);
+  const onRange = useCallback(
+    (start: number, end: number, first: number) => {
+      blocks.ensure(start, end);
+      setRange([start, end, first]);
+    },
+    [blocks],
+  );
+  const renderCell = useCallback(
+    (index: number) => (
+      <AssetTile
+        asset={blocks.get(index)}
+        onOpen={(event) => {
+          if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+          event.preventDefault();
+          setViewing(index);
+        }}
+      />
+    ),
+    [blocks],
+  );
+  // The headers, once they describe the very listing the grid shows (both change during a catalog).
+  const groups = timeline.data && timeline.data.total === blocks.total ? timeline.data.groups : undefined;
+  const sections = useMemo(
+    () => groups?.map((g) => ({ key: g.month, start: g.offset, count: g.count })),
+    [groups],
+  );
+  const renderHeader = useCallback(
+    (section: GridSection) => (
+      <h2 className="date-header" data-testid="date-header" data-month={section.key}>
+        {formatMonth(section.key)} <span className="muted">{section.count.toLocaleString('en')}</span>
+      </h2>
+    ),
+    [],
+  );
+  const years = groups ? yearsOf(groups) : [];
+  const currentYear = years.findLast((y) => y.offset <= range[2])?.year;
+  const openIndex = useCallback(
+    (index: number) => {
+      blocks.ensure(Math.max(0, index - 1), index + 2);
+      setViewing(index);
+    },
+    [blocks],
+  );
+  const close = useCallback(() => {
+    // Back in the grid where the viewer got to.
+    if (viewing !== null && (viewing < range[0] || viewing >= range[1])) setScrollTo({ index: viewing });
+    setViewing(null);
+  }, [viewing, range]);
   const active = status?.activeRuns ?? [];
 
   return (
@@ -84,16 +168,45 @@ export function BrowsePage() {
       {blocks.total === 0 && !blocks.error ? (
         <p className="empty">
           No assets match.{' '}
-          {listing
+          {filtersToQuery({ ...filters, sort: undefined })
             ? 'Try fewer filters.'
             : 'Add a source and catalog it: `archivist source add`, `archivist catalog`.'}
         </p>
       ) : (
-        <VirtualGrid
-          count={blocks.total ?? 0}
-          minCell={MIN_CELL}
-          renderCell={renderCell}
-          onRange={blocks.ensure}
+        <div className="browse-body">
+          <VirtualGrid
+            count={blocks.total ?? 0}
+            minCell={MIN_CELL}
+            sections={sections}
+            headerHeight={HEADER}
+            renderHeader={sections ? renderHeader : undefined}
+            renderCell={renderCell}
+            onRange={onRange}
+            scrollTo={scrollTo}
+          />
+          {years.length > 1 && (
+            <nav className="years" aria-label="years" data-testid="years">
+              {years.map((y) => (
+                <button
+                  type="button"
+                  key={y.year}
+                  className={y.year === currentYear ? 'year current' : 'year'}
+                  onClick={() => setScrollTo({ index: y.offset })}
+                >
+                  {y.year}
+                </button>
+              ))}
+            </nav>
+          )}
+        </div>
+      )}
+      {viewing !== null && blocks.total !== undefined && (
+        <Viewer
+          index={viewing}
+          total={blocks.total}
+          item={blocks.get(viewing)}
+          onIndex={openIndex}
+          onClose={close}
         />
       )}
     </div>

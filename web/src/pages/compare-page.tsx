@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import type { RunComparison, RunSummary } from '../api.js';
 import { Problem } from '../components/problem.js';
 import { StatusBadge } from '../components/status-badge.js';
+import { figureLabel, figureValue } from '../figures.js';
 import { show } from '../format.js';
 import { useJson } from '../hooks.js';
 import { Link, navigate, useLocation } from '../router.js';
@@ -78,17 +79,17 @@ export function ComparePage() {
             </thead>
             <tbody>
               <Row
-                label="status"
+                label="Status"
                 a={<StatusBadge status={c.a.status} />}
                 b={<StatusBadge status={c.b.status} />}
               />
               <Row
-                label="pipeline"
+                label="Pipeline"
                 a={`${c.a.pipeline.name}@${c.a.pipeline.version}`}
                 b={`${c.b.pipeline.name}@${c.b.pipeline.version}`}
               />
-              <Row label="policy" a={c.a.policy} b={c.b.policy} differ={c.a.policy !== c.b.policy} />
-              <Row label="collection" a={c.a.collection ?? '-'} b={c.b.collection ?? '-'} />
+              <Row label="Policy" a={c.a.policy} b={c.b.policy} differ={c.a.policy !== c.b.policy} />
+              <Row label="Collection" a={c.a.collection ?? '-'} b={c.b.collection ?? '-'} />
               <Section title="Params that differ" />
               {c.params.length === 0 && <Row label="(none)" a="" b="" />}
               {c.params.map((d) => (
@@ -101,7 +102,13 @@ export function ComparePage() {
               ))}
               <Section title="Coverage" />
               {Object.entries(c.counts).map(([k, v]) => (
-                <Row key={k} label={k} a={v.a} b={v.b} differ={v.a !== v.b} />
+                <Row
+                  key={k}
+                  label={figureLabel(k)}
+                  a={figureValue(k, v.a)}
+                  b={figureValue(k, v.b)}
+                  differ={v.a !== v.b}
+                />
               ))}
               <Section title="Failures by reason" />
               {Object.keys(c.failureReasons).length === 0 && <Row label="(none)" a="" b="" />}
@@ -110,7 +117,13 @@ export function ComparePage() {
               ))}
               <Section title="Timing" />
               {Object.entries(c.timing).map(([k, v]) => (
-                <Row key={k} label={k} a={show(v.a)} b={show(v.b)} differ={v.a !== v.b} />
+                <Row
+                  key={k}
+                  label={figureLabel(k)}
+                  a={figureValue(k, v.a)}
+                  b={figureValue(k, v.b)}
+                  differ={v.a !== v.b}
+                />
               ))}
             </tbody>
           </table>

@@ -1,4 +1,13 @@
-import { show } from '../format.js';
+import type { ReactNode } from 'react';
+import {
+  formatBitRate,
+  formatExposure,
+  formatFNumber,
+  formatFocalLength,
+  formatSeconds,
+  show,
+} from '../format.js';
+import { Place } from './viewer.js';
 
 /** The normalized metadata keys of PRODUCT section 5, in the order a person reads them. */
 const ORDER: [string, string][] = [
@@ -19,7 +28,7 @@ const ORDER: [string, string][] = [
   ['rating', 'Rating'],
   ['keywords', 'Keywords'],
   ['mimeType', 'MIME type'],
-  ['durationSec', 'Duration (s)'],
+  ['durationSec', 'Duration'],
   ['container', 'Container'],
   ['video', 'Video'],
   ['audio', 'Audio'],
@@ -42,6 +51,54 @@ export function Value({ value }: { value: unknown }) {
   return <>{show(value)}</>;
 }
 
+type Fields = Record<string, unknown>;
+
+/** A video stream as one line: `h264, 1920 × 1080, 29.97 fps, 8.1 Mbit/s, rotated 90°`. */
+function videoText(v: Fields): string {
+  const parts: string[] = [];
+  if (typeof v.codec === 'string') parts.push(v.codec);
+  if (typeof v.width === 'number' && typeof v.height === 'number') parts.push(`${v.width} × ${v.height}`);
+  if (typeof v.fps === 'number') parts.push(`${Number(v.fps.toFixed(2))} fps`);
+  if (typeof v.bitRate === 'number') parts.push(formatBitRate(v.bitRate));
+  if (typeof v.rotation === 'number' && v.rotation !== 0) parts.push(`rotated ${v.rotation}°`);
+  return parts.join(', ') || '-';
+}
+
+function audioText(a: Fields): string {
+  const parts: string[] = [];
+  if (typeof a.codec === 'string') parts.push(a.codec);
+  if (typeof a.channels === 'number')
+    parts.push(a.channels === 1 ? 'mono' : a.channels === 2 ? 'stereo' : `${a.channels} channels`);
+  if (typeof a.sampleRate === 'number') parts.push(`${Number((a.sampleRate / 1000).toFixed(1))} kHz`);
+  return parts.join(', ') || '-';
+}
+
+/** A normalized field as a person reads it; anything without its own rule as the generic value. */
+export function FieldValue({ name, value }: { name: string; value: unknown }): ReactNode {
+  if (value === null || value === undefined) return '-';
+  switch (name) {
+    case 'exposureTime':
+      return formatExposure(value);
+    case 'fNumber':
+      return formatFNumber(value);
+    case 'focalLength':
+      return formatFocalLength(value);
+    case 'gps':
+      return <Place gps={value} />;
+    case 'durationSec':
+      return typeof value === 'number' ? formatSeconds(value) : show(value);
+    case 'width':
+    case 'height':
+      return typeof value === 'number' ? `${value.toLocaleString('en')} px` : show(value);
+    case 'video':
+      return typeof value === 'object' ? videoText(value as Fields) : show(value);
+    case 'audio':
+      return typeof value === 'object' ? audioText(value as Fields) : show(value);
+    default:
+      return <Value value={value} />;
+  }
+}
+
 /** The asset's normalized metadata as a table; the tools' raw output folded away below it. */
 export function MetadataTable({ metadata }: { metadata: unknown }) {
   if (!metadata || typeof metadata !== 'object')
@@ -61,8 +118,8 @@ export function MetadataTable({ metadata }: { metadata: unknown }) {
           {rows.map(([key, label]) => (
             <tr key={key}>
               <th>{label}</th>
-              <td>
-                <Value value={m[key]} />
+              <td data-field={key}>
+                <FieldValue name={key} value={m[key]} />
               </td>
             </tr>
           ))}

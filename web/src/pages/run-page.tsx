@@ -3,11 +3,11 @@ import type { RunJson } from '../api.js';
 import { CoverageBar, CoverageLegend } from '../components/coverage-bar.js';
 import { Problem } from '../components/problem.js';
 import { StatusBadge } from '../components/status-badge.js';
-import { formatDuration, formatTime, show } from '../format.js';
+import { figureLabel, figureValue } from '../figures.js';
+import { formatBytes, formatTime } from '../format.js';
 import { useJson, useRunEvents } from '../hooks.js';
 import { Link } from '../router.js';
 import { FailuresList } from './failures-list.js';
-import { Value } from './metadata-table.js';
 import { RunActions } from './run-actions.js';
 
 function Record({ run }: { run: RunJson }) {
@@ -26,7 +26,7 @@ function Record({ run }: { run: RunJson }) {
     ['Workers', run.workers],
     ['Max attempts', run.maxAttempts],
     ['Item timeout', `${run.itemTimeoutSec} s`],
-    ['Min free', `${run.minFree.spec} (${run.minFree.bytes.toLocaleString('en')} bytes)`],
+    ['Min free', `${run.minFree.spec} (${formatBytes(run.minFree.bytes)})`],
     ['Force', run.force ? 'yes' : 'no'],
     ['Seed', run.seed],
     ['Host', run.host],
@@ -48,7 +48,7 @@ function Record({ run }: { run: RunJson }) {
   );
 }
 
-/** The benchmark record: every figure the run wrote, per-step timings as a small table. */
+/** The benchmark record: every figure the run wrote in words, per-step timings as a small table. */
 function Figures({ stats }: { stats: RunJson['stats'] }) {
   const { steps, ...rest } = stats as Record<string, unknown>;
   delete rest.startedAt;
@@ -62,20 +62,20 @@ function Figures({ stats }: { stats: RunJson['stats'] }) {
       <table className="table facts" data-testid="figures">
         <tbody>
           {entries.map(([k, v]) => (
-            <tr key={k}>
-              <th>{k}</th>
-              <td>{k.endsWith('Ms') && typeof v === 'number' ? formatDuration(v) : <Value value={v} />}</td>
+            <tr key={k} data-figure={k}>
+              <th>{figureLabel(k)}</th>
+              <td>{figureValue(k, v)}</td>
             </tr>
           ))}
         </tbody>
       </table>
       {Object.keys(perStep).length > 0 && (
-        <table className="table">
+        <table className="table" data-testid="step-figures">
           <thead>
             <tr>
               <th>Step</th>
               {Object.keys(Object.values(perStep)[0] ?? {}).map((k) => (
-                <th key={k}>{k}</th>
+                <th key={k}>{figureLabel(k)}</th>
               ))}
             </tr>
           </thead>
@@ -84,7 +84,7 @@ function Figures({ stats }: { stats: RunJson['stats'] }) {
               <tr key={step}>
                 <td>{step}</td>
                 {Object.entries(figures).map(([k, v]) => (
-                  <td key={k}>{show(v)}</td>
+                  <td key={k}>{figureValue(k, v)}</td>
                 ))}
               </tr>
             ))}
@@ -102,7 +102,7 @@ function Figures({ stats }: { stats: RunJson['stats'] }) {
 export function RunPage({ id }: { id: string }) {
   const [generation, setGeneration] = useState(0);
   const { snapshot, ended } = useRunEvents(id, generation);
-  const run = useJson<RunJson>(`/api/runs/${encodeURIComponent(id)}`);
+  const run = useJson<RunJson & { inProgress?: number }>(`/api/runs/${encodeURIComponent(id)}`);
   const { reload } = run;
   const lastReload = useRef(0);
 
@@ -123,6 +123,7 @@ export function RunPage({ id }: { id: string }) {
   const status = snapshot?.status ?? r.status;
   const steps = snapshot?.steps ?? r.steps;
   const counts = snapshot?.counts ?? r.counts;
+  const inProgress = snapshot?.inProgress ?? r.inProgress ?? 0;
   return (
     <div className="run-page" data-testid="run-page" data-run-id={r.id}>
       <div className="page-head">
@@ -142,9 +143,9 @@ export function RunPage({ id }: { id: string }) {
       <CoverageLegend />
       <div className="coverage-list">
         {Object.entries(steps).map(([step, c]) => (
-          <CoverageBar key={step} label={step} counts={c} />
+          <CoverageBar key={step} label={step} counts={c} claimedOnly />
         ))}
-        <CoverageBar label="all steps" counts={counts} />
+        <CoverageBar label="all steps" counts={counts} inProgress={inProgress} />
       </div>
       <h2>Failures ({r.failures.length})</h2>
       <FailuresList failures={r.failures} />
