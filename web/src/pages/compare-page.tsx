@@ -59,11 +59,20 @@ export function ComparePage() {
       {c && (
         <>
           <p className="verdict" data-testid="verdict">
-            Faster: <b>{c.faster ?? 'no clear difference'}</b>. More reliable:{' '}
-            <b>{c.moreReliable ?? 'equally reliable'}</b>.{' '}
+            Faster per item: <b>{c.faster ?? 'no clear difference'}</b>. More reliable:{' '}
+            <b>{c.moreReliable ?? 'no clear difference'}</b>.{' '}
             {c.params.length === 0
               ? 'Same params.'
               : `Params differ in ${c.params.map((d) => d.key).join(', ')}.`}
+          </p>
+          {c.notes.map((note) => (
+            <p key={note} className="muted" data-testid="compare-note">
+              {note}
+            </p>
+          ))}
+          <p className="muted">
+            Scopes: {c.scopeLabels.a} ({c.scope.a} assets) and {c.scopeLabels.b} ({c.scope.b} assets)
+            {c.scope.same ? ', the same assets' : `, ${c.scope.shared} in common`}.
           </p>
           <table className="table compare" data-testid="compare">
             <thead>
