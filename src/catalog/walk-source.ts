@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors.js';
+import { STORE_ID_FILE } from '../artifacts/store-identity.js';
 import { isWithin } from '../home/home-path.js';
 import { childPath, fsErrorMessage, sourceFilePath, textOfBytes } from './file-names.js';
 
@@ -23,7 +24,8 @@ export type WalkProblemReason =
   | 'symlink-broken'
   | 'not-a-regular-file'
   | 'stat-failed'
-  | 'directory-loop';
+  | 'directory-loop'
+  | 'archivist-home';
 
 export interface WalkProblem {
   kind: 'problem';
@@ -76,6 +78,18 @@ export async function* walkSource(
           errnoCode(error) === 'EACCES' || errnoCode(error) === 'EPERM' ? 'permission-denied' : 'stat-failed',
         message: `cannot list directory: ${fsErrorMessage(error, absDir)}`,
         unreadableDir: true,
+      };
+      continue;
+    }
+    if (relDir !== '' && isArchivistHome(absDir, listed)) {
+      // Another home inside the archive (made there before `init` could know better): its database and
+      // store change all the time and are not the user's media. Reported, never cataloged; what was
+      // cataloged under it before becomes missing.
+      yield {
+        kind: 'problem',
+        rel: relDir,
+        reason: 'archivist-home',
+        message: 'an Archivist home (database and artifact store): skipped, never cataloged',
       };
       continue;
     }
@@ -159,6 +173,21 @@ export async function* walkSource(
 }
 
 /** Symlinks are never followed; we only find out where they point, to report it. */
+/**
+ * A folder laid out as an Archivist home: its `config.json` and `artifacts/` beside each other, and the
+ * store's id file in `artifacts/`. Decided from the listing and one lstat: the walk opens no file.
+ */
+function isArchivistHome(absDir: string | Buffer, listed: readonly Buffer[]): boolean {
+  const names = new Set(listed.map((name) => name.toString('latin1')));
+  if (!names.has('config.json') || !names.has('artifacts')) return false;
+  try {
+    const idFile = childPath(childPath(absDir, Buffer.from('artifacts')), Buffer.from(STORE_ID_FILE));
+    return fs.lstatSync(idFile).isFile();
+  } catch {
+    return false;
+  }
+}
+
 async function classifySymlink(root: string, rel: string, abs: string | Buffer): Promise<WalkEntry> {
   try {
     // As bytes, then text: a target whose name is not UTF-8 is compared (and reported) exactly.

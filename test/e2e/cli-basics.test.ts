@@ -140,3 +140,33 @@ describe('homes and sources on one machine', () => {
     }
   });
 });
+
+describe('a home inside an archive', () => {
+  it('is skipped and reported by the catalog, never cataloged', async () => {
+    const { dir: root, cleanup: done } = tempDir('archivist-inner-home-');
+    try {
+      const photos = path.join(root, 'photos');
+      put(photos, 'a.jpg', 'not really a photo');
+      const outer = path.join(root, 'outer-home');
+      await runCliJson(['init'], { home: outer });
+      await runCliJson(['source', 'add', 'photos', photos], { home: outer });
+      // Made where no registry could warn (another user's, or a registry that is gone).
+      const elsewhere = path.join(root, 'other-state');
+      const inner = await runCli(['init'], {
+        home: path.join(photos, 'newhome'),
+        env: { ARCHIVIST_STATE_DIR: elsewhere },
+      });
+      expect(inner.code, inner.stderr).toBe(0);
+      const [summary] = await runCliJson<{ errors: { path: string; reason: string }[] }[]>(['catalog'], {
+        home: outer,
+      });
+      expect(summary!.errors).toContainEqual(
+        expect.objectContaining({ path: 'newhome', reason: 'archivist-home' }),
+      );
+      const assets = await runCliJson<{ locations: { path: string }[] }[]>(['assets'], { home: outer });
+      expect(assets.flatMap((a) => a.locations.map((l) => l.path))).toEqual(['a.jpg']);
+    } finally {
+      done();
+    }
+  });
+});
