@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, sql, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
+import { sqliteDialect } from './sqlite-dialect.js';
 import { withStatementCache } from './statement-cache.js';
 
 /**
@@ -42,20 +43,10 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
         handle.pragma(`application_id = ${APPLICATION_ID}`);
       return Promise.resolve();
     },
-    withMigrationLock: (body) =>
-      // Kysely's SQLite adapter takes no migration lock (it assumes one process): two commands opening
-      // an old home at once would both migrate. BEGIN IMMEDIATE makes the second wait for the first.
-      db.connection().execute(async (connection) => {
-        await sql`begin immediate`.execute(connection);
-        try {
-          const result = await body(connection);
-          await sql`commit`.execute(connection);
-          return result;
-        } catch (error) {
-          await sql`rollback`.execute(connection).catch(() => undefined);
-          throw error;
-        }
-      }),
+    // Kysely's SQLite adapter takes no migration lock (it assumes one process): two commands opening
+    // an old home at once would both migrate. The write transaction (BEGIN IMMEDIATE) makes the second
+    // wait for the first.
+    withMigrationLock: (body) => sqliteDialect.writeTransaction(db, body),
     serverFacts: () =>
       Promise.resolve({
         kind: 'sqlite',

@@ -27,9 +27,13 @@ export async function ffmpeg(args: string, output: string): Promise<void> {
   await execFileAsync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', ...args.trim().split(/\s+/), output]);
 }
 
-/** A scratch folder as a worker has one (steps link originals' descriptors there); removed at exit. */
+/**
+ * A scratch folder as a worker has one (steps link originals' descriptors there): inside the test run's
+ * shared folder (test/global-setup.ts), which goes when the run ends even if vitest kills this process.
+ */
 function testScratch(): string {
-  const dir = path.join(os.tmpdir(), `archivist-test-scratch-${process.pid}`);
+  const base = process.env.ARCHIVIST_TEST_SHARED_DIR ?? os.tmpdir();
+  const dir = path.join(base, `archivist-test-scratch-${process.pid}`);
   if (!fs.existsSync(dir)) {
     fs.mkdirSync(dir, { recursive: true });
     process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
