@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { artifactFileExists } from '../artifacts/artifact-store.js';
-import { sourceFilePath } from '../catalog/file-names.js';
+import { pathText, sourceFilePath } from '../catalog/file-names.js';
 import type { SourcePath } from '../catalog/source-reader.js';
 import type { Home } from '../home/home.js';
 import { artifactsByCacheKeys, type ReuseCandidate } from '../store/artifacts-repository.js';
@@ -20,9 +20,16 @@ export interface PresentLocation {
   inode: string;
 }
 
+/** Where the catalog says an asset's file is: the first location really on disk, and those that were not. */
+export interface FileLookup {
+  found: PresentLocation | null;
+  /** Cataloged present locations with no file there now (moved or deleted since the catalog), as text. */
+  gone: string[];
+}
+
 export class ItemLookups {
   private readonly assets = new Map<string, AssetRow>();
-  private readonly files = new Map<string, PresentLocation | null>();
+  private readonly files = new Map<string, FileLookup>();
   private readonly candidates = new Map<string, ReuseCandidate[]>();
 
   constructor(
@@ -55,12 +62,15 @@ export class ItemLookups {
 
   /**
    * A present location that really exists on disk, with what the catalog recorded of it (checked by the
-   * step before it uses the file), or null when the file is gone from every source.
+   * step before it uses the file), and the cataloged ones that are gone. `fresh` reads the catalog again
+   * instead of the batch's prefetch: a catalog run since the batch was claimed may have recorded a move.
    */
-  async presentFile(assetId: string): Promise<PresentLocation | null> {
-    const known = this.files.get(assetId);
+  async presentFile(assetId: string, fresh = false): Promise<FileLookup> {
+    const known = fresh ? undefined : this.files.get(assetId);
     if (known !== undefined) return known;
-    return this.firstExisting(await presentLocations(this.home.db, [assetId]));
+    const lookup = this.firstExisting(await presentLocations(this.home.db, [assetId]));
+    this.files.set(assetId, lookup);
+    return lookup;
   }
 
   /** An existing artifact with this cache key that this run may reuse, whose file is really in the store. */
@@ -80,12 +90,14 @@ export class ItemLookups {
 
   private firstExisting(
     rows: readonly { root: string; path: string; mtime_ns: string; inode: string }[],
-  ): PresentLocation | null {
+  ): FileLookup {
+    const gone: string[] = [];
     for (const row of rows) {
       // The exact bytes when the cataloged name is not UTF-8.
       const file = sourceFilePath(row.root, row.path);
-      if (fs.existsSync(file)) return { file, mtimeNs: row.mtime_ns, inode: row.inode };
+      if (fs.existsSync(file)) return { found: { file, mtimeNs: row.mtime_ns, inode: row.inode }, gone };
+      gone.push(pathText(file));
     }
-    return null;
+    return { found: null, gone };
   }
 }

@@ -16,12 +16,18 @@ import {
 import { diskSpace, formatSize } from './disk-threshold.js';
 import { doneResult, type DoneFacts } from './done-result.js';
 import { failWorkItem } from './finish-work-item.js';
-import { ItemLookups } from './item-lookups.js';
+import { ItemLookups, type FileLookup } from './item-lookups.js';
 import type { PendingCompletions } from './pending-completions.js';
 import { cacheKeyOfItem, needsOf, type StepPlan, type WorkerContext } from './worker-context.js';
 import type { WorkerMessage } from './worker-messages.js';
 
 export type ItemOutcome = Extract<WorkerMessage, { type: 'finished' }>['outcome'];
+
+/** What running a step gave, with the original it read (as text, for logs), if any. */
+interface StepResult {
+  file: string | null;
+  outcome: StepOutcome;
+}
 
 /** One item in hand: what its parts share. */
 interface Job {
@@ -156,8 +162,36 @@ export class ItemProcessor {
     return 'reused';
   }
 
-  private async runStep(job: Job): Promise<{ file: string | null; outcome: StepOutcome }> {
-    const found = await this.lookups.presentFile(job.asset.id);
+  private async runStep(job: Job): Promise<StepResult> {
+    let lookup = await this.lookups.presentFile(job.asset.id);
+    let result = await this.runStepOn(job, lookup);
+    if (result.outcome.status === 'failed' && result.outcome.reason === 'source-missing') {
+      // The file may have moved since the batch was claimed: a catalog run since then knows where to,
+      // so one look at the catalog again before the item fails for a file that is only elsewhere now.
+      const again = await this.lookups.presentFile(job.asset.id, true);
+      if (again.found && again.found.file !== lookup.found?.file) {
+        lookup = again;
+        result = await this.runStepOn(job, lookup);
+      }
+    }
+    const { outcome } = this.timedOut(job, result);
+    if (outcome.status === 'failed' && outcome.reason === 'source-missing' && lookup.gone.length > 0) {
+      // Name where the file was looked for: the location shown beside a failure is the catalog's current
+      // one, which after a re-catalog is the new path, and the log needs the path that was really tried.
+      const where = lookup.gone.join(', ');
+      return {
+        file: result.file ?? lookup.gone[0]!,
+        outcome: {
+          ...outcome,
+          message: `not found at ${where}: moved or deleted since the catalog (run \`archivist catalog\`, then \`archivist run retry <run> --failed-only\`)`,
+        },
+      };
+    }
+    return { file: result.file, outcome };
+  }
+
+  private async runStepOn(job: Job, lookup: FileLookup): Promise<StepResult> {
+    const { found } = lookup;
     // For logs and messages: the exact bytes of a name that is not UTF-8, as text (file-names.ts).
     const file = found === null ? null : pathText(found.file);
     if (!found) {
@@ -205,16 +239,23 @@ export class ItemProcessor {
     } finally {
       await original?.close();
     }
+    return { file, outcome };
+  }
+
+  /** A step that ran out of time says so, whatever the tool reported when it was stopped. */
+  private timedOut(job: Job, result: StepResult): StepResult {
     const reason: unknown = job.abort.signal.reason;
-    if (job.abort.signal.aborted && reason instanceof Error && reason.message === 'timeout') {
-      outcome = {
+    if (!job.abort.signal.aborted || !(reason instanceof Error) || reason.message !== 'timeout')
+      return result;
+    return {
+      file: result.file,
+      outcome: {
         status: 'failed',
         reason: 'timeout',
         message: `took longer than ${this.context.run.item_timeout_ms / 1000} s`,
         retryable: true,
-      };
-    }
-    return { file, outcome };
+      },
+    };
   }
 
   private async recordFailure(
