@@ -17,6 +17,11 @@ export interface ArtifactJson {
   current: boolean;
   expiresAt: string | null;
   createdAt: string;
+  /**
+   * Set when a sandbox artifact was kept by `run promote`: the production run that took it over. The
+   * lineage still names the sandbox run, because that is the run that made it.
+   */
+  promotedBy: { runId: string; at: string } | null;
   lineage: {
     runId: string;
     pipeline: string;
@@ -49,6 +54,7 @@ export function toArtifactJson(layout: HomeLayout, artifact: ArtifactWithLineage
     current: artifact.is_current === 1,
     expiresAt: artifact.expires_at,
     createdAt: artifact.created_at,
+    promotedBy: artifact.promotion,
     lineage: {
       runId: lineage.run_id,
       pipeline: lineage.pipeline,

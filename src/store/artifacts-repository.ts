@@ -3,7 +3,16 @@ import type { Db } from './database.js';
 import { startsWith } from './dialect.js';
 import type { ArtifactRow, LineageRow, Policy } from './schema.js';
 
-export type ArtifactWithLineage = ArtifactRow & { lineage: LineageRow };
+/** A sandbox artifact kept by `run promote`: the production run that took it over, and when. */
+export interface Promotion {
+  runId: string;
+  at: string;
+}
+
+export type ArtifactWithLineage = ArtifactRow & { lineage: LineageRow; promotion: Promotion | null };
+
+/** The work item that names a promoted artifact in its production run has this reason (run promote). */
+export const PROMOTED = 'promoted';
 
 async function withLineage(db: Db, rows: ArtifactRow[]): Promise<ArtifactWithLineage[]> {
   if (rows.length === 0) return [];
@@ -17,8 +26,25 @@ async function withLineage(db: Db, rows: ArtifactRow[]): Promise<ArtifactWithLin
     )
     .execute();
   const byId = new Map(lineage.map((row) => [row.artifact_id, row]));
+  const promotions = await db
+    .selectFrom('work_items')
+    .select(['artifact_id', 'run_id', 'finished_at'])
+    // By asset first: work_items_asset_step serves it, where an artifact_id lookup would scan every item.
+    .where('asset_id', 'in', [...new Set(rows.map((row) => row.asset_id))])
+    .where(
+      'artifact_id',
+      'in',
+      rows.map((row) => row.id),
+    )
+    .where('reason', '=', PROMOTED)
+    .execute();
+  const promotedBy = new Map(
+    promotions.map((row) => [row.artifact_id, { runId: row.run_id, at: row.finished_at ?? '' }]),
+  );
   // The schema makes lineage mandatory; a row without it would be corruption, and is not shown as valid.
-  return rows.filter((row) => byId.has(row.id)).map((row) => ({ ...row, lineage: byId.get(row.id)! }));
+  return rows
+    .filter((row) => byId.has(row.id))
+    .map((row) => ({ ...row, lineage: byId.get(row.id)!, promotion: promotedBy.get(row.id) ?? null }));
 }
 
 /** Every artifact of an asset, newest first, current ones before the rest. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { promoteRun } from '../../runs/promote-run.js';
 import { toRunJson } from '../../runs/run-json.js';
 import { cancelRun, prepareResume, retryRun, startRun, type PlannedRun } from '../../runs/run-requests.js';
 import { findRun, getRun } from '../../store/runs-repository.js';
@@ -46,6 +47,15 @@ export function registerRunActionRoutes(app: FastifyInstance, ctx: ApiContext): 
       202,
     );
     return reply.status(status).send(body);
+  });
+
+  /** Keeps a stopped sandbox run's results as production ones (run promote): nothing runs, so no coordinator. */
+  app.post('/api/runs/:id/promote', async (request, reply) => {
+    const { id } = parseInput(RunParams, request.params);
+    parseInput(z.object({}).strict(), bodyOf(request.body));
+    const promotion = await promoteRun(home, id);
+    const run = await toRunJson(home.db, await getRun(home.db, promotion.runId));
+    return reply.status(201).send({ ...run, promotion });
   });
 
   /** Asks the run to stop and answers at once; the progress stream shows it reach `cancelled`. */

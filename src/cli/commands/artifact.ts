@@ -28,6 +28,14 @@ export function registerArtifact(program: Command): void {
               ['file', `${a.path} (${a.mime}, ${formatBytes(a.size)})`],
               ['sha256', a.sha256],
               ['policy', `${a.policy}${a.expiresAt ? `, expires ${a.expiresAt}` : ', kept'}`],
+              ...(a.promotedBy
+                ? [
+                    [
+                      'promoted',
+                      `by production run ${a.promotedBy.runId} at ${a.promotedBy.at} (made by the sandbox run below)`,
+                    ],
+                  ]
+                : []),
               ['run', a.lineage.runId],
               ['pipeline', `${a.lineage.pipeline} step ${a.lineage.step}`],
               ['decoder', a.lineage.decoder ?? '(not recorded)'],

@@ -402,6 +402,15 @@ describe('the web UI', () => {
     );
     await f.page.getByTestId('cancel').click();
     await poll(() => f.page.getByTestId('status').first().textContent()).toBe('cancelled');
+
+    // What the stopped sandbox run made can be kept as it is (run promote): nothing is computed again.
+    const stopped = await f.api<RunJson>(`/api/runs/${id}`);
+    await f.page.getByTestId('promote').click();
+    await f.page.waitForURL((url) => /\/runs\/r-/.test(url.pathname) && !url.pathname.endsWith(id));
+    const promoted = await f.api<RunJson>(`/api/runs/${f.page.url().split('/').at(-1)!}`);
+    expect(promoted).toMatchObject({ policy: 'production', status: 'completed', parentRunId: id });
+    expect(promoted.counts.reused).toBe(stopped.counts.done);
+    await poll(() => f.page.getByTestId('status').first().textContent()).toBe('completed');
   });
 
   it('works under its own Content-Security-Policy, which forbids framing', async () => {

@@ -72,6 +72,15 @@ export function ArtifactCard({ artifact }: { artifact: ArtifactJson }) {
           <dd>
             {lineage.worker} on {lineage.host}
           </dd>
+          {artifact.promotedBy && (
+            <>
+              <dt>Promoted</dt>
+              <dd data-testid="promoted-by">
+                kept by production run <code>{artifact.promotedBy.runId}</code> on{' '}
+                {formatTime(artifact.promotedBy.at)}
+              </dd>
+            </>
+          )}
           {artifact.expiresAt && (
             <>
               <dt>Expires</dt>

@@ -6,8 +6,8 @@ import { navigate } from '../router.js';
 const ACTIVE = new Set(['queued', 'running', 'cancelling']);
 
 /**
- * Cancel, resume and retry-failed for one run, through the same requests as `archivist run cancel|
- * resume|retry --failed-only`. A retry may change params (`step.param=value`, space separated).
+ * Cancel, resume, promote and retry-failed for one run, through the same requests as `archivist run
+ * cancel|resume|promote|retry --failed-only`. A retry may change params (`step.param=value`, space separated).
  */
 export function RunActions({ run, onChanged }: { run: RunJson; onChanged: () => void }) {
   const [error, setError] = useState<Error>();
@@ -32,6 +32,8 @@ export function RunActions({ run, onChanged }: { run: RunJson; onChanged: () => 
   const canCancel = run.status === 'queued' || run.status === 'running';
   const canResume = !active && run.status !== 'completed' && run.counts.pending + run.counts.failed > 0;
   const canRetry = !active && run.counts.failed > 0;
+  // A stopped sandbox run's results can be kept as they are (run promote): nothing is computed again.
+  const canPromote = !active && run.policy === 'sandbox' && run.counts.done > 0;
   const id = encodeURIComponent(run.id);
   return (
     <div className="run-actions">
@@ -51,6 +53,17 @@ export function RunActions({ run, onChanged }: { run: RunJson; onChanged: () => 
       >
         Resume
       </button>
+      {run.policy === 'sandbox' && (
+        <button
+          type="button"
+          disabled={busy || !canPromote}
+          data-testid="promote"
+          title="Keep these results as production ones, without computing them again"
+          onClick={() => act(`/api/runs/${id}/promote`, {}, (next) => navigate(`/runs/${next.id}`))}
+        >
+          Keep as production
+        </button>
+      )}
       <span className="retry">
         <button
           type="button"
