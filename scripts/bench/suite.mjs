@@ -11,6 +11,7 @@
  *   --rounds R              pipeline/bare alternations (default 3, 2 with --small; order flips every
  *                           round; the ratio is their median, so a noisy neighbour moves it less)
  *   --skip-bookkeeping      do not run scripts/bench-bookkeeping.mjs
+ *   --skip-formats          do not run the per-format thumbnail bench (scripts/bench/formats.mjs)
  *   --profile               run one extra `core` run with `node --cpu-prof` on the coordinator and workers
  *                           and print the top self-time functions of the workers
  *   --keep                  keep the homes (the archive is always kept, it is expensive to make)
@@ -24,7 +25,9 @@
  *     read-only);
  *   - peak worker RSS of a `core` run over 50 MP pictures only (peak-memory.mjs), and of the whole-archive
  *     runs (the run's own stats);
- *   - bookkeeping rate with a no-op step (scripts/bench-bookkeeping.mjs).
+ *   - bookkeeping rate with a no-op step (scripts/bench-bookkeeping.mjs);
+ *   - per format (JPEG, HEIC, PNG, TIFF, RAW preview, video keyframe), the `core` thumbnail step against
+ *     `vipsthumbnail` / one `ffmpeg` frame on the same camera-sized files, with peak RSS (formats.mjs).
  * Targets are printed next to the numbers; the script never fails on a target, only when a measurement
  * itself is wrong (a command failed).
  */
@@ -37,6 +40,7 @@ import process from 'node:process';
 import Database from 'better-sqlite3';
 import { generateArchive } from './generate.mjs';
 import { measureApiLatency } from './api-latency.mjs';
+import { formatsMarkdown, measureFormats } from './formats.mjs';
 import { measurePeakMemory } from './peak-memory.mjs';
 import { CLI, REPO, cli, fmt, log, machineFacts, median, run, sleep, childrenCpuMs } from './lib.mjs';
 
@@ -60,6 +64,7 @@ function parseArgs(argv) {
     workers: 2,
     rounds: undefined,
     bookkeeping: true,
+    formats: true,
     profile: false,
     keep: false,
     out: undefined,
@@ -99,6 +104,9 @@ function parseArgs(argv) {
         break;
       case '--skip-bookkeeping':
         options.bookkeeping = false;
+        break;
+      case '--skip-formats':
+        options.formats = false;
         break;
       case '--profile':
         options.profile = true;
@@ -457,6 +465,15 @@ function markdown(r) {
     '',
     'Ratio = bare wall ÷ run wall (both from spawn to exit, Node start-up included). Targets: PRODUCT section 7, ' +
       'informative; the script never fails on them.',
+    ...(r.formats
+      ? [
+          '',
+          `Per format, the \`core\` thumbnail step against the fastest native tool (\`vipsthumbnail\`, one \`ffmpeg\` ` +
+            `frame) on the same camera-sized files, ${r.options.workers} lanes each (targets: HEIC CPU ratio ≤ 1.5×, JPEG ≤ 1.2×):`,
+          '',
+          formatsMarkdown(r.formats),
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -544,6 +561,12 @@ export async function benchCommand(argv) {
       bookkeepingResult = await bookkeeping();
     }
 
+    let formats = null;
+    if (options.formats) {
+      log('per format (scripts/bench/formats.mjs)');
+      formats = await measureFormats({ work, workers: options.workers, files: options.small ? 2 : 6 });
+    }
+
     let profile = null;
     if (options.profile) {
       log('profiled run (--cpu-prof)');
@@ -592,6 +615,7 @@ export async function benchCommand(argv) {
       peakMemory,
       api,
       bookkeeping: bookkeepingResult,
+      formats,
       profile,
     };
     const text = markdown(result);

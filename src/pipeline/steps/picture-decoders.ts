@@ -12,7 +12,13 @@ import {
   type RenderOptions,
 } from '../tools/sharp-tool.js';
 import { ToolError } from '../tools/tool.js';
-import { nativeThumbnail, nativeVips, nativeVipsLabel, NATIVE_HINT } from '../tools/vips-cli.js';
+import {
+  heifThumbnailSizes,
+  nativeThumbnail,
+  nativeVips,
+  nativeVipsLabel,
+  NATIVE_HINT,
+} from '../tools/vips-cli.js';
 import { videoFrame } from './video-frame.js';
 
 /**
@@ -52,6 +58,15 @@ const WASM_MAX_PIXELS = 40_000_000;
  * JPEG's coefficients, an interlaced PNG's pixels): with the worker's own 80 MB, under 400 MB.
  */
 const WHOLE_DECODE_BUDGET_BYTES = 300 * 1024 * 1024;
+/**
+ * The native HEIF path (libheif 1.15 through vipsthumbnail) decodes a primary image whole, with no
+ * shrink-on-load: measured here, a 64 MP HEIC took the vipsthumbnail child to 430 MiB, about 7 bytes a
+ * pixel (the YCbCr planes, then RGB). A picture whose decode would pass the same 400 MB a worker keeps
+ * to is refused as `too-large` before the child starts, unless it has an embedded thumbnail item large
+ * enough, which vipsthumbnail decodes instead (a few MB).
+ */
+const NATIVE_HEIF_BYTES_PER_PIXEL = 7;
+const NATIVE_HEIF_BUDGET_BYTES = 400 * 1024 * 1024;
 /** Originals up to this size are read into memory through the descriptor (the atime stays untouched). */
 const IN_MEMORY_MAX_BYTES = 48 * 1024 * 1024;
 
@@ -167,6 +182,34 @@ async function withFfmpeg(
   };
 }
 
+/**
+ * A HEIF too large to decode whole within the budget passes only when it carries a thumbnail item at
+ * least the requested size (phones write one; vipsthumbnail then decodes it, not the primary image).
+ */
+async function checkHeifDecodeFits(
+  original: OriginalFile,
+  header: ImageHeader,
+  options: RenderOptions,
+  context: DecodeContext,
+): Promise<void> {
+  const thumbnails = await heifThumbnailSizes(original.fd, context.signal, context.scratchDir).catch(
+    (error: unknown) => {
+      if (error instanceof ToolError && error.kind === 'aborted') throw error;
+      return null;
+    },
+  );
+  if (thumbnails?.some((t) => Math.max(t.width, t.height) >= options.size)) return;
+  const mib = Math.round((header.width * header.height * NATIVE_HEIF_BYTES_PER_PIXEL) / 1048576);
+  const why =
+    thumbnails === null
+      ? 'heif-info (libheif-examples) is not installed to tell whether it has an embedded thumbnail'
+      : `it has no embedded thumbnail of at least ${options.size} px`;
+  throw new Refusal(
+    [],
+    `${header.width}×${header.height} HEIF: ${why}, and decoding its primary image whole takes about ${mib} MiB, more than the ${NATIVE_HEIF_BUDGET_BYTES / 1048576} MiB a worker may spend on one picture`,
+  );
+}
+
 export interface DecodeContext {
   signal: AbortSignal;
   scratchDir: string;
@@ -218,6 +261,12 @@ export async function pictureThumbnail(
     }
     return withWasm(o, opts, ctx);
   };
+  if (
+    header?.format === 'heif' &&
+    header.width * header.height * NATIVE_HEIF_BYTES_PER_PIXEL > NATIVE_HEIF_BUDGET_BYTES
+  ) {
+    await checkHeifDecodeFits(original, header, options, context);
+  }
   let chain: Decoder[];
   if (header?.format === 'heif' && header.compression !== 'av1') chain = [withNative, wasm];
   else if (header?.format === 'heif') chain = [viaSharp, withNative];

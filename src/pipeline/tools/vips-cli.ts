@@ -201,3 +201,31 @@ function vipsVerdict(stderr: string): string {
   const reasons = lines.filter((line) => !/^vipsthumbnail: unable to thumbnail/.test(line));
   return reasons.join('; ') || lines.at(-1) || '';
 }
+
+/**
+ * The thumbnail items of a HEIF's primary image, as `heif-info` (libheif-examples) lists them, read from
+ * the original's open descriptor as the child's stdin; null when heif-info is not installed. Asked only
+ * for pictures too large to decode whole (see picture-decoders.ts), so it costs nothing for the rest.
+ */
+export async function heifThumbnailSizes(
+  fd: number,
+  signal: AbortSignal,
+  cwd: string,
+): Promise<{ width: number; height: number }[] | null> {
+  const heifInfo = findOnPath('heif-info');
+  if (!heifInfo) return null;
+  // `/dev/stdin` is the descriptor we opened (the child's fd 0), not a path in the source that could
+  // have been swapped since.
+  const { stdout } = await runTool('heif-info', heifInfo, ['/dev/stdin'], {
+    signal,
+    stdinFd: fd,
+    cwd,
+    maxStdoutBytes: 1024 * 1024,
+  });
+  const text = stdout.toString('utf8');
+  const primary = /^image: .*primary$([\s\S]*?)(?=^image: |^metadata:|$(?![\s\S]))/m.exec(text)?.[1] ?? '';
+  return [...primary.matchAll(/^\s+thumbnail: (\d+)x(\d+)/gm)].map((m) => ({
+    width: Number(m[1]),
+    height: Number(m[2]),
+  }));
+}

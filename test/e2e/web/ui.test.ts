@@ -16,7 +16,7 @@ interface RunJson {
   id: string;
   status: string;
   parentRunId: string | null;
-  counts: { total: number; done: number; failed: number; pending: number };
+  counts: { total: number; done: number; failed: number; pending: number; reused: number };
   steps: Record<string, { total: number; done: number; pending: number; failed: number }>;
   failures: { path: string; reason: string; step: string }[];
 }

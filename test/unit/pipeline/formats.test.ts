@@ -251,6 +251,29 @@ const CASES: FormatCase[] = [
     metadata: 'done',
   },
   {
+    // 15 KB that declare 9000×7000: decoding the primary image whole would take the native child past
+    // 400 MB (issue 13), so it is refused before it starts, with the figures.
+    name: 'HEIC declaring 63 MP with no embedded thumbnail',
+    file: 'declares-63mp.heic',
+    make: (file) => Promise.resolve(fs.copyFileSync(fixture('heic/declares-63mp.heic'), file)),
+    mediaType: 'image',
+    thumbnail: {
+      reason: 'too-large',
+      message:
+        /^9000×7000 HEIF: it has no embedded thumbnail of at least 256 px, and decoding its primary image whole takes about 421 MiB, more than the 400 MiB/,
+    },
+    metadata: 'done',
+  },
+  {
+    // The same picture with a 400 px thumbnail item, as phones write one: vipsthumbnail decodes that.
+    name: 'HEIC declaring 63 MP with a 400 px thumbnail item',
+    file: 'declares-63mp-thumb400.heic',
+    make: (file) => Promise.resolve(fs.copyFileSync(fixture('heic/declares-63mp-thumb400.heic'), file)),
+    mediaType: 'image',
+    thumbnail: NATIVE,
+    metadata: 'done',
+  },
+  {
     name: 'JPEG XL, small (a bare codestream)',
     file: 'small.jxl',
     make: async (file) => {
