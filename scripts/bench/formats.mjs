@@ -3,8 +3,9 @@
  * native tool on the same files with the same parallelism: `vipsthumbnail` for pictures, one `ffmpeg`
  * frame for videos. Camera-sized generated files: 12 MP JPEG, 12 MP HEIC (heif-enc, with a 320 px
  * thumbnail item as phones write), 12 MP PNG, 12 MP TIFF, a DNG with a 6 MP preview (RAW preview), and
- * 1080p H.264 clips. Ratios are wall time and CPU time (this process's children, the tools they run
- * included) of the step over the tool; peak RSS is the step's process at its highest.
+ * 1080p H.264 clips. Ratios are wall time and CPU time (of the work in each lane, the tools it runs
+ * included, without Node's start-up and imports, which a worker pays once) of the step over the tool;
+ * peak RSS is the step's process at its highest.
  *
  *   node scripts/bench/formats.mjs [--files N] [--workers N]      (npm run build first)
  */
@@ -105,10 +106,21 @@ async function lane(mode, files) {
   const signal = new globalThis.AbortController().signal;
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-bench-lane-'));
   let failed = 0;
+  // CPU of the work only, the lane's own and its tools': Node's start-up and the import of sharp and
+  // the step (a fixed cost a worker pays once, not per picture) would otherwise count as the step's.
+  let own = process.cpuUsage();
+  let tools = childrenCpuMs();
+  const workCpuMs = () => {
+    const used = process.cpuUsage(own);
+    return (used.user + used.system) / 1000 + (childrenCpuMs() - tools);
+  };
+  let endTools = async () => undefined;
   if (mode === 'core') {
     const load = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
     const { thumbnailStep } = await load('pipeline/steps/thumbnail.js');
-    const { endTools } = await load('pipeline/tools/lifecycle.js');
+    ({ endTools } = await load('pipeline/tools/lifecycle.js'));
+    own = process.cpuUsage();
+    tools = childrenCpuMs();
     for (const file of files) {
       const video = file.endsWith('.mp4');
       const outcome = await thumbnailStep.run({
@@ -126,7 +138,6 @@ async function lane(mode, files) {
       });
       if (outcome.status !== 'done') failed++;
     }
-    await endTools();
   } else {
     for (const file of files) {
       try {
@@ -167,14 +178,15 @@ async function lane(mode, files) {
       }
     }
   }
+  const cpuMs = workCpuMs();
+  await endTools();
   fs.rmSync(scratch, { recursive: true, force: true });
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
-  process.send({ failed, peakRssBytes: hwm });
+  process.send({ failed, peakRssBytes: hwm, cpuMs });
 }
 
 async function lanes(mode, files, workers) {
   const shares = Array.from({ length: workers }, (_, i) => files.filter((_, j) => j % workers === i));
-  const cpuBefore = childrenCpuMs();
   const started = performance.now();
   const results = await Promise.all(
     shares.map(
@@ -190,7 +202,7 @@ async function lanes(mode, files, workers) {
     ),
   );
   const wallMs = performance.now() - started;
-  const cpuMs = childrenCpuMs() - cpuBefore;
+  const cpuMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
   return {
     wallMs,
     cpuMs,
