@@ -115,6 +115,7 @@ async function lane(mode, files) {
     return (used.user + used.system) / 1000 + (childrenCpuMs() - tools);
   };
   let endTools = async () => undefined;
+  let exiftool;
   if (mode === 'core') {
     const load = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
     const { thumbnailStep } = await load('pipeline/steps/thumbnail.js');
@@ -166,6 +167,18 @@ async function lane(mode, files) {
             'scale=256:256:force_original_aspect_ratio=decrease',
             path.join(scratch, 'frame.webp'),
           ]);
+        } else if (file.endsWith('.dng')) {
+          // A RAW's thumbnail is its embedded preview: exiftool (resident, as in a worker) takes it
+          // out, vipsthumbnail shrinks it.
+          exiftool ??= new (await import('exiftool-vendored')).ExifTool({ maxProcs: 1 });
+          const preview = path.join(scratch, 'preview.jpg');
+          await exiftool.extractBinaryTag('PreviewImage', file, preview);
+          await execFileAsync(
+            'vipsthumbnail',
+            [preview, '-s', '256x256>', '-o', path.join(scratch, 'tn.webp[Q=80]')],
+            { env: systemEnv() },
+          );
+          fs.rmSync(preview);
         } else {
           await execFileAsync(
             'vipsthumbnail',
@@ -178,8 +191,10 @@ async function lane(mode, files) {
       }
     }
   }
-  const cpuMs = workCpuMs();
+  // Resident tools (exiftool) count once they have exited: a child's CPU is known when it is reaped.
   await endTools();
+  await exiftool?.end();
+  const cpuMs = workCpuMs();
   fs.rmSync(scratch, { recursive: true, force: true });
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
   process.send({ failed, peakRssBytes: hwm, cpuMs });

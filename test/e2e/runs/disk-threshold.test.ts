@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
 import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
@@ -27,12 +28,12 @@ const bytesOf = (text: string) => {
   return Number(value) * UNIT[unit!]!;
 };
 
-describe('drill C: disk threshold', () => {
+describeEachDialect('drill C: disk threshold', (dialect) => {
   it(
     'pauses after a few writes, fails nothing for it, and resume completes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture({ privateDisk: true }));
+      const f = track(await createRealFixture({ privateDisk: true, dialect: dialect.name }));
       const artifacts = path.join(f.home, 'artifacts');
       const stats = fs.statfsSync(artifacts);
       const threshold = stats.bavail * stats.bsize - HEADROOM;

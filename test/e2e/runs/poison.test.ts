@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import {
   drillLog,
   expectCoreCompleted,
@@ -30,12 +31,12 @@ const QUARANTINED: ExpectedFailure = {
   message: 'worker crashed (SIGSEGV) 3 times',
 };
 
-describe('drill F: a poison file', () => {
+describeEachDialect('drill F: a poison file', (dialect) => {
   it(
     'quarantines the file that crashes the decoder after max attempts; the real run completes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture({ poison: true }));
+      const f = track(await createRealFixture({ poison: true, dialect: dialect.name }));
       const poison = idOfPath(f.model, POISON_PATH);
 
       const result = await f.cli([
@@ -104,7 +105,11 @@ describe('drill F: a poison file', () => {
 
   it('skips the steps that needed the result of a crashing or failing item (test pipeline)', async () => {
     const f = track(
-      await createFixture({ files: 6, extra: ['bad/crash-marker.jpg', 'bad/fail-marker.jpg'] }),
+      await createFixture({
+        files: 6,
+        extra: ['bad/crash-marker.jpg', 'bad/fail-marker.jpg'],
+        dialect: dialect.name,
+      }),
     );
     const crash = await f.assetByPath('bad/crash-marker.jpg');
     const fail = await f.assetByPath('bad/fail-marker.jpg');

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import {
   drillLog,
   expectCoreCompleted,
@@ -42,12 +43,12 @@ const reasonCounts = (run: RunJson) => {
   return counts;
 };
 
-describe('drill D: bad params, then retry with other params, and compare', () => {
+describeEachDialect('drill D: bad params, then retry with other params, and compare', (dialect) => {
   it(
     'refuses invalid params, shows wrong ones early, keeps both runs and compares them',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture());
+      const f = track(await createRealFixture({ dialect: dialect.name }));
 
       const refused: [string, RegExp][] = [
         ['thumbnail.size=abc', /thumbnail\.size="abc": Invalid input: expected number/],

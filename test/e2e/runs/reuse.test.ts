@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { drillLog, expectCoreCompleted, isCameraJpeg } from './core-expectations.js';
 import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
@@ -14,12 +15,12 @@ const track = fixturesPerTest({ realMedia: true });
 
 const readJson = (file: string): unknown => JSON.parse(fs.readFileSync(file, 'utf8'));
 
-describe('drill G: run it twice', () => {
+describeEachDialect('drill G: run it twice', (dialect) => {
   it(
     'reuses every artifact of an identical production run, and recomputes with --force',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture());
+      const f = track(await createRealFixture({ dialect: dialect.name }));
       const start = async (extra: string[] = []) => {
         const result = await f.cli([
           'run',

@@ -11,7 +11,7 @@ import { metadataStep } from '../../../src/pipeline/steps/metadata.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
 import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.js';
 import type { MediaType } from '../../../src/store/schema.js';
-import { tempDir } from '../../helpers/cli.js';
+import { REPO_ROOT, tempDir } from '../../helpers/cli.js';
 import { canonCr3WithoutPreview, fujiRaf, minoltaMrw, tiffRaw } from '../../helpers/raw-files.js';
 import {
   context,
@@ -61,6 +61,8 @@ interface FormatCase {
 }
 
 const picture = () => uprightPicture(600, 400);
+/** Files made for the decoder tests alone (test/fixtures/formats/ATTRIBUTION.md), not part of the drills' archive. */
+const FORMAT_FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'formats');
 const viaSharp = (encode: (image: sharp.Sharp) => sharp.Sharp) => async (file: string) => {
   await encode(sharp(await picture())).toFile(file);
 };
@@ -255,7 +257,7 @@ const CASES: FormatCase[] = [
     // 400 MB (issue 13), so it is refused before it starts, with the figures.
     name: 'HEIC declaring 63 MP with no embedded thumbnail',
     file: 'declares-63mp.heic',
-    make: (file) => Promise.resolve(fs.copyFileSync(fixture('heic/declares-63mp.heic'), file)),
+    make: (file) => Promise.resolve(fs.copyFileSync(path.join(FORMAT_FIXTURES, 'declares-63mp.heic'), file)),
     mediaType: 'image',
     thumbnail: {
       reason: 'too-large',
@@ -268,7 +270,8 @@ const CASES: FormatCase[] = [
     // The same picture with a 400 px thumbnail item, as phones write one: vipsthumbnail decodes that.
     name: 'HEIC declaring 63 MP with a 400 px thumbnail item',
     file: 'declares-63mp-thumb400.heic',
-    make: (file) => Promise.resolve(fs.copyFileSync(fixture('heic/declares-63mp-thumb400.heic'), file)),
+    make: (file) =>
+      Promise.resolve(fs.copyFileSync(path.join(FORMAT_FIXTURES, 'declares-63mp-thumb400.heic'), file)),
     mediaType: 'image',
     thumbnail: NATIVE,
     metadata: 'done',
