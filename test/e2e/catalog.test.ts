@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../helpers/archive-manifest.js';
 import { othersCanRunCli, runCli, tempDir, type CliOptions, type CliResult } from '../helpers/cli.js';
 import { makeJpeg, makePng, mp4Header, put, sha256 } from '../helpers/media.js';
+import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
 
 /**
  * `catalog` of issue 2 on generated trees, through the built CLI: what is cataloged, skipped and
@@ -56,7 +57,12 @@ afterEach(() => {
  */
 async function fixture(
   build: (archive: string, outside: string) => Promise<void>,
-  options: { as?: Pick<CliOptions, 'uid' | 'gid'>; beforeManifest?: (root: string) => void } = {},
+  options: {
+    as?: Pick<CliOptions, 'uid' | 'gid'>;
+    beforeManifest?: (root: string) => void;
+    /** The truth store: the home's own SQLite file, or a new PostgreSQL database (`init --database`). */
+    dialect?: TestDialect;
+  } = {},
 ) {
   const { dir: root, cleanup } = tempDir('archivist-catalog-');
   cleanups.push(cleanup);
@@ -84,7 +90,8 @@ async function fixture(
     return JSON.parse(result.stdout) as T;
   };
 
-  await json(['init']);
+  const database = await options.dialect?.newDatabase();
+  await json(['init', ...(database ? ['--database', database] : [])]);
   await json(['source', 'add', 'archive', archive]);
 
   return {
@@ -133,7 +140,7 @@ function mkfifo(file: string): void {
   execFileSync('mkfifo', [file]);
 }
 
-describe('catalog of a messy tree', () => {
+describeEachDialect('catalog of a messy tree', (dialect) => {
   it('catalogs what it must, skips junk, reports problems, and re-scans without reading', async () => {
     /** What must be cataloged: path -> content and expected media type / MIME. */
     const expected = new Map<string, { data: Buffer; mediaType: string; mime?: string }>();
@@ -142,66 +149,69 @@ describe('catalog of a messy tree', () => {
     const nfd = 'cafe\u0301.png';
     let junkCount = 0;
 
-    const f = await fixture(async (archive, outside) => {
-      const media = (rel: string, data: Buffer, mediaType: string, mime?: string) => {
-        put(archive, rel, data);
-        expected.set(rel, { data, mediaType, mime });
-      };
-      const jpeg1 = await makeJpeg(1);
-      media('a.jpg', jpeg1, 'image', 'image/jpeg');
-      media('copies/a (copy).jpg', jpeg1, 'image', 'image/jpeg');
-      media(`${deepDir}/deep.png`, await makePng(2), 'image', 'image/png');
-      media(nfc, await makePng(3), 'image', 'image/png');
-      media(nfd, await makePng(4), 'image', 'image/png');
-      media('emoji 🎉 party.jpg', await makeJpeg(5), 'image', 'image/jpeg');
-      media('with  spaces/photo one .jpg', await makeJpeg(6), 'image', 'image/jpeg');
-      media('日本/写真.png', await makePng(8), 'image', 'image/png');
-      media('.hidden-photo.jpg', await makeJpeg(11), 'image', 'image/jpeg');
-      media('nested/n.jpg', await makeJpeg(12), 'image', 'image/jpeg');
-      // Magic bytes first: a PNG named .jpg is a PNG image; a JPEG without an extension is an image.
-      media('png-named.jpg', await makePng(9), 'image', 'image/png');
-      media('jpeg-without-extension', await makeJpeg(10), 'image', 'image/jpeg');
-      media('clip.bin', mp4Header(), 'video', 'video/mp4');
-      // Content that no magic number recognises falls back to the extension (so a damaged photo still
-      // reaches the pipeline, and fails there with a reason).
-      media('text-named.jpg', Buffer.from('this is not a JPEG\n'), 'image', 'image/jpeg');
-      media('garbage.mov', Buffer.from('not a movie either\n'), 'video', 'video/quicktime');
-      media('IMG_0001.xmp', Buffer.from('<x:xmpmeta>1</x:xmpmeta>'), 'sidecar');
-      media('IMG_0001.AAE', Buffer.from('<plist>2</plist>'), 'sidecar');
-      media('notes.txt', Buffer.from('some notes\n'), 'other');
+    const f = await fixture(
+      async (archive, outside) => {
+        const media = (rel: string, data: Buffer, mediaType: string, mime?: string) => {
+          put(archive, rel, data);
+          expected.set(rel, { data, mediaType, mime });
+        };
+        const jpeg1 = await makeJpeg(1);
+        media('a.jpg', jpeg1, 'image', 'image/jpeg');
+        media('copies/a (copy).jpg', jpeg1, 'image', 'image/jpeg');
+        media(`${deepDir}/deep.png`, await makePng(2), 'image', 'image/png');
+        media(nfc, await makePng(3), 'image', 'image/png');
+        media(nfd, await makePng(4), 'image', 'image/png');
+        media('emoji 🎉 party.jpg', await makeJpeg(5), 'image', 'image/jpeg');
+        media('with  spaces/photo one .jpg', await makeJpeg(6), 'image', 'image/jpeg');
+        media('日本/写真.png', await makePng(8), 'image', 'image/png');
+        media('.hidden-photo.jpg', await makeJpeg(11), 'image', 'image/jpeg');
+        media('nested/n.jpg', await makeJpeg(12), 'image', 'image/jpeg');
+        // Magic bytes first: a PNG named .jpg is a PNG image; a JPEG without an extension is an image.
+        media('png-named.jpg', await makePng(9), 'image', 'image/png');
+        media('jpeg-without-extension', await makeJpeg(10), 'image', 'image/jpeg');
+        media('clip.bin', mp4Header(), 'video', 'video/mp4');
+        // Content that no magic number recognises falls back to the extension (so a damaged photo still
+        // reaches the pipeline, and fails there with a reason).
+        media('text-named.jpg', Buffer.from('this is not a JPEG\n'), 'image', 'image/jpeg');
+        media('garbage.mov', Buffer.from('not a movie either\n'), 'video', 'video/quicktime');
+        media('IMG_0001.xmp', Buffer.from('<x:xmpmeta>1</x:xmpmeta>'), 'sidecar');
+        media('IMG_0001.AAE', Buffer.from('<plist>2</plist>'), 'sidecar');
+        media('notes.txt', Buffer.from('some notes\n'), 'other');
 
-      // Junk: each would be cataloged if it were not skipped (most hold real JPEGs).
-      const junk = async (rel: string, seed: number) => {
-        put(archive, rel, await makeJpeg(100 + seed));
-        junkCount++;
-      };
-      await junk('.DS_Store', 1);
-      await junk('._a.jpg', 2);
-      await junk('Thumbs.db', 3);
-      await junk('desktop.ini', 4);
-      await junk('@eaDir/a.jpg/SYNOPHOTO_THUMB_XL.jpg', 5);
-      await junk('.Trashes/501/old.jpg', 6);
-      await junk('.Spotlight-V100/Store-V2/x.jpg', 7);
-      await junk('#recycle/deleted.jpg', 8);
-      await junk('#snapshot/daily/a.jpg', 9);
-      await junk('.stversions/a~20200101.jpg', 10);
-      await junk('.thumbnails/normal/t.jpg', 11);
-      await junk('nested/@eaDir/n.jpg/thumb.jpg', 12);
-      await junk('nested/.DS_Store', 13);
-      await junk('nested/._n.jpg', 14);
+        // Junk: each would be cataloged if it were not skipped (most hold real JPEGs).
+        const junk = async (rel: string, seed: number) => {
+          put(archive, rel, await makeJpeg(100 + seed));
+          junkCount++;
+        };
+        await junk('.DS_Store', 1);
+        await junk('._a.jpg', 2);
+        await junk('Thumbs.db', 3);
+        await junk('desktop.ini', 4);
+        await junk('@eaDir/a.jpg/SYNOPHOTO_THUMB_XL.jpg', 5);
+        await junk('.Trashes/501/old.jpg', 6);
+        await junk('.Spotlight-V100/Store-V2/x.jpg', 7);
+        await junk('#recycle/deleted.jpg', 8);
+        await junk('#snapshot/daily/a.jpg', 9);
+        await junk('.stversions/a~20200101.jpg', 10);
+        await junk('.thumbnails/normal/t.jpg', 11);
+        await junk('nested/@eaDir/n.jpg/thumb.jpg', 12);
+        await junk('nested/.DS_Store', 13);
+        await junk('nested/._n.jpg', 14);
 
-      // Problems, each reported and none fatal.
-      put(archive, 'empty.jpg', '');
-      fs.symlinkSync('loop-b', path.join(archive, 'loop-a'));
-      fs.symlinkSync('loop-a', path.join(archive, 'loop-b'));
-      fs.symlinkSync('..', path.join(archive, 'nested', 'up')); // a link to its own parent: a loop
-      put(outside, 'secret.jpg', await makeJpeg(200));
-      fs.symlinkSync(outside, path.join(archive, 'outside-link'));
-      fs.symlinkSync(path.join(outside, 'secret.jpg'), path.join(archive, 'outside-file.jpg'));
-      mkfifo(path.join(archive, 'fifo'));
-      // A symlink to a file inside the source is not followed either; the file is cataloged where it is.
-      fs.symlinkSync('a.jpg', path.join(archive, 'alias.jpg'));
-    });
+        // Problems, each reported and none fatal.
+        put(archive, 'empty.jpg', '');
+        fs.symlinkSync('loop-b', path.join(archive, 'loop-a'));
+        fs.symlinkSync('loop-a', path.join(archive, 'loop-b'));
+        fs.symlinkSync('..', path.join(archive, 'nested', 'up')); // a link to its own parent: a loop
+        put(outside, 'secret.jpg', await makeJpeg(200));
+        fs.symlinkSync(outside, path.join(archive, 'outside-link'));
+        fs.symlinkSync(path.join(outside, 'secret.jpg'), path.join(archive, 'outside-file.jpg'));
+        mkfifo(path.join(archive, 'fifo'));
+        // A symlink to a file inside the source is not followed either; the file is cataloged where it is.
+        fs.symlinkSync('a.jpg', path.join(archive, 'alias.jpg'));
+      },
+      { dialect },
+    );
 
     const first = await f.catalog();
     expect(errorsOf(first)).toEqual([
@@ -273,24 +283,27 @@ describe('catalog of a messy tree', () => {
   });
 });
 
-describe('catalog over time: moved, missing, restored and changed files', () => {
+describeEachDialect('catalog over time: moved, missing, restored and changed files', (dialect) => {
   it('tracks each change to the archive between scans', async () => {
     const bytes = new Map<string, Buffer>();
-    const f = await fixture(async (archive) => {
-      for (const [rel, seed] of [
-        ['2019/a.jpg', 1],
-        ['2019/b.jpg', 2],
-        ['2019/c.jpg', 3],
-        ['2019/d.jpg', 4],
-        ['2019/e.jpg', 5],
-        ['2019/f.jpg', 6],
-        ['dup/f-copy.jpg', 6],
-      ] as const) {
-        const data = await makeJpeg(seed);
-        bytes.set(rel, data);
-        put(archive, rel, data);
-      }
-    });
+    const f = await fixture(
+      async (archive) => {
+        for (const [rel, seed] of [
+          ['2019/a.jpg', 1],
+          ['2019/b.jpg', 2],
+          ['2019/c.jpg', 3],
+          ['2019/d.jpg', 4],
+          ['2019/e.jpg', 5],
+          ['2019/f.jpg', 6],
+          ['dup/f-copy.jpg', 6],
+        ] as const) {
+          const data = await makeJpeg(seed);
+          bytes.set(rel, data);
+          put(archive, rel, data);
+        }
+      },
+      { dialect },
+    );
     const at = (rel: string) => path.join(f.archive, ...rel.split('/'));
     const idOf = (rel: string) => sha256(bytes.get(rel)!);
 
@@ -440,14 +453,15 @@ describe('catalog over time: moved, missing, restored and changed files', () => 
     const { dir, cleanup } = tempDir('archivist-catalog-');
     cleanups.push(cleanup);
     const home = path.join(dir, 'home');
-    expect((await runCli(['init'], { home })).code).toBe(0);
+    const database = await dialect.newDatabase();
+    expect((await runCli(['init', ...(database ? ['--database', database] : [])], { home })).code).toBe(0);
     const result = await runCli(['catalog'], { home });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/source add/);
   });
 });
 
-describe('catalog of files it may not read', () => {
+describeEachDialect('catalog of files it may not read', (dialect) => {
   const NOBODY = 65534;
   const isRoot = process.getuid?.() === 0;
   // Root reads through any permission, so as root the CLI runs as `nobody`; as any other user it runs
@@ -475,6 +489,7 @@ describe('catalog of files it may not read', () => {
         },
         {
           as: isRoot ? { uid: NOBODY, gid: NOBODY } : {},
+          dialect,
           beforeManifest: (root) => {
             // Readable by `nobody` (the temp folder is 0700 root); the home is nobody's to write.
             fs.chmodSync(root, 0o755);
