@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
 
@@ -9,10 +10,11 @@ import type { RunJson } from './types.js';
 
 const track = fixturesPerTest();
 
-describe('a hanging step', () => {
+describeEachDialect('a hanging step', (dialect) => {
   it('fails the item with reason timeout and completes the run', async () => {
     const f = track(
       await createFixture({
+        dialect: dialect.name,
         files: 3,
         extra: ['hang-marker.jpg'],
         config: (config) => {

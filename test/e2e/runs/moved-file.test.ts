@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { archiveManifest } from '../../helpers/archive-manifest.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 
@@ -12,9 +13,9 @@ import { createFixture, fixturesPerTest } from './harness.js';
 
 const track = fixturesPerTest({ realMedia: false });
 
-describe('a file moved after the catalog', () => {
+describeEachDialect('a file moved after the catalog', (dialect) => {
   it('fails source-missing naming the path tried, and a catalog plus retry finds it at its new place', async () => {
-    const f = track(await createFixture({ files: 3 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 3 }));
     const from = path.join(f.archive, 'img-001.jpg');
     fs.mkdirSync(path.join(f.archive, 'moved'));
     fs.renameSync(from, path.join(f.archive, 'moved', 'img-001.jpg'));

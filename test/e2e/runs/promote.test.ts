@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import type { ArtifactJson, RunJson } from './types.js';
 
@@ -10,10 +11,10 @@ import type { ArtifactJson, RunJson } from './types.js';
 
 const track = fixturesPerTest({ realMedia: false });
 
-describe('run promote', () => {
+describeEachDialect('run promote', (dialect) => {
   it('keeps a sandbox run as production: current, kept, lineage says so, reused by the next run', async () => {
     // notes.txt is `other`: the step does not apply, and that skip is carried over as it is.
-    const f = track(await createFixture({ files: 3, extra: ['notes.txt'] }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 3, extra: ['notes.txt'] }));
     const sandbox = await f.json<RunJson>([
       'run',
       'start',
@@ -81,15 +82,16 @@ describe('run promote', () => {
   });
 
   it('refuses a run that is still running, and changes nothing', async () => {
-    const f = track(await createFixture({ files: 4 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 4 }));
     const { id } = await f.startDetached('testsleep', ['--workers', '1', '--set', 'write.ms=3000']);
     await f.waitFor(id, (run) => run.status === 'running', 'the run to start');
     const refused = await f.cli(['run', 'promote', id]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('only a run that has stopped can be promoted');
-    expect(f.query<{ n: number }>("select count(*) as n from runs where policy = 'production'")[0]!.n).toBe(
-      0,
-    );
+    // count(*) is a bigint on PostgreSQL, which the driver hands over as a string.
+    expect(
+      Number(f.query<{ n: unknown }>("select count(*) as n from runs where policy = 'production'")[0]!.n),
+    ).toBe(0);
     await f.cli(['run', 'cancel', id]);
     await f.waitFor(id, (run) => run.status === 'cancelled', 'the cancel');
     f.verify();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import { childPids, isAlive, pollFor, waitUntilDead } from './processes.js';
 
@@ -14,9 +15,9 @@ import { childPids, isAlive, pollFor, waitUntilDead } from './processes.js';
 
 const track = fixturesPerTest();
 
-describe('scratch folders of killed workers', () => {
+describeEachDialect('scratch folders of killed workers', (dialect) => {
   it('are removed when the worker dies, at coordinator start, in gc, and by a worker at exit', async () => {
-    const f = track(await createFixture({ files: 16 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 16 }));
     const tmp = path.join(f.home, 'tmp');
     const dirOf = (pid: number) => path.join(tmp, `work-${pid}`);
     const workDirs = () =>

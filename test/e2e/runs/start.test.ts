@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import type { AssetJson, LineageRow, RunJson } from './types.js';
 
@@ -12,9 +13,9 @@ import type { AssetJson, LineageRow, RunJson } from './types.js';
 
 const track = fixturesPerTest();
 
-describe('run start', () => {
+describeEachDialect('run start', (dialect) => {
   it('refuses invalid params with exit 2, naming the param, and writes no run', async () => {
-    const f = track(await createFixture({ files: 3 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 3 }));
     const refused: [string, RegExp][] = [
       ['write.size=99999', /write\.size=99999.*(4096|too big|<=)/i],
       ['write.nope=1', /write\.nope=1.*no param "nope".*ms, size, label/s],
@@ -53,7 +54,7 @@ describe('run start', () => {
   });
 
   it('runs in the foreground to completion: every item done, each artifact stored with its lineage', async () => {
-    const f = track(await createFixture({ files: 8, extra: ['notes/readme.txt'] }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 8, extra: ['notes/readme.txt'] }));
     const result = await f.cli([
       'run',
       'start',

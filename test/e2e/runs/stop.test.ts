@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { CLI, REPO_ROOT } from '../../helpers/cli.js';
 import {
   drillLog,
@@ -29,12 +30,12 @@ import type { ItemRow, RunJson } from './types.js';
 
 const track = fixturesPerTest({ realMedia: true });
 
-describe('stopping a run', () => {
+describeEachDialect('stopping a run', (dialect) => {
   it(
     'treats Ctrl-C in a foreground run as a cancel: no item is blamed, resume finishes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture());
+      const f = track(await createRealFixture({ dialect: dialect.name }));
       const known = knownFailingAssets(f.model);
       // A terminal sends Ctrl-C's SIGINT to the whole foreground process group: the CLI, its workers and
       // the tools they run.
@@ -97,7 +98,7 @@ describe('stopping a run', () => {
   );
 
   it('keeps a cancel made before the detached coordinator took the run', async () => {
-    const f = track(await createFixture({ files: 6 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 6 }));
     // A coordinator that starts late (a loaded machine): it waits at start-up until the test opens a gate.
     const gateModule = path.join(f.root, 'late-coordinator.mjs');
     fs.writeFileSync(

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { CLI, REPO_ROOT } from '../../helpers/cli.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import { waitUntilDead } from './processes.js';
@@ -11,9 +12,9 @@ import { waitUntilDead } from './processes.js';
 
 const track = fixturesPerTest({ realMedia: false });
 
-describe('run watch', () => {
+describeEachDialect('run watch', (dialect) => {
   it('reports interrupted and exits 4 when the coordinator is killed while it watches', async () => {
-    const f = track(await createFixture({ files: 12 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 12 }));
     const { id, coordinatorPid } = await f.startDetached('testsleep', [
       '--workers',
       '1',
