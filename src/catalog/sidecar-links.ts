@@ -40,11 +40,9 @@ export async function linkSidecars(db: Db, sourceId: number): Promise<SidecarLin
       const plan = sidecarPlan(path.posix.basename(sidecar.path));
       return plan ? [{ sidecar, plan, join }] : [];
     });
-    const media = await mediaAtPaths(
-      db,
-      sourceId,
-      [...new Set(plans.flatMap(({ plan, join }) => plan.exact.map(join)))],
-    );
+    const media = await mediaAtPaths(db, sourceId, [
+      ...new Set(plans.flatMap(({ plan, join }) => plan.exact.map(join))),
+    ]);
     const byPath = new Map(media.map((m) => [m.path, m]));
     const links: { sidecarLocationId: number; mediaLocationId: number; kind: SidecarKind }[] = [];
     for (const { sidecar, plan, join } of plans) {
@@ -53,7 +51,9 @@ export async function linkSidecars(db: Db, sourceId: number): Promise<SidecarLin
         const found = await mediaWithPrefix(db, sourceId, join(plan.prefix));
         const name = matchPrefix(
           plan.prefix,
-          found.filter((m) => path.posix.dirname(m.path) === path.posix.dirname(sidecar.path)).map((m) => path.posix.basename(m.path)),
+          found
+            .filter((m) => path.posix.dirname(m.path) === path.posix.dirname(sidecar.path))
+            .map((m) => path.posix.basename(m.path)),
         );
         target = name ? found.find((m) => m.path === join(name)) : undefined;
       }

@@ -24,10 +24,7 @@ export async function sidecarCandidates(
     .where('status', '=', 'present')
     .where('id', '>', afterId)
     .where((eb) =>
-      eb.or([
-        eb(sql<string>`lower(path)`, 'like', '%.xmp'),
-        eb(sql<string>`lower(path)`, 'like', '%.json'),
-      ]),
+      eb.or([eb(sql<string>`lower(path)`, 'like', '%.xmp'), eb(sql<string>`lower(path)`, 'like', '%.json')]),
     )
     .orderBy('id')
     .limit(limit)
@@ -35,7 +32,11 @@ export async function sidecarCandidates(
 }
 
 /** Present picture and video locations of a source at exactly these paths. */
-export async function mediaAtPaths(db: Db, sourceId: number, paths: readonly string[]): Promise<LocationName[]> {
+export async function mediaAtPaths(
+  db: Db,
+  sourceId: number,
+  paths: readonly string[],
+): Promise<LocationName[]> {
   const found: LocationName[] = [];
   for (let i = 0; i < paths.length; i += 500) {
     const chunk = paths.slice(i, i + 500);
@@ -56,17 +57,19 @@ export async function mediaAtPaths(db: Db, sourceId: number, paths: readonly str
 
 /** Present picture and video locations whose path starts with `prefix` (a name Takeout cut short). */
 export async function mediaWithPrefix(db: Db, sourceId: number, prefix: string): Promise<LocationName[]> {
-  return db
-    .selectFrom('locations')
-    .innerJoin('assets', 'assets.id', 'locations.asset_id')
-    .select(['locations.id', 'locations.path', 'assets.media_type'])
-    .where('locations.source_id', '=', sourceId)
-    .where('locations.status', '=', 'present')
-    // substr, not LIKE: no wildcard in a file name to escape, and the same meaning on both dialects.
-    .where(sql<string>`substr(locations.path, 1, ${prefix.length})`, '=', prefix)
-    .where('assets.media_type', 'in', ['image', 'video'])
-    .limit(50)
-    .execute();
+  return (
+    db
+      .selectFrom('locations')
+      .innerJoin('assets', 'assets.id', 'locations.asset_id')
+      .select(['locations.id', 'locations.path', 'assets.media_type'])
+      .where('locations.source_id', '=', sourceId)
+      .where('locations.status', '=', 'present')
+      // substr, not LIKE: no wildcard in a file name to escape, and the same meaning on both dialects.
+      .where(sql<string>`substr(locations.path, 1, ${prefix.length})`, '=', prefix)
+      .where('assets.media_type', 'in', ['image', 'video'])
+      .limit(50)
+      .execute()
+  );
 }
 
 /** Replaces the links of these sidecar locations with `links` in one transaction. */

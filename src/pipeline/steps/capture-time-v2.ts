@@ -177,7 +177,13 @@ export function captureTimeV2(tags: RawTags, gps: Gps, sidecar: SidecarTimes = {
     const moment = DateTime.fromObject(mtime.parts, { zone: FixedOffsetZone.instance(mtime.offset ?? 0) });
     if (placeZone) return inZone(moment, moment.setZone(placeZone).zone, placeZone, 'mtime', 'gps');
     const local = localOf(moment.setZone('utc'));
-    return { takenAt: `${local}Z`, takenAtLocal: local, takenAtSource: 'mtime', timeZone: null, timeZoneSource: null };
+    return {
+      takenAt: `${local}Z`,
+      takenAtLocal: local,
+      takenAtSource: 'mtime',
+      timeZone: null,
+      timeZoneSource: null,
+    };
   }
   return { ...NO_TIME };
 }

@@ -6,7 +6,20 @@
  */
 
 const VIDEO_BRANDS = new Set([
-  'isom', 'iso2', 'iso4', 'iso5', 'iso6', 'mp41', 'mp42', 'avc1', 'qt  ', 'M4V ', 'hvc1', 'MSNV', '3gp4', '3gp5',
+  'isom',
+  'iso2',
+  'iso4',
+  'iso5',
+  'iso6',
+  'mp41',
+  'mp42',
+  'avc1',
+  'qt  ',
+  'M4V ',
+  'hvc1',
+  'MSNV',
+  '3gp4',
+  '3gp5',
 ]);
 
 export interface EmbeddedVideo {

@@ -31,7 +31,11 @@ export const motionVideoStep: StepDefinition<z.ZodObject<Record<string, never>>>
           const data = await original.read();
           const video = findEmbeddedVideo(data);
           if (!video)
-            return { status: 'skipped', reason: 'not-a-motion-photo', message: 'no embedded video in this picture' };
+            return {
+              status: 'skipped',
+              reason: 'not-a-motion-photo',
+              message: 'no embedded video in this picture',
+            };
           return {
             status: 'done',
             output: { bytes: Buffer.from(data.subarray(video.start)), mime: 'video/mp4', extension: 'mp4' },

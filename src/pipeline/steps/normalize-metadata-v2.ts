@@ -52,7 +52,8 @@ type Gps = NormalizedMetadata['gps'];
 function position(latitude: unknown, longitude: unknown, altitude: unknown): Gps {
   const lat = Number(latitude);
   const lon = Number(longitude);
-  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return null;
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180)
+    return null;
   // Takeout writes 0,0 when it knows no place.
   if (lat === 0 && lon === 0) return null;
   const alt = Number(altitude);
@@ -87,7 +88,9 @@ function xmpDate(tags: RawTags): { tag: string; value: string } | null {
 }
 
 function contentIdentifierOf(tags: RawTags): string | null {
-  return text(pick(tags, ['MakerNotes:ContentIdentifier', 'QuickTime:ContentIdentifier', 'Apple:ContentIdentifier']));
+  return text(
+    pick(tags, ['MakerNotes:ContentIdentifier', 'QuickTime:ContentIdentifier', 'Apple:ContentIdentifier']),
+  );
 }
 
 function isMotionPhoto(tags: RawTags): boolean {
@@ -112,7 +115,12 @@ function decide(
   const rating = integer(xmp['XMP:Rating']);
   const keywords = list(xmp['XMP:Subject']);
   const fileDescription = text(
-    pick(tags, ['EXIF:ImageDescription', 'XMP:Description', 'IPTC:Caption-Abstract', 'QuickTime:Description']),
+    pick(tags, [
+      'EXIF:ImageDescription',
+      'XMP:Description',
+      'IPTC:Caption-Abstract',
+      'QuickTime:Description',
+    ]),
   );
   return {
     ...time,
@@ -139,7 +147,9 @@ export function normalizeMetadataV2(input: MetadataInput, sidecars: SidecarConte
   const { raw } = base;
   const rawSidecars = [
     ...(sidecars.xmp ? [{ path: sidecars.xmp.path, kind: 'xmp', content: sidecars.xmp.tags }] : []),
-    ...(sidecars.takeout ? [{ path: sidecars.takeout.path, kind: 'takeout-json', content: sidecars.takeout.json }] : []),
+    ...(sidecars.takeout
+      ? [{ path: sidecars.takeout.path, kind: 'takeout-json', content: sidecars.takeout.json }]
+      : []),
   ];
   return {
     ...decided,

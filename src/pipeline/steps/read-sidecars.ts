@@ -40,12 +40,20 @@ export async function readSidecars(
 ): Promise<SidecarContent> {
   const content: SidecarContent = { xmp: null, takeout: null, read: [], ignored: [] };
   for (const sidecar of sidecars) {
-    const facts = { size: sidecar.size, sha256: sidecar.sha256, mtimeNs: sidecar.mtimeNs, inode: sidecar.inode };
+    const facts = {
+      size: sidecar.size,
+      sha256: sidecar.sha256,
+      mtimeNs: sidecar.mtimeNs,
+      inode: sidecar.inode,
+    };
     await withOriginal(sidecar.file, facts, async (file) => {
       content.read.push({ path: sidecar.path, sha256: sidecar.sha256, kind: sidecar.kind });
       if (sidecar.kind === 'xmp') {
         if (content.xmp) {
-          content.ignored.push({ path: sidecar.path, why: `a second XMP sidecar (${content.xmp.path} is used)` });
+          content.ignored.push({
+            path: sidecar.path,
+            why: `a second XMP sidecar (${content.xmp.path} is used)`,
+          });
           return;
         }
         const all = await readTags(await file.namedPath(scratchDir), signal);
@@ -62,7 +70,10 @@ export async function readSidecars(
       }
       if (!isTakeout(json)) content.ignored.push({ path: sidecar.path, why: 'not a Google Takeout JSON' });
       else if (content.takeout)
-        content.ignored.push({ path: sidecar.path, why: `a second Takeout JSON (${content.takeout.path} is used)` });
+        content.ignored.push({
+          path: sidecar.path,
+          why: `a second Takeout JSON (${content.takeout.path} is used)`,
+        });
       else content.takeout = { path: sidecar.path, json };
     });
   }
