@@ -136,8 +136,10 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
       takenAtLocal: '2021-07-04T20:30:00',
       timeZone: 'Europe/Berlin',
       timeZoneSource: 'utc-by-format',
-      gps: { latitude: expect.closeTo(52.52, 3), longitude: expect.closeTo(13.405, 3) },
     });
+    const gps = m.gps as { latitude: number; longitude: number };
+    expect(gps.latitude).toBeCloseTo(52.52, 3);
+    expect(gps.longitude).toBeCloseTo(13.405, 3);
   });
 
   it('takes a Takeout photo’s date and place from its JSON, in every naming variant', async () => {
@@ -151,9 +153,9 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
       timeZone: 'Europe/Berlin',
       timeZoneSource: 'utc-by-format',
       description: 'Sunset at the lake',
-      fromSidecar: expect.arrayContaining(['takenAt', 'gps', 'description']),
       sidecars: [{ path: F.takeoutJson, kind: 'takeout-json', sha256: detail.sidecars[0]!.sha256 }],
     });
+    expect(m.fromSidecar).toEqual(expect.arrayContaining(['takenAt', 'gps', 'description']));
     expect((await asset(F.takeoutCopy)).sidecars.map((s) => s.path)).toEqual([F.takeoutCopyJson]);
     expect((await asset(F.takeoutCopy)).metadata).toMatchObject({ takenAtLocal: '2021-07-04T20:31:00' });
     expect((await asset(F.takeoutLong)).sidecars.map((s) => s.path)).toEqual([F.takeoutLongJson]);
@@ -162,7 +164,7 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
   it('lets an XMP edit win over the file’s EXIF, and says which fields it decided', async () => {
     const detail = await asset(F.xmpJpeg);
     expect(detail.sidecars).toEqual([
-      { source: 'a', path: F.xmpSidecar, kind: 'xmp', sha256: expect.any(String) },
+      { source: 'a', path: F.xmpSidecar, kind: 'xmp', sha256: detail.sidecars[0]!.sha256 },
     ]);
     expect(detail.metadata).toMatchObject({
       takenAt: '2005-11-12T09:30:00+01:00',
@@ -248,7 +250,7 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
     expect(preview.lineage.decoder).toMatch(/libheif/);
     const sharp = (await import('sharp')).default;
     const { width, height } = await sharp(preview.path).metadata();
-    expect(Math.max(width!, height!)).toBe(1440);
+    expect(Math.max(width, height)).toBe(1440);
     const videoPreview = (await asset(F.quicktimeGps)).artifacts.find((a) => a.kind === 'preview')!;
     expect(videoPreview.lineage.decoder).toMatch(/^ffmpeg .* frame at/);
   });
@@ -291,7 +293,8 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
     // Only the edited asset's metadata is recomputed; everything else is reused.
     expect(again.counts.done - again.counts.reused).toBe(1);
     const fresh = await asset(F.xmpJpeg);
-    expect(fresh.metadata).toMatchObject({ rating: 1, fromSidecar: expect.arrayContaining(['rating']) });
+    expect(fresh.metadata).toMatchObject({ rating: 1 });
+    expect(fresh.metadata!.fromSidecar).toContain('rating');
     expect(fresh.metadataStatus).toMatchObject({ stale: false });
     expect(fresh.sidecars[0]!.sha256).not.toBe(before.sidecars[0]!.sha256);
   });
