@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../helpers/archive-manifest.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { CORE2_FILES as F, makeCore2Archive, writeXmpSidecar } from '../helpers/core2-archive.js';
+import { CHROMIUM, startServe } from './web/harness.js';
 
 /**
  * Issue 15's "done when", driven through the built CLI on an archive made for it (core2-archive.ts):
@@ -23,7 +25,7 @@ interface Related {
 interface AssetDetail {
   id: string;
   metadata: Record<string, unknown> | null;
-  metadataStatus: { stale: boolean; reasons: string[]; pipeline: string } | null;
+  metadataStatus: { artifactId: string; stale: boolean; reasons: string[]; pipeline: string } | null;
   sidecars: { path: string; sha256: string; kind: string }[];
   related: Related[];
   artifacts: {
@@ -44,7 +46,7 @@ interface AssetDetail {
 interface RunJson {
   id: string;
   status: string;
-  counts: Record<string, number>;
+  counts: { done: number; reused: number; skipped: number };
   failures: { path: string; step: string; reason: string; message: string }[];
 }
 
@@ -275,8 +277,7 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
     expect(human).toMatch(/metadata: of \d+ assets both made, 0 the same, \d+ different/);
   });
 
-  it('marks the metadata stale when the sidecar is edited, and a new run refreshes it', async () => {
-    const before = await asset(F.xmpJpeg);
+  it('marks the metadata stale when the sidecar is edited', async () => {
     writeXmpSidecar(path.join(archive, F.xmpSidecar), 1);
     manifest = archiveManifest(archive);
     const [summary] = await json<{ changed: number }[]>(['catalog']);
@@ -288,6 +289,61 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
     });
     expect(stale.metadata).toMatchObject({ rating: 4 });
     expect(await cli(['asset', path.join(archive, F.xmpJpeg)])).toMatch(/Metadata is STALE/);
+  });
+
+  it('shows relations, sidecar-won fields, the zone source and staleness on the asset page', async () => {
+    const { child, url } = await startServe(home);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage({ baseURL: url });
+      const open = async (rel: string) => {
+        await page.goto(`/assets/${(await asset(rel)).id}`);
+        await page.getByTestId('metadata').waitFor();
+      };
+      await open(F.xmpJpeg);
+      for (const field of ['takenAt', 'rating', 'keywords', 'gps'])
+        expect(await page.locator(`[data-field=${field}][data-from-sidecar=true]`).count(), field).toBe(1);
+      expect(await page.locator('[data-field=make][data-from-sidecar]').count()).toBe(0);
+      expect(await page.locator('[data-field=timeZoneSource]').textContent()).toContain('the sidecar’s date');
+      expect(await page.getByTestId('metadata-stale').textContent()).toContain(
+        `sidecar ${F.xmpSidecar} changed since this metadata was made`,
+      );
+
+      await open(F.takeoutPhoto);
+      expect(await page.getByTestId('sidecars').textContent()).toContain(
+        `Google Takeout JSON: ${F.takeoutJson}`,
+      );
+      expect(await page.locator('[data-field=timeZoneSource]').textContent()).toContain('a UTC stamp');
+
+      // A Live Photo still links its video, and the video page links back.
+      await open(F.liveStill);
+      const toVideo = page.locator('[data-testid=related] li[data-relation=live-photo-video] a');
+      expect(await toVideo.textContent()).toBe(F.liveVideo);
+      await toVideo.click();
+      await page.locator('[data-testid=related] li[data-relation=live-photo-still]').waitFor();
+      expect(page.url()).toContain((await asset(F.liveVideo)).id);
+
+      await open(F.raw);
+      expect(await page.locator('[data-testid=related] li[data-relation=jpeg-twin] a').textContent()).toBe(
+        F.rawJpeg,
+      );
+      await open(F.motionPhoto);
+      expect(
+        await page.locator('[data-testid=related] li[data-relation=motion-video-of] video').count(),
+      ).toBe(1);
+    } finally {
+      await browser.close();
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+
+  it('refreshes the stale metadata in a new run, and only that', async () => {
+    const before = await asset(F.xmpJpeg);
 
     const again = await run('core@2');
     // Only the edited asset's metadata is recomputed; everything else is reused.
@@ -296,6 +352,6 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
     expect(fresh.metadata).toMatchObject({ rating: 1 });
     expect(fresh.metadata!.fromSidecar).toContain('rating');
     expect(fresh.metadataStatus).toMatchObject({ stale: false });
-    expect(fresh.sidecars[0]!.sha256).not.toBe(before.sidecars[0]!.sha256);
+    expect(fresh.metadataStatus!.artifactId).not.toBe(before.metadataStatus!.artifactId);
   });
 });
