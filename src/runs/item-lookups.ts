@@ -53,6 +53,7 @@ export class ItemLookups {
   async prefetchSidecars(assetIds: readonly string[]): Promise<void> {
     this.sidecarsByAsset.clear();
     const ids = [...new Set(assetIds)];
+    if (ids.length === 0) return;
     for (const id of ids) this.sidecarsByAsset.set(id, []);
     for (const row of await sidecarsOfAssets(this.home.db, ids)) {
       this.sidecarsByAsset.get(row.mediaAssetId)!.push({

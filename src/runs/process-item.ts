@@ -67,8 +67,9 @@ export class ItemProcessor {
   /** Reads what a claimed batch needs in a few queries instead of a few per item. */
   async prefetch(items: readonly WorkItemRow[]): Promise<void> {
     this.keys.clear();
+    // Loaded afresh for every batch (an empty batch clears what an earlier one loaded).
     const readers = items.filter((item) => this.planOf(item).readsSidecars);
-    if (readers.length > 0) await this.lookups.prefetchSidecars(readers.map((i) => i.asset_id));
+    await this.lookups.prefetchSidecars(readers.map((i) => i.asset_id));
     for (const item of items) {
       const plan = this.planOf(item);
       const sidecars = plan.readsSidecars ? await this.lookups.sidecars(item.asset_id) : [];

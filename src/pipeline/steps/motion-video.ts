@@ -5,7 +5,10 @@ import { findEmbeddedVideo } from './embedded-video.js';
 import { failureOf } from './failures.js';
 
 /** Pictures larger than this are not motion photos a phone made: not read whole into memory. */
-const MAX_BYTES = 256 * 1024 * 1024;
+const MAX_BYTES = 128 * 1024 * 1024;
+
+/** Motion photos are JPEGs (Google MicroVideo / Motion Photo, Samsung) or HEIFs (newer phones). */
+const MOTION_MIMES = /^image\/(jpeg|heic|heif)/;
 
 /** This extractor's own version: bump it when what it extracts changes (it is in the cache key). */
 const EXTRACTOR_VERSION = '1';
@@ -21,6 +24,13 @@ export const motionVideoStep: StepDefinition<z.ZodObject<Record<string, never>>>
   mediaTypes: ['image'],
   params: z.object({}),
   async run({ asset }) {
+    // Skipped without opening the file: a TIFF or a PSD is never a motion photo, and may be large.
+    if (!MOTION_MIMES.test(asset.mime ?? ''))
+      return {
+        status: 'skipped',
+        reason: 'not-a-motion-photo',
+        message: `a ${asset.mime ?? 'picture'} is no motion photo`,
+      };
     if (asset.size > MAX_BYTES)
       return { status: 'skipped', reason: 'not-a-motion-photo', message: 'too large for a motion photo' };
     try {
