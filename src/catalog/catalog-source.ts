@@ -114,7 +114,7 @@ export async function catalogSource(
     bytesHashed: 0,
     skipped: { junk: 0, symlinks: 0 },
     errors: [],
-    sidecars: { linked: 0, unmatched: 0 },
+    sidecars: { linked: 0, unmatched: 0, relinked: false },
     durationMs: 0,
   };
   const seen = new Set<number>();
@@ -264,7 +264,9 @@ export async function catalogSource(
   summary.missing = newlyMissing.length;
   summary.missingTotal = await countMissing(db, source.id);
   // After reconciliation: links are between present locations, so moves and deletions are settled first.
-  summary.sidecars = await linkSidecars(db, source.id);
+  summary.sidecars = await linkSidecars(db, source.id, {
+    namesChanged: summary.new + summary.moved + summary.missing + summary.restored > 0,
+  });
   summary.durationMs = Date.now() - started;
   await finishScan(db, scanId, now(), summary);
   return summary;

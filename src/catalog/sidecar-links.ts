@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Db } from '../store/database.js';
 import type { SidecarKind } from '../store/schema.js';
 import {
+  countSidecarLinks,
   dropLinksOfAbsentSidecars,
   mediaAtPaths,
   mediaWithPrefix,
@@ -22,12 +23,28 @@ const BATCH = 200;
 export interface SidecarLinkSummary {
   /** Sidecars now linked to a media file. */
   linked: number;
-  /** Files named like a sidecar with no media file of that name beside them. */
-  unmatched: number;
+  /** Files named like a sidecar with no media file of that name beside them; null when not relinked. */
+  unmatched: number | null;
+  /** False when the scan changed no file name, so every link stood as it was and nothing was redone. */
+  relinked: boolean;
 }
 
-export async function linkSidecars(db: Db, sourceId: number): Promise<SidecarLinkSummary> {
-  const summary: SidecarLinkSummary = { linked: 0, unmatched: 0 };
+/**
+ * `namesChanged`: the scan found a new, moved, missing or returning file. Links depend on names only (an
+ * edited sidecar keeps its location, and its new hash is read through the link), so a scan that changed
+ * none keeps them as they are: an unchanged re-scan costs one count, not a pass over every sidecar.
+ */
+export async function linkSidecars(
+  db: Db,
+  sourceId: number,
+  options: { namesChanged: boolean } = { namesChanged: true },
+): Promise<SidecarLinkSummary> {
+  if (!options.namesChanged) {
+    const linked = await countSidecarLinks(db, sourceId);
+    // A source never linked (a home from before migration 0012) is linked once, changed or not.
+    if (linked > 0) return { linked, unmatched: null, relinked: false };
+  }
+  const summary = { linked: 0, unmatched: 0, relinked: true };
   await dropLinksOfAbsentSidecars(db, sourceId);
   let afterId = 0;
   for (;;) {

@@ -101,6 +101,15 @@ export async function replaceSidecarLinks(
   });
 }
 
+export async function countSidecarLinks(db: Db, sourceId: number): Promise<number> {
+  const row = await db
+    .selectFrom('sidecar_links')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('source_id', '=', sourceId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Drops the links of sidecars that are no longer present in the source. */
 export async function dropLinksOfAbsentSidecars(db: Db, sourceId: number): Promise<void> {
   await db

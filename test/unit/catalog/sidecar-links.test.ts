@@ -54,7 +54,9 @@ describeEachDialect('sidecar links', (dialect) => {
     const sidecarsAt = async (rel: string) =>
       (await sidecarsOfAssets(home.db, [await assetAt(rel)])).map((s) => `${s.kind} ${s.path}`);
 
-    expect((await catalog()).sidecars).toEqual({ linked: 2, unmatched: 1 });
+    expect((await catalog()).sidecars).toEqual({ linked: 2, unmatched: 1, relinked: true });
+    // Nothing renamed: the links stand, nothing is redone.
+    expect((await catalog()).sidecars).toEqual({ linked: 2, unmatched: null, relinked: false });
     // Lightroom's stem-only XMP belongs to the RAW, not to the JPEG beside it.
     expect(await sidecarsAt('a/IMG_1.CR2')).toEqual(['xmp a/IMG_1.xmp']);
     expect(await sidecarsAt('a/IMG_1.JPG')).toEqual([]);
@@ -75,7 +77,7 @@ describeEachDialect('sidecar links', (dialect) => {
     const after = (await sidecarsOfAssets(home.db, [await assetAt('a/IMG_1.CR2')]))[0]!.sha256;
     expect(after).not.toBe(before);
     fs.rmSync(path.join(archive, 'c/IMG_2.jpg.json'));
-    expect((await catalog()).sidecars).toEqual({ linked: 1, unmatched: 1 });
+    expect((await catalog()).sidecars).toEqual({ linked: 1, unmatched: 1, relinked: true });
     expect(await sidecarsAt('c/IMG_2.jpg')).toEqual([]);
     expect(await home.db.selectFrom('sidecar_links').selectAll().execute()).toHaveLength(1);
   });
