@@ -192,8 +192,11 @@ export function compareRuns(
     onlyA: [...stepsA].filter((s) => !stepsB.has(s)).sort(),
     onlyB: [...stepsB].filter((s) => !stepsA.has(s)).sort(),
   };
-  const [pipelineA, pipelineB] = [a.pipeline, b.pipeline].map((p) => `${p.name}@${p.version}`);
-  if (pipelineA !== pipelineB) {
+  // Runs made by a caller that did not say (older JSON, a test's partial run) are taken as alike.
+  const [pipelineA, pipelineB] = [a, b].map((run) =>
+    (run as Partial<RunJson>).pipeline ? `${run.pipeline.name}@${run.pipeline.version}` : null,
+  );
+  if (pipelineA && pipelineB && pipelineA !== pipelineB) {
     notes.push(
       `Different pipelines (${pipelineA} and ${pipelineB})` +
         (steps.onlyA.length > 0 ? `; only ${pipelineA}: ${steps.onlyA.join(', ')}` : '') +
