@@ -31,7 +31,15 @@ export interface ArtifactJson {
     decoder: string | null;
     params: Record<string, unknown>;
     createdAt: string;
-    inputs: { assetId: string; sha256: string; artifactId?: string }[];
+    /** The asset, earlier steps' artifacts, and (core@2 metadata) the sidecars read, with `role: 'sidecar'`. */
+    inputs: {
+      assetId: string;
+      sha256: string;
+      artifactId?: string;
+      role?: 'sidecar';
+      kind?: string;
+      path?: string;
+    }[];
     worker: string;
     host: string;
     durationMs: number;
@@ -76,12 +84,17 @@ export function toArtifactJson(layout: HomeLayout, artifact: ArtifactWithLineage
  * run has produced one (or when the file has gone from the store).
  */
 export function metadataOf(layout: HomeLayout, artifacts: readonly ArtifactJson[]): unknown {
-  const candidates = artifacts.filter((a) => a.kind === 'metadata');
-  const chosen = candidates.find((a) => a.current) ?? candidates[0];
+  const chosen = shownArtifact(artifacts, 'metadata');
   if (!chosen) return null;
   try {
     return JSON.parse(readStoredArtifact(layout, chosen.path).toString('utf8')) as unknown;
   } catch {
     return null;
   }
+}
+
+/** The artifact of a kind an asset shows: its current one, else the newest (artifacts come newest first). */
+export function shownArtifact(artifacts: readonly ArtifactJson[], kind: string): ArtifactJson | undefined {
+  const candidates = artifacts.filter((a) => a.kind === kind);
+  return candidates.find((a) => a.current) ?? candidates[0];
 }

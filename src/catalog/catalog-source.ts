@@ -16,6 +16,7 @@ import { finishScan, startScan } from '../store/scans-repository.js';
 import type { LocationRow, SourceRow } from '../store/schema.js';
 import { sourceFilePath } from './file-names.js';
 import { detectMediaKind } from './media-type.js';
+import { linkSidecars, type SidecarLinkSummary } from './sidecar-links.js';
 import { hashSourceFile, isLocalFilesystem, SourceReadError, type SourcePath } from './source-reader.js';
 import { walkSource } from './walk-source.js';
 
@@ -43,6 +44,8 @@ export interface CatalogSummary {
   bytesHashed: number;
   skipped: { junk: number; symlinks: number };
   errors: CatalogError[];
+  /** Sidecars linked to their media files after this scan (core@2 reads them). */
+  sidecars: SidecarLinkSummary;
   durationMs: number;
 }
 
@@ -111,6 +114,7 @@ export async function catalogSource(
     bytesHashed: 0,
     skipped: { junk: 0, symlinks: 0 },
     errors: [],
+    sidecars: { linked: 0, unmatched: 0, relinked: false },
     durationMs: 0,
   };
   const seen = new Set<number>();
@@ -259,6 +263,10 @@ export async function catalogSource(
   await markMissing(db, newlyMissing, now());
   summary.missing = newlyMissing.length;
   summary.missingTotal = await countMissing(db, source.id);
+  // After reconciliation: links are between present locations, so moves and deletions are settled first.
+  summary.sidecars = await linkSidecars(db, source.id, {
+    namesChanged: summary.new + summary.moved + summary.missing + summary.restored > 0,
+  });
   summary.durationMs = Date.now() - started;
   await finishScan(db, scanId, now(), summary);
   return summary;

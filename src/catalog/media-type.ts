@@ -151,3 +151,14 @@ export async function detectMediaKind(head: Buffer, fileName: string): Promise<M
   }
   return { mediaType: 'other', mime: sniffed.mime };
 }
+
+/** Every extension (lower case) named here as a picture or a video: what a sidecar's name may complete. */
+export const MEDIA_EXTENSIONS: readonly string[] = [
+  ...Object.keys(IMAGE_EXTENSIONS),
+  ...Object.keys(VIDEO_EXTENSIONS),
+];
+
+/** A camera RAW format, by extension (`cr2`, `NEF`). */
+export function isRawExtension(ext: string): boolean {
+  return RAW_EXTENSIONS.has(ext.toLowerCase());
+}

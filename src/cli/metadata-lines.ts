@@ -72,6 +72,18 @@ export function metadataLines(m: Record<string, unknown>): string[] {
     ['size', width !== undefined && height !== undefined ? `${width} × ${height} px` : undefined],
     ['duration', num(m.durationSec) !== undefined ? duration(num(m.durationSec)!) : undefined],
     ['type', text(m.mimeType)],
+    ['rating', num(m.rating) !== undefined ? String(num(m.rating)) : undefined],
+    [
+      'keywords',
+      Array.isArray(m.keywords) && m.keywords.length > 0 ? m.keywords.map(text).join(', ') : undefined,
+    ],
+    // core@2: the fields a sidecar (XMP edit, Takeout JSON) decided.
+    [
+      'from sidecar',
+      Array.isArray(m.fromSidecar) && m.fromSidecar.length > 0
+        ? m.fromSidecar.map(text).join(', ')
+        : undefined,
+    ],
   ];
   return table(rows.filter((row): row is [string, string] => row[1] !== undefined)).split('\n');
 }

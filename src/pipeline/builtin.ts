@@ -1,4 +1,4 @@
-import { corePipeline } from './core.js';
+import { core2Pipeline, corePipeline } from './core.js';
 import { listPipelines, registerPipeline } from './registry.js';
 
 /**
@@ -7,7 +7,7 @@ import { listPipelines, registerPipeline } from './registry.js';
  */
 export function registerBuiltinPipelines(): void {
   const registered = new Set(listPipelines().map((p) => `${p.name}@${p.version}`));
-  for (const pipeline of [corePipeline]) {
+  for (const pipeline of [corePipeline, core2Pipeline]) {
     if (!registered.has(`${pipeline.name}@${pipeline.version}`)) registerPipeline(pipeline);
   }
 }

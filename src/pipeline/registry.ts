@@ -25,12 +25,14 @@ export function listPipelines(): PipelineDefinition[] {
   return [...pipelines.values()].sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
 }
 
-/** `core` means the newest version of core; `core@1` means exactly that one. */
+/** `core` means the newest version of core (that may be picked by name); `core@1` means exactly that one. */
 export function findPipeline(ref: string): PipelineDefinition {
   const [name, versionText] = ref.split('@');
   const candidates = listPipelines().filter((p) => p.name === name);
   const found =
-    versionText === undefined ? candidates.at(-1) : candidates.find((p) => String(p.version) === versionText);
+    versionText === undefined
+      ? candidates.filter((p) => p.pickedByName !== false).at(-1)
+      : candidates.find((p) => String(p.version) === versionText);
   if (!found) {
     const known = listPipelines().map((p) => `${p.name}@${p.version}`);
     throw new ArchivistError('usage', `unknown pipeline "${ref}"`, {

@@ -34,6 +34,19 @@ export interface StepInput {
   sha256: string;
 }
 
+/** A sidecar linked to the asset by the catalog (src/catalog/sidecar-links.ts), for steps that read them. */
+export interface SidecarInput {
+  kind: 'xmp' | 'takeout-json';
+  /** Absolute path to open with openOriginal; `path` is what a person knows it by (source-relative). */
+  file: string;
+  path: string;
+  /** The content hash the catalog recorded: an input of the item, so an edit makes its result stale. */
+  sha256: string;
+  size: number;
+  mtimeNs: string;
+  inode: string;
+}
+
 export interface StepContext<P> {
   asset: {
     id: string;
@@ -49,6 +62,8 @@ export interface StepContext<P> {
   params: P;
   /** Artifacts of earlier steps this step declared in `needs`. */
   inputs: readonly StepInput[];
+  /** The asset's sidecars, for a step with `readsSidecars` (else empty). */
+  sidecars: readonly SidecarInput[];
   /** Aborted on cancel or timeout: kill child tools when it fires. */
   signal: AbortSignal;
   /** A scratch directory under the home, private to this worker process; remove what you no longer need (it is deleted when the worker exits). */
@@ -105,6 +120,11 @@ export interface StepDefinition<Params extends z.ZodObject<any> = z.ZodObject<an
   params: Params;
   /** Earlier steps whose artifacts are inputs: this step's item waits until they are done. */
   needs?: readonly string[];
+  /**
+   * The step reads the asset's sidecars (XMP, Takeout JSON): their hashes join its cache key and lineage
+   * inputs, so an edited sidecar makes its artifact stale and a new run recomputes it.
+   */
+  readsSidecars?: boolean;
   run(context: StepContext<z.infer<Params>>): Promise<StepOutcome>;
 }
 
@@ -112,5 +132,11 @@ export interface PipelineDefinition {
   name: string;
   version: number;
   description: string;
+  /**
+   * False: a bare name (`core`) does not pick this version even when it is the newest; it is run by its
+   * full reference (`core@2`). For a new version that scripts written for the previous one must not get
+   * by surprise.
+   */
+  pickedByName?: boolean;
   steps: readonly StepDefinition[];
 }

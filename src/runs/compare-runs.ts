@@ -39,6 +39,32 @@ export interface RunComparison {
   moreReliable: string | null;
   /** Why a verdict is missing or what it rests on, in words. */
   notes: string[];
+  /** Steps only one of the runs has (two pipeline versions: `core@1` and `core@2`). */
+  steps: { onlyA: string[]; onlyB: string[] };
+  /**
+   * Per step both ran: of the assets both made an artifact for, how many got the same bytes and how many
+   * differ (a new metadata schema differs everywhere; a reused thumbnail is the same).
+   */
+  outputs: Record<string, { compared: number; same: number; differ: number }>;
+}
+
+function stepsOf(items: readonly ItemOutcome[]): Set<string> {
+  return new Set(items.map((item) => item.step));
+}
+
+function outputsCompared(a: readonly ItemOutcome[], b: readonly ItemOutcome[]): RunComparison['outputs'] {
+  const hashes = new Map<string, string>();
+  for (const item of a) if (item.sha256) hashes.set(`${item.step}\0${item.assetId}`, item.sha256);
+  const outputs: RunComparison['outputs'] = {};
+  for (const item of b) {
+    const theirs = item.sha256 ? hashes.get(`${item.step}\0${item.assetId}`) : undefined;
+    if (!theirs) continue;
+    const entry = (outputs[item.step] ??= { compared: 0, same: 0, differ: 0 });
+    entry.compared++;
+    if (theirs === item.sha256) entry.same++;
+    else entry.differ++;
+  }
+  return outputs;
 }
 
 function flatten(value: Record<string, Record<string, unknown>>): Map<string, unknown> {
@@ -161,9 +187,29 @@ export function compareRuns(
     faster = perItem.a < perItem.b ? a.id : b.id;
   }
 
+  const [stepsA, stepsB] = [stepsOf(outcomes.a), stepsOf(outcomes.b)];
+  const steps = {
+    onlyA: [...stepsA].filter((s) => !stepsB.has(s)).sort(),
+    onlyB: [...stepsB].filter((s) => !stepsA.has(s)).sort(),
+  };
+  // Runs made by a caller that did not say (older JSON, a test's partial run) are taken as alike.
+  const [pipelineA, pipelineB] = [a, b].map((run) =>
+    (run as Partial<RunJson>).pipeline ? `${run.pipeline.name}@${run.pipeline.version}` : null,
+  );
+  if (pipelineA && pipelineB && pipelineA !== pipelineB) {
+    notes.push(
+      `Different pipelines (${pipelineA} and ${pipelineB})` +
+        (steps.onlyA.length > 0 ? `; only ${pipelineA}: ${steps.onlyA.join(', ')}` : '') +
+        (steps.onlyB.length > 0 ? `; only ${pipelineB}: ${steps.onlyB.join(', ')}` : '') +
+        '.',
+    );
+  }
+
   return {
     a,
     b,
+    steps,
+    outputs: outputsCompared(outcomes.a, outcomes.b),
     scopeLabels: { a: scopeLabel(a), b: scopeLabel(b) },
     scope,
     params: diff(flatten(a.params), flatten(b.params)),

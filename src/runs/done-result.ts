@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { StoredFile } from '../artifacts/artifact-store.js';
-import type { StepDefinition, StepInput } from '../pipeline/step.js';
+import type { SidecarInput, StepDefinition, StepInput } from '../pipeline/step.js';
 import type { RunRow } from '../store/schema.js';
 import type { DoneResult } from './finish-work-item.js';
 import { newArtifactId } from './run-id.js';
@@ -15,6 +15,8 @@ export interface DoneFacts {
   decoder?: string | undefined;
   params: Record<string, unknown>;
   inputs: readonly StepInput[];
+  /** The sidecars the step read (their hashes are in the cache key): lineage names each one. */
+  sidecars?: readonly SidecarInput[];
   cacheKey: string;
   mime: string;
   durationMs: number;
@@ -56,6 +58,14 @@ export function doneResult(facts: DoneFacts, stored: StoredFile | null): DoneRes
         inputs: [
           { assetId, sha256: assetId },
           ...facts.inputs.map((input) => ({ assetId, sha256: input.sha256, artifactId: input.artifactId })),
+          // A sidecar is an asset of its own (its bytes); `role` and `path` say what it was to this item.
+          ...(facts.sidecars ?? []).map((sidecar) => ({
+            assetId: sidecar.sha256,
+            sha256: sidecar.sha256,
+            role: 'sidecar' as const,
+            kind: sidecar.kind,
+            path: sidecar.path,
+          })),
         ],
         worker: facts.workerId,
         host: os.hostname(),

@@ -1,10 +1,13 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { artifactFileExists } from '../artifacts/artifact-store.js';
 import { pathText, sourceFilePath } from '../catalog/file-names.js';
 import type { SourcePath } from '../catalog/source-reader.js';
 import type { Home } from '../home/home.js';
 import { artifactsByCacheKeys, type ReuseCandidate } from '../store/artifacts-repository.js';
 import { assetRows, presentLocations } from '../store/assets-repository.js';
+import { sidecarsOfAssets } from '../store/sidecars-repository.js';
+import type { SidecarInput } from '../pipeline/step.js';
 import type { AssetRow, RunRow } from '../store/schema.js';
 
 /**
@@ -31,6 +34,7 @@ export class ItemLookups {
   private readonly assets = new Map<string, AssetRow>();
   private readonly files = new Map<string, FileLookup>();
   private readonly candidates = new Map<string, ReuseCandidate[]>();
+  private readonly sidecarsByAsset = new Map<string, SidecarInput[]>();
 
   constructor(
     private readonly home: Home,
@@ -50,6 +54,33 @@ export class ItemLookups {
     for (const key of cacheKeys) this.candidates.set(key, []);
     for (const row of await artifactsByCacheKeys(this.home.db, cacheKeys))
       this.candidates.get(row.cache_key)!.push(row);
+  }
+
+  /** Loads the sidecars of these assets (one query), for steps that read them. */
+  async prefetchSidecars(assetIds: readonly string[]): Promise<void> {
+    this.sidecarsByAsset.clear();
+    const ids = [...new Set(assetIds)];
+    if (ids.length === 0) return;
+    for (const id of ids) this.sidecarsByAsset.set(id, []);
+    for (const row of await sidecarsOfAssets(this.home.db, ids)) {
+      this.sidecarsByAsset.get(row.mediaAssetId)!.push({
+        kind: row.kind,
+        file: path.join(row.root, ...row.path.split('/')),
+        path: row.path,
+        sha256: row.sha256,
+        size: row.size,
+        mtimeNs: row.mtimeNs,
+        inode: row.inode,
+      });
+    }
+  }
+
+  /** The asset's sidecars as the catalog links them now. */
+  async sidecars(assetId: string): Promise<SidecarInput[]> {
+    const known = this.sidecarsByAsset.get(assetId);
+    if (known) return known;
+    await this.prefetchSidecars([assetId]);
+    return this.sidecarsByAsset.get(assetId) ?? [];
   }
 
   async asset(id: string): Promise<AssetRow> {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { pathText } from '../catalog/file-names.js';
 import { pathForTools, SourceReadError, type ToolPath } from '../catalog/source-reader.js';
 import { storeArtifactFile } from '../artifacts/artifact-store.js';
-import type { StepInput, StepOutcome, StepOutput } from '../pipeline/step.js';
+import type { SidecarInput, StepInput, StepOutcome, StepOutput } from '../pipeline/step.js';
 import { RETRYABLE_REASONS } from '../pipeline/step.js';
 import { transitionRun } from '../store/runs-repository.js';
 import type { AssetRow, WorkItemRow } from '../store/schema.js';
@@ -35,6 +35,7 @@ interface Job {
   plan: StepPlan;
   asset: AssetRow;
   inputs: StepInput[];
+  sidecars: SidecarInput[];
   cacheKey: string;
   started: number;
   /** Aborts the step: the run's cancel (after the grace), the item's timeout, or a lost lease. */
@@ -72,10 +73,23 @@ export class ItemProcessor {
   /** Reads what a claimed batch needs in a few queries instead of a few per item. */
   async prefetch(items: readonly WorkItemRow[]): Promise<void> {
     this.keys.clear();
+    // Loaded afresh for every batch (an empty batch clears what an earlier one loaded).
+    const readers = items.filter((item) => this.planOf(item).readsSidecars);
+    await this.lookups.prefetchSidecars(readers.map((i) => i.asset_id));
     for (const item of items) {
       const plan = this.planOf(item);
+      const sidecars = plan.readsSidecars ? await this.lookups.sidecars(item.asset_id) : [];
       // An item with inputs has a key only once they exist (made by earlier items).
-      if (plan.needs.length === 0) this.keys.set(item.id, cacheKeyOfItem(plan, item.asset_id));
+      if (plan.needs.length === 0)
+        this.keys.set(
+          item.id,
+          cacheKeyOfItem(
+            plan,
+            item.asset_id,
+            [],
+            sidecars.map((s) => s.sha256),
+          ),
+        );
     }
     await this.lookups.prefetch(
       items.map((i) => i.asset_id),
@@ -138,14 +152,16 @@ export class ItemProcessor {
       file: path.join(this.context.home.layout.artifacts, ...row.path.split('/')),
       sha256: row.sha256,
     }));
+    const sidecars = plan.readsSidecars ? await this.lookups.sidecars(asset.id) : [];
     const cacheKey =
       this.keys.get(item.id) ??
       cacheKeyOfItem(
         plan,
         asset.id,
         inputs.map((i) => i.sha256),
+        sidecars.map((s) => s.sha256),
       );
-    return { item, plan, asset, inputs, cacheKey, started, abort };
+    return { item, plan, asset, inputs, sidecars, cacheKey, started, abort };
   }
 
   /** An identical artifact (same cache key) that this run may use: done, without running the step. */
@@ -223,6 +239,7 @@ export class ItemProcessor {
         },
         params: job.plan.params,
         inputs: job.inputs,
+        sidecars: job.sidecars,
         signal: job.abort.signal,
         scratchDir: this.scratchDir,
       });
@@ -368,6 +385,7 @@ export class ItemProcessor {
       decoder,
       params: job.plan.params,
       inputs: job.inputs,
+      sidecars: job.sidecars,
       cacheKey: job.cacheKey,
       mime,
       durationMs: this.elapsed(job),

@@ -30,6 +30,8 @@ export interface StepPlan {
   params: Record<string, unknown>;
   /** The earlier steps whose artifacts it needs (none: its cache key is known at claim time). */
   needs: readonly string[];
+  /** It reads the asset's sidecars: their hashes are part of its key (known once they are looked up). */
+  readsSidecars: boolean;
 }
 
 /** Every step's plan; tool versions are asked once and all at once (each may start a program). */
@@ -43,19 +45,28 @@ export async function planSteps(pipeline: PipelineDefinition, run: RunRow): Prom
         tool: { name: step.tool.name, version: await step.tool.version() },
         params: params[step.name] ?? {},
         needs: step.needs ?? [],
+        readsSidecars: step.readsSidecars === true,
       },
     ]),
   );
   return new Map(plans);
 }
 
-/** The cache key of an item: its step's plan applied to the asset's content and its inputs' content. */
-export function cacheKeyOfItem(plan: StepPlan, assetId: string, inputSha256: readonly string[] = []): string {
+/**
+ * The cache key of an item: its step's plan applied to the asset's content, its inputs' content and, for
+ * a step that reads them, its sidecars' content (marked, so a sidecar hash never poses as an input).
+ */
+export function cacheKeyOfItem(
+  plan: StepPlan,
+  assetId: string,
+  inputSha256: readonly string[] = [],
+  sidecarSha256: readonly string[] = [],
+): string {
   return cacheKeyOf({
     step: plan.step.name,
     tool: plan.tool,
     params: plan.params,
-    inputSha256: [assetId, ...inputSha256],
+    inputSha256: [assetId, ...inputSha256, ...sidecarSha256.map((sha) => `sidecar:${sha}`)],
   });
 }
 

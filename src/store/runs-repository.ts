@@ -185,13 +185,16 @@ export interface ItemOutcome {
   assetId: string;
   step: string;
   status: WorkItemRow['status'];
+  /** The content hash of the item's artifact (made or reused), null when it has none. */
+  sha256?: string | null;
 }
 
 export async function itemOutcomesOfRun(db: Db, runId: string): Promise<ItemOutcome[]> {
   return db
     .selectFrom('work_items')
-    .select(['asset_id as assetId', 'step', 'status'])
-    .where('run_id', '=', runId)
+    .leftJoin('artifacts', 'artifacts.id', 'work_items.artifact_id')
+    .select(['work_items.asset_id as assetId', 'work_items.step', 'work_items.status', 'artifacts.sha256'])
+    .where('work_items.run_id', '=', runId)
     .execute();
 }
 /**

@@ -16,6 +16,7 @@ export interface Database {
   lineage: LineageTable;
   work_items: WorkItemsTable;
   run_workers: RunWorkersTable;
+  sidecar_links: SidecarLinksTable;
 }
 
 export interface MetaTable {
@@ -198,3 +199,13 @@ export type WorkItemRow = Selectable<WorkItemsTable>;
 export type ArtifactRow = Selectable<ArtifactsTable>;
 export type LineageRow = Selectable<LineageTable>;
 export type CollectionRow = Selectable<CollectionsTable>;
+
+export type SidecarKind = 'xmp' | 'takeout-json';
+
+/** A sidecar location linked to its media file's location (migration 0012, src/catalog/sidecar-links.ts). */
+export interface SidecarLinksTable {
+  sidecar_location_id: number;
+  media_location_id: number;
+  kind: SidecarKind;
+  source_id: number;
+}

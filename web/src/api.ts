@@ -4,6 +4,7 @@ import type { ErrorBody } from '../../src/api/http-errors.js';
 import type { AssetListItem } from '../../src/api/routes/assets.js';
 import type { ProgressSnapshot } from '../../src/api/routes/run-events.js';
 import type { ArtifactJson } from '../../src/artifacts/artifact-json.js';
+import type { AssetDetail } from '../../src/catalog/asset-detail.js';
 import type { AssetJson } from '../../src/catalog/asset-json.js';
 import type { RunComparison } from '../../src/runs/compare-runs.js';
 import type { FailureJson, RunJson } from '../../src/runs/run-json.js';
@@ -21,7 +22,8 @@ export type {
   StepCounts,
 };
 
-export type AssetDetail = AssetJson & { artifacts: ArtifactJson[]; metadata: unknown };
+/** `GET /api/assets/:id`: the same document as `archivist asset --json` (src/catalog/asset-detail.ts). */
+export type { AssetDetail };
 
 export interface AssetPage {
   total: number;

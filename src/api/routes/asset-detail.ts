@@ -1,12 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { metadataOf, toArtifactJson } from '../../artifacts/artifact-json.js';
+import { assetDetail } from '../../catalog/asset-detail.js';
 import { toAssetJson } from '../../catalog/asset-json.js';
 import { sourceFilePath } from '../../catalog/file-names.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { openSourceFile, SourceReadError } from '../../catalog/source-reader.js';
 import { ArchivistError } from '../../errors.js';
-import { artifactsOfAsset } from '../../store/artifacts-repository.js';
 import type { AssetWithLocations } from '../../store/assets-repository.js';
 import { workItemsOfAsset } from '../../store/runs-repository.js';
 import type { ApiContext } from '../context.js';
@@ -29,10 +28,7 @@ export function registerAssetDetailRoutes(app: FastifyInstance, ctx: ApiContext)
     return findAsset(home, ref.toLowerCase(), home.layout.root);
   };
 
-  const assetJson = async (asset: AssetWithLocations) => {
-    const artifacts = (await artifactsOfAsset(home.db, asset.id)).map((a) => toArtifactJson(home.layout, a));
-    return { ...toAssetJson(asset), artifacts, metadata: metadataOf(home.layout, artifacts) };
-  };
+  const assetJson = (asset: AssetWithLocations) => assetDetail(home, asset);
 
   app.get('/api/assets/:ref', async (request) => assetJson(await byId(request.params)));
 

@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
-import { metadataOf, toArtifactJson, type ArtifactJson } from '../../artifacts/artifact-json.js';
-import { toAssetJson, type AssetJson } from '../../catalog/asset-json.js';
-import { artifactsOfAsset } from '../../store/artifacts-repository.js';
+import { assetDetail, type AssetDetail } from '../../catalog/asset-detail.js';
 import { findAsset } from '../../catalog/find-asset.js';
 import { metadataLines } from '../metadata-lines.js';
 import { emit, formatBytes, table, type GlobalOptions } from '../output.js';
 import { printable } from '../printable.js';
 import { withHome } from '../with-home.js';
 
-function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJson[] }): string {
+function describe(asset: AssetDetail): string {
   const lines = [
     `Asset ${asset.id}`,
     table([
@@ -34,6 +32,24 @@ function describe(asset: AssetJson & { metadata: unknown; artifacts: ArtifactJso
   if (asset.artifacts.some((a) => a.current)) {
     lines.push('  (* current: the artifact this asset shows now; the others are older or sandbox results)');
   }
+  if (asset.sidecars.length > 0) {
+    lines.push(`Sidecars (${asset.sidecars.length}):`);
+    for (const s of asset.sidecars)
+      lines.push(`  ${s.kind.padEnd(12)} ${printable(s.source)}:${printable(s.path)}  ${s.sha256}`);
+  }
+  if (asset.metadataStatus?.stale) {
+    lines.push(`Metadata is STALE (a new run recomputes it):`);
+    for (const reason of asset.metadataStatus.reasons) lines.push(`  ${printable(reason)}`);
+  } else if (asset.metadataStatus && asset.metadataStatus.reasons.length > 0) {
+    for (const reason of asset.metadataStatus.reasons) lines.push(`Note: ${printable(reason)}`);
+  }
+  if (asset.related.length > 0) {
+    lines.push(`Related (${asset.related.length}):`);
+    for (const r of asset.related)
+      lines.push(
+        `  ${r.relation.padEnd(16)} ${r.artifactId ? `artifact ${r.artifactId}` : r.assetId}${r.path ? `  ${printable(r.path)}` : ''}`,
+      );
+  }
   if (asset.metadata && typeof asset.metadata === 'object') {
     lines.push('Metadata:');
     lines.push(...metadataLines(asset.metadata as Record<string, unknown>).map((line) => `  ${line}`));
@@ -49,10 +65,7 @@ export function registerAsset(program: Command): void {
       const options = command.optsWithGlobals<GlobalOptions>();
       await withHome(options, async (home) => {
         const asset = await findAsset(home, ref, process.cwd());
-        const artifacts = (await artifactsOfAsset(home.db, asset.id)).map((a) =>
-          toArtifactJson(home.layout, a),
-        );
-        const json = { ...toAssetJson(asset), artifacts, metadata: metadataOf(home.layout, artifacts) };
+        const json = await assetDetail(home, asset);
         emit(options, json, () => describe(json));
       });
     });

@@ -14,6 +14,8 @@ function describe(summary: CatalogSummary): string {
     `  new ${summary.new}, changed ${summary.changed}, unchanged ${summary.unchanged}, moved ${summary.moved}, ` +
       `missing ${summary.missing}, back ${summary.restored}`,
   ];
+  if (summary.sidecars.linked > 0)
+    lines.push(`  ${plural(summary.sidecars.linked, 'sidecar')} linked to their media files`);
   if (summary.missingTotal > summary.missing)
     lines.push(`  ${plural(summary.missingTotal, 'location')} missing in all (kept, marked missing)`);
   if (summary.skipped.junk + summary.skipped.symlinks > 0) {

@@ -54,6 +54,9 @@ function describe(c: RunComparison): string {
     '',
     `Faster per item: ${c.faster ?? 'no clear difference'}.  More reliable: ${c.moreReliable ?? 'no clear difference'}.`,
     ...c.notes,
+    ...Object.entries(c.outputs).map(
+      ([step, o]) => `${step}: of ${o.compared} assets both made, ${o.same} the same, ${o.differ} different.`,
+    ),
     c.params.length === 0 ? 'Same params.' : `Params differ in ${c.params.map((d) => d.key).join(', ')}.`,
   ].join('\n');
 }

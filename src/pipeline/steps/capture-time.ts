@@ -22,7 +22,7 @@ export const CAPTURE_TAGS = [
 const GROUP_ORDER = ['Composite', 'EXIF', 'QuickTime', 'XMP', 'MakerNotes'];
 
 /** QuickTime's own date fields are UTC by the format's definition (seconds since 1904 UTC). */
-const QUICKTIME_UTC_TAGS = new Set(['CreateDate', 'ModifyDate', 'MediaCreateDate', 'TrackCreateDate']);
+export const QUICKTIME_UTC_TAGS = new Set(['CreateDate', 'ModifyDate', 'MediaCreateDate', 'TrackCreateDate']);
 
 export interface CaptureTime {
   /** ISO 8601 with the offset of its zone; `Z` when the zone is unknown (the wall clock, written as UTC). */
@@ -93,7 +93,7 @@ export function parseOffset(text: unknown): number | null {
   return minutes > 14 * 60 ? null : (match[1] === '-' ? -1 : 1) * minutes;
 }
 
-function formatOffset(minutes: number): string {
+export function formatOffset(minutes: number): string {
   const sign = minutes < 0 ? '-' : '+';
   const abs = Math.abs(minutes);
   return `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
@@ -125,7 +125,7 @@ function byName(tags: RawTags): Map<string, TagValue[]> {
 }
 
 /** Every value of tag `name` in any group, the trusted groups first. */
-function valuesOf(tags: RawTags, name: string): TagValue[] {
+export function valuesOf(tags: RawTags, name: string): TagValue[] {
   const found = [...(byName(tags).get(name) ?? [])];
   const rank = (group: string) =>
     GROUP_ORDER.includes(group) ? GROUP_ORDER.indexOf(group) : GROUP_ORDER.length;
@@ -133,7 +133,7 @@ function valuesOf(tags: RawTags, name: string): TagValue[] {
 }
 
 /** The offset tag that belongs with the winning date, then any other offset the file states. */
-function statedOffset(tags: RawTags, winner: string): number | null {
+export function statedOffset(tags: RawTags, winner: string): number | null {
   const order =
     winner === 'CreateDate'
       ? ['OffsetTimeDigitized', 'OffsetTimeOriginal', 'OffsetTime']
@@ -177,7 +177,7 @@ function render(moment: DateTime, zone: Zone | null, label: string | null, sourc
  * The zone of a value with a stated offset: the place's IANA zone when it agrees with the offset at that
  * instant (a name says more than a number: DST, history), else the offset itself.
  */
-function zoneForOffset(
+export function zoneForOffset(
   moment: DateTime,
   offset: number,
   placeZone: string | null,

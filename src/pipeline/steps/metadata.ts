@@ -8,7 +8,7 @@ import { mainVideoStream, probeMedia, type FfprobeResult } from '../tools/ffprob
 import { tailOf, ToolError } from '../tools/tool.js';
 import { CAPTURE_TAGS } from './capture-time.js';
 import { failed, failureOf } from './failures.js';
-import { normalizeMetadata } from './normalize-metadata.js';
+import { normalizeMetadata, type MetadataInput } from './normalize-metadata.js';
 
 const MetadataParams = z.object({});
 
@@ -84,32 +84,55 @@ function unreadable(
   return hasSize || hasFacts ? null : `no readable metadata (${type}${warning})`;
 }
 
-export const metadataStep: StepDefinition<typeof MetadataParams> = {
-  name: 'metadata',
-  tool: { name: 'exiftool', version: metadataToolVersion },
-  artifactKind: 'metadata',
-  mediaTypes: ['image', 'video'],
-  params: MetadataParams,
-  async run({ asset, signal, scratchDir }) {
-    try {
-      // Opened once, checked against the catalog, and read by exiftool and ffprobe through this descriptor.
-      return await withOriginal(
-        asset.file,
-        { size: asset.size, sha256: asset.id, mtimeNs: asset.mtimeNs ?? null, inode: asset.inode ?? null },
-        (original) => metadataOf(asset, original, signal, scratchDir),
-      );
-    } catch (error) {
-      return failureOf(error, 'no-metadata');
-    }
-  },
-};
+/** Turns what the tools read into the artifact's JSON: one per pipeline version's metadata schema. */
+export type Normalizer = (input: MetadataInput, context: StepContext<unknown>) => Promise<unknown>;
+
+/**
+ * The metadata step with a given normalizer: `core@1`'s (below) and `core@2`'s (metadata-v2.ts) read the
+ * file the same way and differ only in what they make of it.
+ */
+export function makeMetadataStep(options: {
+  toolVersion: () => Promise<string>;
+  normalize: Normalizer;
+  readsSidecars?: boolean;
+}): StepDefinition<typeof MetadataParams> {
+  return {
+    name: 'metadata',
+    tool: { name: 'exiftool', version: options.toolVersion },
+    artifactKind: 'metadata',
+    mediaTypes: ['image', 'video'],
+    params: MetadataParams,
+    ...(options.readsSidecars ? { readsSidecars: true } : {}),
+    async run(context) {
+      const { asset } = context;
+      try {
+        // Opened once, checked against the catalog, and read by exiftool and ffprobe through this descriptor.
+        return await withOriginal(
+          asset.file,
+          { size: asset.size, sha256: asset.id, mtimeNs: asset.mtimeNs ?? null, inode: asset.inode ?? null },
+          (original) => metadataOf(context, original, options.normalize),
+        );
+      } catch (error) {
+        return failureOf(error, 'no-metadata');
+      }
+    },
+  };
+}
+
+export const metadataStep = makeMetadataStep({
+  toolVersion: metadataToolVersion,
+  normalize: (input) => Promise.resolve(normalizeMetadata(input)),
+});
+
+/** The version of the tools the step runs (both shape the artifact): exported for core@2's key. */
+export { metadataToolVersion };
 
 async function metadataOf(
-  asset: StepContext<unknown>['asset'],
+  context: StepContext<unknown>,
   original: OriginalFile,
-  signal: AbortSignal,
-  scratchDir: string,
+  normalize: Normalizer,
 ): Promise<StepOutcome> {
+  const { asset, signal, scratchDir } = context;
   let tags: RawTags;
   try {
     tags = withCatalogName(await readTags(await original.namedPath(scratchDir), signal), asset.file);
@@ -144,13 +167,10 @@ async function metadataOf(
       typeof tags['ExifTool:Warning'] === 'string' ? `exiftool: ${tags['ExifTool:Warning']}` : '';
     return failed('no-metadata', why, tailOf([probeTail ?? '', warnings].join('\n')) || undefined);
   }
-  const metadata = normalizeMetadata({
-    tags,
-    mediaType: asset.mediaType,
-    mime: asset.mime,
-    probe,
-    probeError,
-  });
+  const metadata = await normalize(
+    { tags, mediaType: asset.mediaType, mime: asset.mime, probe, ...(probeError ? { probeError } : {}) },
+    context,
+  );
   return {
     status: 'done',
     output: {

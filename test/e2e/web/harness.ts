@@ -140,7 +140,7 @@ export interface WebFixture {
   close(): Promise<void>;
 }
 
-function startServe(home: string): Promise<{ child: ChildProcess; url: string }> {
+export function startServe(home: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [CLI, '--home', home, 'serve', '--port', '0'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ARCHIVIST_HOME: '', ARCHIVIST_PIPELINE_MODULES: WEB_PIPELINES },

@@ -45,7 +45,12 @@ export function context<P>(
   file: string,
   mediaType: MediaType,
   params: P,
-  options: { mime?: string | null; signal?: AbortSignal; scratchDir?: string } = {},
+  options: {
+    mime?: string | null;
+    signal?: AbortSignal;
+    scratchDir?: string;
+    sidecars?: StepContext<P>['sidecars'];
+  } = {},
 ): StepContext<P> {
   // As the catalog would record it: the steps check the file against these before using it.
   const content = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
@@ -59,6 +64,7 @@ export function context<P>(
     },
     params,
     inputs: [],
+    sidecars: options.sidecars ?? [],
     signal: options.signal ?? new AbortController().signal,
     scratchDir: options.scratchDir ?? testScratch(),
   };

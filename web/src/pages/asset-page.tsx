@@ -13,9 +13,10 @@ const VIEWABLE = /^(image\/(jpeg|png|gif|webp|avif|bmp)|video\/(mp4|webm|ogg))$/
 
 function Preview({ asset }: { asset: AssetDetail }) {
   const [full, setFull] = useState(false);
-  const thumb =
-    asset.artifacts.find((a) => a.kind === 'thumbnail' && a.current) ??
-    asset.artifacts.find((a) => a.kind === 'thumbnail');
+  // core@2's large preview where there is one (HEIC, RAW and video frames shown large), else the thumbnail.
+  const shown = (kind: string) =>
+    asset.artifacts.find((a) => a.kind === kind && a.current) ?? asset.artifacts.find((a) => a.kind === kind);
+  const thumb = shown('preview') ?? shown('thumbnail');
   const present = asset.locations.some((l) => l.status === 'present');
   const viewable = asset.mime !== null && VIEWABLE.test(asset.mime) && present;
   // The server sends originals as attachments (an archived HTML file must never open as a page of this
@@ -42,6 +43,68 @@ function Preview({ asset }: { asset: AssetDetail }) {
       )}
       {present && <a href={originalUrl(asset.id)}>Download the original</a>}
     </div>
+  );
+}
+
+const RELATIONS: Record<string, string> = {
+  'live-photo-video': 'Live Photo video',
+  'live-photo-still': 'Live Photo still',
+  'raw-twin': 'RAW twin',
+  'jpeg-twin': 'JPEG twin',
+  'motion-video-of': 'Motion photo video',
+};
+
+/** The files that belong with this one (core@2), each a link; a motion photo's video plays here. */
+function Related({ asset }: { asset: AssetDetail }) {
+  if (asset.related.length === 0) return null;
+  return (
+    <>
+      <h2>Belongs with</h2>
+      <ul className="related" data-testid="related">
+        {asset.related.map((r) => (
+          <li key={`${r.relation}-${r.assetId}-${r.artifactId ?? ''}`} data-relation={r.relation}>
+            <b>{RELATIONS[r.relation] ?? r.relation}</b>{' '}
+            {r.artifactId ? (
+              <video src={artifactFileUrl(r.artifactId)} controls loop muted className="motion-video" />
+            ) : (
+              <Link href={`/assets/${r.assetId}`}>{r.path ?? r.assetId}</Link>
+            )}
+            {r.by && (
+              <span className="muted">
+                {' '}
+                (by {r.by === 'content-identifier' ? 'content identifier' : 'name and capture time'})
+              </span>
+            )}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+/** The sidecars the catalog linked, and whether the metadata shown was made from them as they are now. */
+function Sidecars({ asset }: { asset: AssetDetail }) {
+  const status = asset.metadataStatus;
+  if (asset.sidecars.length === 0 && !status?.stale) return null;
+  return (
+    <>
+      <h2>Sidecars ({asset.sidecars.length})</h2>
+      {status?.stale && (
+        <p className="warning" data-testid="metadata-stale">
+          The metadata is stale: {status.reasons.join('; ')}. A new run recomputes it.
+        </p>
+      )}
+      {status && !status.stale && status.reasons.length > 0 && (
+        <p className="muted">{status.reasons.join('; ')}</p>
+      )}
+      <ul data-testid="sidecars">
+        {asset.sidecars.map((s) => (
+          <li key={s.path}>
+            {s.kind === 'xmp' ? 'XMP' : 'Google Takeout JSON'}: <code>{s.path}</code>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
@@ -138,6 +201,8 @@ export function AssetPage({ id }: { id: string }) {
           </table>
           <h2>Metadata</h2>
           <MetadataTable metadata={a.metadata} />
+          <Sidecars asset={a} />
+          <Related asset={a} />
         </div>
       </div>
       <h2>Locations ({a.locations.length})</h2>

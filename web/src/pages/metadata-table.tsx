@@ -11,9 +11,11 @@ import { Place } from './viewer.js';
 
 /** The normalized metadata keys of PRODUCT section 5, in the order a person reads them. */
 const ORDER: [string, string][] = [
+  ['takenAtLocal', 'Taken (local time)'],
   ['takenAt', 'Taken'],
   ['takenAtSource', 'Time from'],
   ['timeZone', 'Time zone'],
+  ['timeZoneSource', 'Zone from'],
   ['width', 'Width'],
   ['height', 'Height'],
   ['orientation', 'Orientation'],
@@ -73,6 +75,14 @@ function audioText(a: Fields): string {
   return parts.join(', ') || '-';
 }
 
+/** How the zone of a capture time was found (core@2), in words. */
+const ZONE_SOURCES: Record<string, string> = {
+  'offset-tag': 'the file’s offset tag',
+  gps: 'the GPS position',
+  sidecar: 'the sidecar’s date',
+  'utc-by-format': 'a UTC stamp (by the file format), shown in the place’s zone where known',
+};
+
 /** A normalized field as a person reads it; anything without its own rule as the generic value. */
 export function FieldValue({ name, value }: { name: string; value: unknown }): ReactNode {
   if (value === null || value === undefined) return '-';
@@ -94,6 +104,14 @@ export function FieldValue({ name, value }: { name: string; value: unknown }): R
       return typeof value === 'object' ? videoText(value as Fields) : show(value);
     case 'audio':
       return typeof value === 'object' ? audioText(value as Fields) : show(value);
+    case 'timeZoneSource':
+      return (typeof value === 'string' ? ZONE_SOURCES[value] : undefined) ?? show(value);
+    case 'sidecars':
+      return Array.isArray(value) && value.length > 0
+        ? (value as { path?: unknown; kind?: unknown }[])
+            .map((s) => `${show(s.path)} (${show(s.kind)})`)
+            .join(', ')
+        : '-';
     default:
       return <Value value={value} />;
   }
@@ -104,6 +122,8 @@ export function MetadataTable({ metadata }: { metadata: unknown }) {
   if (!metadata || typeof metadata !== 'object')
     return <p className="muted">No metadata yet: no run has made a metadata artifact for this asset.</p>;
   const m = metadata as Record<string, unknown>;
+  // core@2: the fields a sidecar decided are marked, so an edit in Lightroom is seen as such.
+  const fromSidecar = new Set(Array.isArray(m.fromSidecar) ? m.fromSidecar.map(String) : []);
   const known = new Set(ORDER.map(([key]) => key));
   const rows: [string, string][] = [
     ...ORDER.filter(([key]) => key in m),
@@ -118,8 +138,9 @@ export function MetadataTable({ metadata }: { metadata: unknown }) {
           {rows.map(([key, label]) => (
             <tr key={key}>
               <th>{label}</th>
-              <td data-field={key}>
+              <td data-field={key} data-from-sidecar={fromSidecar.has(key) ? 'true' : undefined}>
                 <FieldValue name={key} value={m[key]} />
+                {fromSidecar.has(key) && <span className="badge from-sidecar"> from sidecar</span>}
               </td>
             </tr>
           ))}

@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { archiveManifest } from '../helpers/archive-manifest.js';
+import { REPO_ROOT, runCli, tempDir } from '../helpers/cli.js';
+import { writeXmpSidecar } from '../helpers/core2-archive.js';
+
+/**
+ * A home cataloged and processed before core@2 existed keeps working: its database is brought to
+ * migration 0012 by the first command, its core@1 artifacts stay as they were (and are said not to read
+ * sidecars), its sidecars are linked at the next catalog, and a core@2 run reuses what it can.
+ * "Before" is made by taking 0012 back out of a fresh home (the table and its row in kysely_migration):
+ * migration 0012 is the only schema change of core@2, so this is the schema an earlier version wrote.
+ */
+
+const { dir: root, cleanup } = tempDir('archivist-core2-migration-');
+afterAll(cleanup);
+
+describe('a home from before core@2', () => {
+  it('migrates, keeps its core@1 artifacts, links sidecars and runs core@2', async () => {
+    const archive = path.join(root, 'archive');
+    const home = path.join(root, 'home');
+    fs.mkdirSync(archive);
+    fs.copyFileSync(
+      path.join(REPO_ROOT, 'test', 'fixtures', 'media', 'jpg', 'Nikon_D70.jpg'),
+      path.join(archive, 'DSC_0002.JPG'),
+    );
+    writeXmpSidecar(path.join(archive, 'DSC_0002.JPG.xmp'), 3);
+    const manifest = archiveManifest(archive);
+    const cli = async (args: string[], code = 0) => {
+      const result = await runCli([...args, '--json'], { home });
+      expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(code);
+      return JSON.parse(result.stdout) as Record<string, unknown> & Record<number, Record<string, unknown>>;
+    };
+    await cli(['init']);
+    await cli(['source', 'add', 'a', archive]);
+    await cli(['catalog']);
+    await cli(['collection', 'create', 'all']);
+    const old = await cli(['run', 'start', 'core', '--collection', 'all', '--policy', 'production']);
+    expect(old.pipeline).toEqual({ name: 'core', version: 1 });
+
+    // Back to the schema of the version before: no sidecar_links, 0012 not applied.
+    const db = new Database(path.join(home, 'archivist.db'));
+    db.exec("drop table sidecar_links; delete from kysely_migration where name = '0012-sidecar-links'");
+    db.close();
+
+    const asset = async () =>
+      (await cli(['asset', path.join(archive, 'DSC_0002.JPG')])) as {
+        artifacts: { kind: string; lineage: { pipeline: string } }[];
+        metadata: Record<string, unknown>;
+        metadataStatus: { stale: boolean; reasons: string[] };
+        sidecars: unknown[];
+      };
+    // The first command migrates; the old artifacts are there, the sidecar not linked yet.
+    const before = await asset();
+    expect(before.artifacts.map((a) => `${a.lineage.pipeline} ${a.kind}`).sort()).toEqual([
+      'core@1 metadata',
+      'core@1 thumbnail',
+    ]);
+    // core@1's schema, untouched: one stamp, no wall clock field, the sidecar not read.
+    expect(before.metadata).not.toHaveProperty('takenAtLocal');
+    expect(before.metadata.takenAtSource).not.toMatch(/^xmp:/);
+    expect(before.sidecars).toEqual([]);
+    const check = new Database(path.join(home, 'archivist.db'), { readonly: true });
+    const applied = check.prepare('select name from kysely_migration').all() as { name: string }[];
+    check.close();
+    expect(applied.map((r) => r.name)).toContain('0012-sidecar-links');
+
+    const [summary] = (await cli(['catalog'])) as unknown as { sidecars: { linked: number } }[];
+    expect(summary!.sidecars.linked).toBe(1);
+    const linked = await asset();
+    expect(linked.metadataStatus).toEqual({
+      artifactId: expect.any(String) as unknown,
+      pipeline: 'core@1',
+      stale: false,
+      reasons: ['made by core@1, which does not read sidecars (run core@2)'],
+    });
+
+    const next = await cli(['run', 'start', 'core@2', '--collection', 'all', '--policy', 'production']);
+    expect(next.status).toBe('completed');
+    // The thumbnail is core@1's, reused; metadata, preview and motion-video are new.
+    expect((next.counts as Record<string, number>).reused).toBe(1);
+    const after = await asset();
+    expect(after.metadata).toMatchObject({ rating: 3, takenAtSource: 'xmp:DateTimeOriginal' });
+    expect(after.metadataStatus.stale).toBe(false);
+    expect(archiveManifest(archive)).toEqual(manifest);
+  });
+});
