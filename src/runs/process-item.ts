@@ -14,6 +14,7 @@ import {
   skipOrphanedDependents,
 } from '../store/work-items-repository.js';
 import { diskSpace, formatSize } from './disk-threshold.js';
+import { isDiskFull, saysDiskFull } from './disk-full.js';
 import { doneResult, type DoneFacts } from './done-result.js';
 import { failWorkItem } from './finish-work-item.js';
 import { ItemLookups } from './item-lookups.js';
@@ -97,6 +98,11 @@ export class ItemProcessor {
         if (reused) return reused;
       }
       const { file, outcome } = await this.runStep(job);
+      if (outcome.status === 'failed' && this.failedForDiskFull(outcome)) {
+        // The tool could not write its intermediate file: the disk, not the file, failed. No attempt is
+        // charged; the run pauses (the release below is what abortWork leads to).
+        context.diskFull?.(`running ${job.plan.step.name}`, new Error(outcome.message));
+      }
       if (context.abortWork.aborted) {
         // Cancelled or paused while working: give the item back untouched, it did nothing wrong.
         await releaseItems(context.home.db, {
@@ -293,6 +299,16 @@ export class ItemProcessor {
         doneResult(this.facts(job, output.mime, decoder), stored),
       ),
       async (error) => {
+        if (isDiskFull(error)) {
+          // ENOSPC while writing, fsyncing or renaming the file (its temp file is already removed): the
+          // item did nothing wrong. It goes back without an attempt charged and the run pauses; on a
+          // disk too full even for this release, the coordinator releases it when the run stops.
+          context.diskFull?.('writing an artifact file', error);
+          await releaseItems(home.db, { runId: run.id, itemId: job.item.id, owner: context.workerId }).catch(
+            () => undefined,
+          );
+          return;
+        }
         const message = `cannot store the artifact: ${oneLine(error)}`;
         context.log.warn(
           {
@@ -314,6 +330,19 @@ export class ItemProcessor {
       },
     );
     return 'done';
+  }
+
+  /**
+   * A failed step that failed because the home's disk is full: the tool said ENOSPC, or the disk holding
+   * the scratch folder has (almost) nothing left, so the tool's "write error" was the disk's.
+   */
+  private failedForDiskFull(outcome: Extract<StepOutcome, { status: 'failed' }>): boolean {
+    if (saysDiskFull(outcome.message) || saysDiskFull(outcome.stderrTail)) return true;
+    try {
+      return diskSpace(this.scratchDir).free < NEARLY_FULL_BYTES;
+    } catch {
+      return false;
+    }
   }
 
   private facts(job: Job, mime: string, decoder: string | undefined): DoneFacts {
@@ -338,6 +367,9 @@ export class ItemProcessor {
     return (this.context.now ?? Date.now)() - job.started;
   }
 }
+
+/** Less free space than this when a step failed: the step's failure is taken for the disk's. */
+const NEARLY_FULL_BYTES = 64 * 1024;
 
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type Driver } from 'kysely';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
@@ -12,6 +12,27 @@ import { withStatementCache } from './statement-cache.js';
  * is told apart from any other SQLite file by reading 100 bytes, without letting SQLite touch the file.
  */
 export const APPLICATION_ID = 0x41524356;
+
+/**
+ * SQLite ends a transaction by itself on some errors (SQLITE_FULL on a full disk, SQLITE_IOERR): Kysely's
+ * ROLLBACK after it then fails with "cannot rollback - no transaction is active", and that error is
+ * thrown instead of the one that matters. Here a rollback with nothing to roll back is a success, so
+ * the caller sees the real error.
+ */
+class RollbackSafeSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      try {
+        await rollback(connection);
+      } catch (error) {
+        if (!/no transaction is active/i.test((error as Error).message)) throw error;
+      }
+    };
+    return driver;
+  }
+}
 
 /** The only place a raw better-sqlite3 handle exists: pragmas and the integrity check. */
 export function openSqlite(file: string, options: { readonly?: boolean } = {}): OpenDatabase {
@@ -28,7 +49,9 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
       cause: error,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(handle) }) });
+  const db = new Kysely<Database>({
+    dialect: new RollbackSafeSqliteDialect({ database: withStatementCache(handle) }),
+  });
   return {
     db,
     kind: 'sqlite',
