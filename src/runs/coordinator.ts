@@ -232,7 +232,9 @@ class Coordinator {
   private async settle(status: RunStatus): Promise<RunStatus | null> {
     const { db } = this.home;
     const runId = this.runRow.id;
-    if (this.diskFull !== null && status === 'running') return this.pauseForDiskFull(this.diskFull);
+    // A worker may have recorded the pause itself already (it had room): the items still go back here.
+    if (this.diskFull !== null && (status === 'running' || status === 'paused'))
+      return this.pauseForDiskFull(this.diskFull);
     if (status === 'cancelling') {
       await releaseItems(db, { runId });
       await transitionRun(db, runId, ['cancelling'], 'cancelled', { status_reason: 'cancelled by the user' });
@@ -266,7 +268,7 @@ class Coordinator {
     for (let attempt = 1; ; attempt++) {
       try {
         await releaseItems(db, { runId });
-        await transitionRun(db, runId, ['running'], 'paused', { status_reason: reason });
+        await transitionRun(db, runId, ['running', 'paused'], 'paused', { status_reason: reason });
         return 'paused';
       } catch (error) {
         if (!isDiskFull(error) || attempt >= PAUSE_TRIES) throw error;

@@ -9,7 +9,7 @@ import type { HomeLayout } from '../home/home-path.js';
  * workers have stopped writing; the database then has room for those few pages. Removed when the
  * coordinator ends; one left by a killed coordinator is removed by the next one and by `gc`.
  */
-const RESERVE_BYTES = 1024 * 1024;
+export const RESERVE_BYTES = 1024 * 1024;
 
 export class DiskReserve {
   readonly file: string;
