@@ -252,7 +252,10 @@ export class ItemProcessor {
       reason: outcome.reason,
       message: outcome.message,
       stderrTail: outcome.stderrTail ?? null,
-      retryable: outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason),
+      // A tool killed by a signal (the OOM killer, a SIGKILL from outside, a crash) says nothing about
+      // the file yet: tried again like a crashed worker, and quarantined only if it dies every time.
+      retryable:
+        KILLED_BY_SIGNAL.test(outcome.message) || (outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason)),
       durationMs: this.elapsed(job),
     });
     if (result === 'failed') await skipOrphanedDependents(context.home.db, context.run.id, this.needs);
@@ -367,6 +370,9 @@ export class ItemProcessor {
     return (this.context.now ?? Date.now)() - job.started;
   }
 }
+
+/** What run-tool.ts says of a tool that died of a signal: `vipsthumbnail: killed by SIGKILL`. */
+const KILLED_BY_SIGNAL = /: killed by SIG[A-Z0-9]+$/;
 
 /** Less free space than this when a step failed: the step's failure is taken for the disk's. */
 const NEARLY_FULL_BYTES = 64 * 1024;

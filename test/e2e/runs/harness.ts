@@ -82,6 +82,8 @@ export interface RealFixtureOptions {
    * `cleanup` (drill I: a really full disk). Needs root; `tmpfsUnavailable()` says why it cannot.
    */
   tmpfsBytes?: number;
+  /** Changes to the home's config.json, applied before the catalog. */
+  config?: FixtureOptions['config'];
 }
 
 /** Why a tmpfs cannot be mounted here (not root, no mount), or null when it can. */
@@ -238,6 +240,7 @@ export async function createRealFixture(options: RealFixtureOptions = {}): Promi
     layOut: (archive) => copyRealMedia(archive, { poison: options.poison }),
     privateDisk: options.privateDisk,
     tmpfsBytes: options.tmpfsBytes,
+    config: options.config,
     checkCatalog(summary, entries) {
       const m = archiveModel(entries);
       expect(summary.new).toBe(m.locations);
