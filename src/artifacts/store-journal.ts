@@ -73,7 +73,9 @@ export async function sweepJournal(home: Home, file: string): Promise<number> {
     return 0; // swept already by another process
   }
   // A line cut short by a crash names no file of the store (paths are whole content addresses).
-  const paths = [...new Set(text.split('\n').filter((line) => /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.\w+$/.test(line)))];
+  const paths = [
+    ...new Set(text.split('\n').filter((line) => /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.\w+$/.test(line))),
+  ];
   let deleted = 0;
   if (paths.length > 0) {
     deleted = await withWriteLock(home.db, async (trx) => {

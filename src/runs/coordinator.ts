@@ -161,6 +161,10 @@ class Coordinator {
       this.reserve.release();
     }
     await this.saveFigures().catch((error: unknown) => this.onWriteError(error));
+    // Workers of an earlier session that were still exiting when this one started are gone now.
+    await reconcileStaleJournals(this.home).catch((error: unknown) =>
+      this.onWriteError(error, 'sweeping the store'),
+    );
     return final;
   }
 

@@ -133,7 +133,10 @@ export class PendingCompletions {
     const present = entries.filter((_, i) => there[i]);
     const vanished = entries.filter((_, i) => !there[i]);
     for (const { item } of vanished) {
-      this.log.warn({ event: 'artifact-file-vanished', itemId: item.id }, 'stored file gone before commit: redo');
+      this.log.warn(
+        { event: 'artifact-file-vanished', itemId: item.id },
+        'stored file gone before commit: redo',
+      );
       await releaseItems(trx, { runId: item.run_id, owner: this.owner, itemId: item.id });
     }
     const recorded = await recordCompletions(trx, this.owner, present);

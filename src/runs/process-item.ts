@@ -255,7 +255,8 @@ export class ItemProcessor {
       // A tool killed by a signal (the OOM killer, a SIGKILL from outside, a crash) says nothing about
       // the file yet: tried again like a crashed worker, and quarantined only if it dies every time.
       retryable:
-        KILLED_BY_SIGNAL.test(outcome.message) || (outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason)),
+        KILLED_BY_SIGNAL.test(outcome.message) ||
+        (outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason)),
       durationMs: this.elapsed(job),
     });
     if (result === 'failed') await skipOrphanedDependents(context.home.db, context.run.id, this.needs);

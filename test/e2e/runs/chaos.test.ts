@@ -63,13 +63,18 @@ interface Kill {
 
 const byKey = (f: Pick<ExpectedFailure, 'path' | 'step' | 'reason'>) => `${f.path} ${f.step} ${f.reason}`;
 
-async function chaos(f: RealFixture, seed: number): Promise<{ run: RunJson; kills: Kill[]; sessions: number }> {
+async function chaos(
+  f: RealFixture,
+  seed: number,
+): Promise<{ run: RunJson; kills: Kill[]; sessions: number }> {
   const next = random(seed);
   const kills: Kill[] = [];
-  let { id, coordinatorPid } = await f.startDetached('core', ['--workers', '2', '--policy', 'production']);
+  const started = await f.startDetached('core', ['--workers', '2', '--policy', 'production']);
+  const { id } = started;
+  let { coordinatorPid } = started;
   let sessions = 1;
   for (;;) {
-    const status = progressOf(f.query, id).status;
+    const status = progressOf((sql, ...params) => f.query(sql, ...params), id).status;
     if (status === 'completed') break;
     if (!isAlive(coordinatorPid)) {
       // Its workers and their tools follow it; then a command notices and the run is resumed.
@@ -94,9 +99,7 @@ async function chaos(f: RealFixture, seed: number): Promise<{ run: RunJson; kill
     // The kind first (a tool or a worker more often than the coordinator), then one of that kind.
     const roll = next();
     const wanted: Kind = roll < 0.2 ? 'coordinator' : roll < 0.6 ? 'worker' : 'tool';
-    const kind = (
-      [wanted, 'tool', 'worker', 'coordinator'] as const
-    ).find((k) => alive[k].length > 0);
+    const kind = ([wanted, 'tool', 'worker', 'coordinator'] as const).find((k) => alive[k].length > 0);
     if (!kind) continue;
     const pid = alive[kind][Math.floor(next() * alive[kind].length)]!;
     const command = (commandLine(pid) ?? []).map((arg) => arg.split('/').at(-1)).join(' ');

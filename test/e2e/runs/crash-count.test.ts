@@ -50,7 +50,7 @@ describe('worker crashes in the figures', () => {
     expect(run.counts).toMatchObject({ total: 8, done: 8, failed: 0 });
     // Two in the first session and one in the second: three, however many sessions it took.
     expect(run.stats.workerCrashes).toBe(3);
-    const shown = (await f.show(first.id)) as RunJson;
+    const shown: RunJson = await f.show(first.id);
     expect(shown.stats.workerCrashes).toBe(3);
     f.verify();
     await f.expectNoProcessLeft();

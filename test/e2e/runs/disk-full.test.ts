@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest, tmpfsUnavailable, type Fixture } from './harness.js';
+import {
+  createRealFixture,
+  DRILL_TIMEOUT_MS,
+  fixturesPerTest,
+  tmpfsUnavailable,
+  type Fixture,
+} from './harness.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -42,7 +48,8 @@ function fill(file: string, bytes: number): void {
   const fd = fs.openSync(file, 'w');
   try {
     const chunk = Buffer.alloc(64 * 1024);
-    for (let left = bytes; left > 0; left -= chunk.length) fs.writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+    for (let left = bytes; left > 0; left -= chunk.length)
+      fs.writeSync(fd, chunk, 0, Math.min(left, chunk.length));
   } finally {
     fs.closeSync(fd);
   }
@@ -74,7 +81,18 @@ describe.skipIf(unavailable !== null)('drill I: a really full disk', () => {
       const filler = path.join(disk, 'filler');
       fill(filler, freeBytes(disk) - RESERVE - HEADROOM);
 
-      const start = await f.cli(['run', 'start', 'core', '--collection', 'c', '--workers', '2', '--min-free', '0', '--json']);
+      const start = await f.cli([
+        'run',
+        'start',
+        'core',
+        '--collection',
+        'c',
+        '--workers',
+        '2',
+        '--min-free',
+        '0',
+        '--json',
+      ]);
       expectCleanMessage(start.stderr);
       // Exit 4: stopped before finishing.
       expect(start.code, start.stderr).toBe(4);
@@ -109,7 +127,11 @@ describe.skipIf(unavailable !== null)('drill I: a really full disk', () => {
       const human = await f.cli(['run', 'show', paused.id]);
       expect(human.code, human.stderr).toBe(0);
       expect(human.stdout).toContain('disk-full');
-      for (const args of [['catalog'], ['run', 'resume', paused.id, '--min-free', '0'], ['run', 'cancel', paused.id]]) {
+      for (const args of [
+        ['catalog'],
+        ['run', 'resume', paused.id, '--min-free', '0'],
+        ['run', 'cancel', paused.id],
+      ]) {
         const result = await f.cli(args);
         if (process.env.ARCHIVIST_DRILL_LOG)
           console.log(`drill I, disk full: ${args.join(' ')} -> ${result.code} ${result.stderr.trim()}`);

@@ -101,7 +101,17 @@ describe('gc', () => {
 
   it('removes at once what a killed worker left: journaled files without rows and its partial temp file', async () => {
     const f = track(await createFixture({ files: 2 }));
-    const run = await f.json<RunJson>(['run', 'start', 'testsleep', '--collection', 'c', '--policy', 'production', '--set', 'write.ms=0']);
+    const run = await f.json<RunJson>([
+      'run',
+      'start',
+      'testsleep',
+      '--collection',
+      'c',
+      '--policy',
+      'production',
+      '--set',
+      'write.ms=0',
+    ]);
     const [kept] = f.artifacts(run.id);
     const tmp = path.join(f.home, 'tmp');
     const store = path.join(f.home, 'artifacts');
