@@ -3,12 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { homeLayout } from '../../src/home/home-path.js';
 import { isDiskFull } from '../../src/runs/disk-full.js';
+import { openRunLog } from '../../src/runs/run-log.js';
 import { createSqlite, openSqlite } from '../../src/store/sqlite/sqlite-database.js';
 import { tempDir } from '../helpers/cli.js';
 
 /**
- * SQLite on a really full disk (issue 14 item 8), on a small tmpfs this test mounts: a write refused for
+ * SQLite and the run log on a really full disk (issue 14 item 8), on a small tmpfs this test mounts: a write refused for
  * want of space surfaces as itself (SQLITE_FULL, recognised as a full disk), not as Kysely's "cannot
  * rollback - no transaction is active" from the ROLLBACK after SQLite already ended the transaction; and a
  * database on a disk without one free block can still be opened and read.
@@ -98,5 +100,19 @@ describe.skipIf(unavailable !== null)('SQLite on a full disk', () => {
     } finally {
       await database.close();
     }
+  });
+
+  it('a run-log line refused by a full disk is reported to the caller, not thrown', () => {
+    const disk = smallDisk(1024 * 1024);
+    const errors: Error[] = [];
+    const log = openRunLog(homeLayout(path.join(disk, 'home')), 'r-full', 'unit', (error) =>
+      errors.push(error),
+    );
+    log.info({ event: 'before' }, 'fits');
+    fillCompletely(path.join(disk, 'filler'));
+    // A long line needs blocks the disk no longer has.
+    expect(() => log.warn({ event: 'after', padding: 'x'.repeat(64 * 1024) }, 'does not fit')).not.toThrow();
+    expect(errors.length).toBeGreaterThan(0);
+    expect(isDiskFull(errors[0])).toBe(true);
   });
 });
