@@ -9,7 +9,9 @@ import type { HomeLayout } from '../home/home-path.js';
  * workers have stopped writing; the database then has room for those few pages. Removed when the
  * coordinator ends; one left by a killed coordinator is removed by the next one and by `gc`.
  */
-export const RESERVE_BYTES = 1024 * 1024;
+// A pause writes a few pages (the run's row, the items given back) to a WAL that exists already: tens of
+// KB. Small, too, because it is taken from the room a `--min-free` threshold counts as free.
+export const RESERVE_BYTES = 256 * 1024;
 
 export class DiskReserve {
   readonly file: string;

@@ -27,9 +27,9 @@ const track = fixturesPerTest({ realMedia: true });
 
 /** Big enough for the home's database after the catalog and its WAL; the filler takes the rest. */
 const TMPFS_BYTES = 40 * 1024 * 1024;
-/** Room left for the run beyond the coordinator's 1 MiB reserve: a few artifacts fit, then ENOSPC. */
+/** Room left for the run beyond the coordinator's 256 KiB reserve: a few artifacts fit, then ENOSPC. */
 const HEADROOM = 1536 * 1024;
-const RESERVE = 1024 * 1024;
+const RESERVE = 256 * 1024;
 
 /** No stack trace and no error that hides the real one. */
 function expectCleanMessage(stderr: string): void {
