@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { HomeLayout } from '../home/home-path.js';
 import type { StepOutput } from '../pipeline/step.js';
+import { noteStoring } from './store-journal.js';
 
 export interface StoredFile {
   sha256: string;
@@ -62,6 +63,8 @@ async function moveIntoStore(layout: HomeLayout, temp: string, sha256: string, e
   const relative = storePath(sha256, extension);
   const final = absoluteArtifactPath(layout, relative);
   const dir = path.dirname(final);
+  // Named in this process's journal first: a file in the store without its row is always found again.
+  await noteStoring(layout, relative);
   if (!madeDirs.has(dir)) {
     await fs.promises.mkdir(dir, { recursive: true });
     madeDirs.add(dir);

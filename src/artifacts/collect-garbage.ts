@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Home } from '../home/home.js';
-import { isScratchDirName, removeScratchDir, staleScratchDirs } from '../runs/scratch-dirs.js';
+import {
+  isScratchDirName,
+  ownerIsGone,
+  ownerOfTmpEntry,
+  removeScratchDir,
+  staleScratchDirs,
+} from '../runs/scratch-dirs.js';
+import { reconcileStaleJournals } from './store-journal.js';
 import { deleteArtifactRecords, expiredArtifacts, referencedPaths } from '../store/artifacts-repository.js';
 import { STORE_ID_FILE } from './store-identity.js';
 
@@ -39,6 +46,10 @@ export async function collectGarbage(
     tempEntries: 0,
     keptFiles: 0,
   };
+
+  // Files that dead workers put in the store and never committed: named in their journals, gone at once
+  // (store-journal.ts); the age rule below is for what no journal names (a power loss, an old home).
+  if (!options.dryRun) report.orphanFiles += await reconcileStaleJournals(home);
 
   const expired = await expiredArtifacts(home.db, new Date(now).toISOString());
   report.expiredArtifacts = expired.length;
@@ -84,7 +95,13 @@ export async function collectGarbage(
       if (!options.dryRun) removeScratchDir(absolute);
       continue;
     }
-    if (now - fs.statSync(absolute).mtimeMs < TEMP_GRACE_MS) continue;
+    // A partial temp artifact or a disk reserve of a process that is gone (killed mid-write, say on a full
+    // disk) goes at once; one of a live process never, however old; a live store journal is never
+    // removed (rule 1 of store-journal.ts), a dead one's was swept above.
+    const owner = ownerOfTmpEntry(name);
+    if (owner !== undefined) {
+      if (!ownerIsGone(name) || name.startsWith('stored-')) continue;
+    } else if (now - fs.statSync(absolute).mtimeMs < TEMP_GRACE_MS) continue;
     report.tempEntries++;
     if (!options.dryRun) fs.rmSync(absolute, { recursive: true, force: true });
   }

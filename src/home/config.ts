@@ -22,6 +22,11 @@ export const ConfigSchema = z
         maxAttempts: z.number().int().min(1).max(20).default(3),
         /** A step taking longer than this is killed and its item fails with `timeout`. */
         itemTimeoutSec: z.number().min(1).max(86_400).default(300),
+        /**
+         * How long a worker keeps its items without heartbeating (3 heartbeats per lease): a frozen
+         * worker is replaced, and its items taken over, once this lapses. Default 15.
+         */
+        leaseSec: z.number().min(1).max(3_600).optional(),
         /** Free space the store must keep, per policy: bytes, `500MB`, `2GB` or `5%`. */
         minFree: z
           .object({ sandbox: z.string().min(1).default('1GB'), production: z.string().min(1).default('2GB') })

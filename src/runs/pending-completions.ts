@@ -1,8 +1,14 @@
+import fs from 'node:fs';
+import { absoluteArtifactPath } from '../artifacts/artifact-store.js';
+import { clearJournal } from '../artifacts/store-journal.js';
+import type { HomeLayout } from '../home/home-path.js';
 import type { Db } from '../store/database.js';
+import { withWriteLock } from '../store/dialect.js';
 import type { WorkItemRow } from '../store/schema.js';
+import { lockStoreFiles } from '../store/store-files-repository.js';
 import {
-  completeItems,
   recordCompletions,
+  releaseItems,
   type Completion,
   type DoneResult,
 } from '../store/work-items-repository.js';
@@ -34,6 +40,7 @@ export class PendingCompletions {
   private lastCommitAt = 0;
   constructor(
     private readonly db: Db,
+    private readonly layout: HomeLayout,
     private readonly owner: string,
     private readonly log: RunLog,
   ) {}
@@ -97,11 +104,50 @@ export class PendingCompletions {
     if (entries.length === 0) return;
     this.lastCommitAt = Date.now();
     try {
-      this.warnLost(entries, await completeItems(this.db, this.owner, entries));
+      this.warnLost(entries, await withWriteLock(this.db, (trx) => this.record(trx, entries)));
     } catch (error) {
       this.entries = [...entries, ...this.entries];
       throw error;
     }
+    this.clearJournalIfIdle();
+  }
+
+  /**
+   * Records entries inside the caller's write transaction, holding the store-files lock: a row is
+   * committed only for a file that is in the store now (rule 2 of store-journal.ts). A file that a
+   * sweep removed (a twin of an orphan it deleted) gives its item back, uncharged, to be done again.
+   */
+  private async record(trx: Db, entries: readonly Entry[]): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    await lockStoreFiles(trx, 'shared');
+    const there = entries.map(({ result }) => {
+      const artifact = result.artifact;
+      if (!artifact || !('created' in artifact)) return true;
+      try {
+        const file = absoluteArtifactPath(this.layout, artifact.created.path);
+        return fs.statSync(file).size === artifact.created.size;
+      } catch {
+        return false;
+      }
+    });
+    const present = entries.filter((_, i) => there[i]);
+    const vanished = entries.filter((_, i) => !there[i]);
+    for (const { item } of vanished) {
+      this.log.warn(
+        { event: 'artifact-file-vanished', itemId: item.id },
+        'stored file gone before commit: redo',
+      );
+      await releaseItems(trx, { runId: item.run_id, owner: this.owner, itemId: item.id });
+    }
+    const recorded = await recordCompletions(trx, this.owner, present);
+    let next = 0;
+    // Aligned with `entries`; a vanished file's item was given back, not refused.
+    return there.map((ok) => (ok ? recorded[next++]! : true));
+  }
+
+  /** Nothing stored is waiting for its row: this process's store journal can start afresh. */
+  private clearJournalIfIdle(): void {
+    if (this.entries.length === 0 && this.storing.size === 0) clearJournal();
   }
 
   /**
@@ -113,10 +159,13 @@ export class PendingCompletions {
     let recorded: boolean[] = [];
     try {
       const result = await transaction(async (trx) => {
-        recorded = await recordCompletions(trx, this.owner, entries);
+        recorded = await this.record(trx, entries);
       });
-      if (entries.length > 0) this.lastCommitAt = Date.now();
-      this.warnLost(entries, recorded);
+      if (entries.length > 0) {
+        this.lastCommitAt = Date.now();
+        this.warnLost(entries, recorded);
+        this.clearJournalIfIdle();
+      }
       return result;
     } catch (error) {
       this.entries = [...entries, ...this.entries];

@@ -14,6 +14,7 @@ import {
   skipOrphanedDependents,
 } from '../store/work-items-repository.js';
 import { diskSpace, formatSize } from './disk-threshold.js';
+import { isDiskFull, saysDiskFull } from './disk-full.js';
 import { doneResult, type DoneFacts } from './done-result.js';
 import { failWorkItem } from './finish-work-item.js';
 import { ItemLookups, type FileLookup } from './item-lookups.js';
@@ -117,6 +118,11 @@ export class ItemProcessor {
         if (reused) return reused;
       }
       const { file, outcome } = await this.runStep(job);
+      if (outcome.status === 'failed' && this.failedForDiskFull(outcome)) {
+        // The tool could not write its intermediate file: the disk, not the file, failed. No attempt is
+        // charged; the run pauses (the release below is what abortWork leads to).
+        context.diskFull?.(`running ${job.plan.step.name}`, new Error(outcome.message));
+      }
       if (context.abortWork.aborted) {
         // Cancelled or paused while working: give the item back untouched, it did nothing wrong.
         await releaseItems(context.home.db, {
@@ -304,7 +310,11 @@ export class ItemProcessor {
       reason: outcome.reason,
       message: outcome.message,
       stderrTail: outcome.stderrTail ?? null,
-      retryable: outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason),
+      // A tool killed by a signal (the OOM killer, a SIGKILL from outside, a crash) says nothing about
+      // the file yet: tried again like a crashed worker, and quarantined only if it dies every time.
+      retryable:
+        KILLED_BY_SIGNAL.test(outcome.message) ||
+        (outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason)),
       durationMs: this.elapsed(job),
     });
     if (result === 'failed') await skipOrphanedDependents(context.home.db, context.run.id, this.needs);
@@ -351,6 +361,16 @@ export class ItemProcessor {
         doneResult(this.facts(job, output.mime, decoder), stored),
       ),
       async (error) => {
+        if (isDiskFull(error)) {
+          // ENOSPC while writing, fsyncing or renaming the file (its temp file is already removed): the
+          // item did nothing wrong. It goes back without an attempt charged and the run pauses; on a
+          // disk too full even for this release, the coordinator releases it when the run stops.
+          context.diskFull?.('writing an artifact file', error);
+          await releaseItems(home.db, { runId: run.id, itemId: job.item.id, owner: context.workerId }).catch(
+            () => undefined,
+          );
+          return;
+        }
         const message = `cannot store the artifact: ${oneLine(error)}`;
         context.log.warn(
           {
@@ -372,6 +392,19 @@ export class ItemProcessor {
       },
     );
     return 'done';
+  }
+
+  /**
+   * A failed step that failed because the home's disk is full: the tool said ENOSPC, or the disk holding
+   * the scratch folder has (almost) nothing left, so the tool's "write error" was the disk's.
+   */
+  private failedForDiskFull(outcome: Extract<StepOutcome, { status: 'failed' }>): boolean {
+    if (saysDiskFull(outcome.message) || saysDiskFull(outcome.stderrTail)) return true;
+    try {
+      return diskSpace(this.scratchDir).free < NEARLY_FULL_BYTES;
+    } catch {
+      return false;
+    }
   }
 
   private facts(job: Job, mime: string, decoder: string | undefined): DoneFacts {
@@ -397,6 +430,12 @@ export class ItemProcessor {
     return (this.context.now ?? Date.now)() - job.started;
   }
 }
+
+/** What run-tool.ts says of a tool that died of a signal: `vipsthumbnail: killed by SIGKILL`. */
+const KILLED_BY_SIGNAL = /: killed by SIG[A-Z0-9]+$/;
+
+/** Less free space than this when a step failed: the step's failure is taken for the disk's. */
+const NEARLY_FULL_BYTES = 64 * 1024;
 
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);

@@ -12,6 +12,8 @@ import { releaseItems, reopenFailedItems } from '../store/work-items-repository.
 import { getCollection, resolveCollection } from './collections.js';
 import { createRun, detectToolVersions } from './create-run.js';
 import { diskSpace, formatSize, parseMinFree } from './disk-threshold.js';
+import { spaceFigures } from './disk-full.js';
+import { RESERVE_BYTES } from './disk-reserve.js';
 import { wholeNumber } from '../whole-number.js';
 
 /**
@@ -88,6 +90,20 @@ function minFreeOf(home: Home, policy: Policy, spec: string | undefined): { byte
   return { spec: chosen, bytes };
 }
 
+/**
+ * A disk with less free than a coordinator's reserve (disk-reserve.ts) is full for a run, whatever its
+ * --min-free (`0` included): the run would pause at once. Said before anything is written.
+ */
+function checkRoomToRun(home: Home): void {
+  const { free } = diskSpace(home.layout.artifacts);
+  if (free >= RESERVE_BYTES) return;
+  throw new ArchivistError(
+    'io',
+    `the disk holding ${home.layout.artifacts} is full (${spaceFigures(home.layout.artifacts)}): a run needs at least ${formatSize(RESERVE_BYTES)} free`,
+    { retryable: true, hint: 'Free some space on that disk, then try again.' },
+  );
+}
+
 function checkMinFreeFits(home: Home, bytes: number, what: string, total: number): void {
   if (bytes < total) return;
   throw new ArchivistError(
@@ -118,6 +134,7 @@ export async function startRun(home: Home, input: unknown): Promise<PlannedRun> 
     });
   }
   const workers = request.workers ?? defaultWorkers(home);
+  checkRoomToRun(home);
   // The versions recorded on the run are those of the tools its workers will use (config paths first).
   configureTools(home.config.tools, home.layout.toolVersions);
   const runId = await createRun(home.db, {
@@ -159,6 +176,7 @@ export async function retryRun(home: Home, input: unknown): Promise<PlannedRun> 
   }
   const workers = request.workers ?? old.workers;
   configureTools(home.config.tools, home.layout.toolVersions);
+  checkRoomToRun(home);
   const runId = await createRun(home.db, {
     pipeline,
     params,
@@ -196,6 +214,7 @@ export async function prepareResume(home: Home, input: unknown): Promise<Planned
       },
     );
   }
+  checkRoomToRun(home);
   if (!request.minFree) {
     // The recorded threshold, against the store as it is now (it may have moved to a smaller disk).
     checkMinFreeFits(

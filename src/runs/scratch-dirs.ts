@@ -68,3 +68,40 @@ export function isScratchDirName(name: string): boolean {
 export function removeStaleScratchDirs(layout: HomeLayout): number {
   return staleScratchDirs(layout).filter(removeScratchDir).length;
 }
+
+/**
+ * The process that owns a `<home>/tmp` entry, by its name: a worker's scratch folder `work-<pid>`, a
+ * temp artifact `artifact-<pid>-<random>` (written, fsynced, then renamed into the store), a
+ * coordinator's disk reserve `reserve-<pid>`, a store journal `stored-<pid>.list`. Undefined for others.
+ */
+export function ownerOfTmpEntry(name: string): number | undefined {
+  const pid = /^(?:work-(\d+)|artifact-(\d+)-[0-9a-f]+|reserve-(\d+)|stored-(\d+)\.list)$/.exec(name);
+  const found = pid?.slice(1).find((group) => group !== undefined);
+  return found === undefined ? undefined : Number(found);
+}
+
+/** Whether the process owning this tmp entry is gone (it can then be removed at once, whatever its age). */
+export function ownerIsGone(name: string): boolean {
+  const pid = ownerOfTmpEntry(name);
+  return pid !== undefined && pid !== process.pid && !processAlive(pid);
+}
+
+/**
+ * Removes the partial temp artifacts and disk reserves of processes that are gone (a worker killed
+ * mid-write, a coordinator killed on a full disk); returns how many went. Journals are swept, not removed.
+ */
+export function removeStaleTempFiles(layout: HomeLayout): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(layout.tmp);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!/^(artifact|reserve)-/.test(name) || !ownerIsGone(name)) continue;
+    fs.rmSync(path.join(layout.tmp, name), { force: true });
+    removed++;
+  }
+  return removed;
+}

@@ -18,6 +18,11 @@ export interface WorkerContext {
   send: (message: WorkerMessage) => void;
   log: RunLog;
   now?: () => number;
+  /**
+   * A write was refused by a full disk (`what` was being written): the worker stops at once, gives back
+   * what it holds without charging an attempt, and the run pauses (set by the worker loop).
+   */
+  diskFull?: (what: string, error: unknown) => void;
 }
 
 /**

@@ -7,7 +7,14 @@ export type WorkerMessage =
       itemId: number;
       outcome: 'done' | 'reused' | 'skipped' | 'failed' | 'retrying' | 'released' | 'lost';
     }
-  | { type: 'exiting'; why: 'finished' | 'stopped' | 'paused'; cpuMs: number; maxRssBytes: number };
+  /** A write was refused by a full disk: the run must pause (`reason` has the figures), nothing is charged. */
+  | { type: 'disk-full'; reason: string }
+  | {
+      type: 'exiting';
+      why: 'finished' | 'stopped' | 'paused' | 'disk-full';
+      cpuMs: number;
+      maxRssBytes: number;
+    };
 
 /** What a coordinator tells its workers. */
 export type CoordinatorMessage = { type: 'stop'; graceMs: number };

@@ -17,13 +17,16 @@ export interface PooledWorker {
   stderr: string[];
   exited: boolean;
   killedForTimeout: boolean;
+  /** Killed because its lease lapsed: it stopped heartbeating (SIGSTOP, a blocked event loop). */
+  killedForLease: boolean;
+  /** Why it said it was exiting, if it said so before it went. */
+  exitWhy: Extract<WorkerMessage, { type: 'exiting' }>['why'] | null;
 }
 
 /** What the pool measured of its workers, for the run's benchmark record. */
 export interface PoolFigures {
   cpuMs: number;
   peakRss: number;
-  crashes: number;
   /** Deaths since the last item a worker finished: many in a row means the set-up is broken. */
   crashesInARow: number;
 }
@@ -34,7 +37,9 @@ export interface PoolFigures {
  */
 export class WorkerPool {
   readonly workers = new Set<PooledWorker>();
-  readonly figures: PoolFigures = { cpuMs: 0, peakRss: 0, crashes: 0, crashesInARow: 0 };
+  readonly figures: PoolFigures = { cpuMs: 0, peakRss: 0, crashesInARow: 0 };
+  /** A worker said a write of the run was refused by a full disk (the reason has the figures). */
+  onDiskFull: (reason: string) => void = () => undefined;
 
   constructor(
     private readonly home: Home,
@@ -70,6 +75,8 @@ export class WorkerPool {
       stderr: [],
       exited: false,
       killedForTimeout: false,
+      killedForLease: false,
+      exitWhy: null,
     };
     child.stderr?.on('data', (chunk: Buffer) => {
       worker.stderr.push(...chunk.toString().split('\n').filter(Boolean));
@@ -103,7 +110,11 @@ export class WorkerPool {
         worker.current = null;
         this.figures.crashesInARow = 0;
         break;
+      case 'disk-full':
+        this.onDiskFull(message.reason);
+        break;
       case 'exiting':
+        worker.exitWhy = message.why;
         this.figures.cpuMs += message.cpuMs;
         this.figures.peakRss = Math.max(this.figures.peakRss, message.maxRssBytes);
         break;
@@ -131,6 +142,19 @@ export class WorkerPool {
         worker.killedForTimeout = true;
         killGroup(worker.child.pid);
       }
+    }
+  }
+
+  /**
+   * Kills the workers named (by id) whose lease lapsed: a frozen process never exits by itself, and a
+   * SIGKILL reaches it stopped or not. Its exit is then handled like any crash.
+   */
+  killLapsed(owners: ReadonlySet<string>): void {
+    for (const worker of this.workers) {
+      if (!owners.has(worker.id) || worker.killedForLease || worker.exited) continue;
+      worker.killedForLease = true;
+      this.log.warn({ event: 'lease-lapsed', worker: worker.id }, `worker ${worker.id} stopped heartbeating`);
+      killGroup(worker.child.pid);
     }
   }
 

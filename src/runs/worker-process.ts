@@ -11,6 +11,7 @@ import { configureTools, endTools } from '../pipeline/tools/lifecycle.js';
 import { registerBuiltinPipelines } from '../pipeline/builtin.js';
 import { findPipeline, loadExtraPipelines } from '../pipeline/registry.js';
 import { getRun } from '../store/runs-repository.js';
+import { diskFullReason, isDiskFull } from './disk-full.js';
 import { openRunLog } from './run-log.js';
 import { runWorkerLoop } from './worker.js';
 import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
@@ -83,7 +84,11 @@ const pipeline = findPipeline(`${run.pipeline_name}@${run.pipeline_version}`);
 const workerId = `${os.hostname()}:${process.pid}`;
 send({ type: 'ready', workerId });
 
-const log = openRunLog(home.layout, run.id, 'worker');
+// A log line refused by a full disk is the disk's problem, not this worker's: the run pauses for it.
+const log = openRunLog(home.layout, run.id, 'worker', (error) => {
+  if (isDiskFull(error))
+    send({ type: 'disk-full', reason: diskFullReason(home.layout.root, 'writing the run log', error) });
+});
 const why = await runWorkerLoop({
   home,
   run,

@@ -2,8 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkItemRow } from '../store/schema.js';
 import { leaseOf, releaseItems, renewLeases } from '../store/work-items-repository.js';
 import { claimWorkItem } from './claim-work-item.js';
-import { HEARTBEAT_MS, LEASE_MS } from './lease.js';
+import { isDiskFull, diskFullReason } from './disk-full.js';
+import { leaseMsOf } from './lease.js';
+import { transitionRun } from '../store/runs-repository.js';
 import { PendingCompletions } from './pending-completions.js';
+import { sweepOwnJournal } from '../artifacts/store-journal.js';
 import { ItemProcessor } from './process-item.js';
 import { makeScratchDir, removeScratchDir } from './scratch-dirs.js';
 import { withReconnect } from './reconnect.js';
@@ -12,7 +15,7 @@ import { needsOf, planSteps, type WorkerContext } from './worker-context.js';
 export type { WorkerContext };
 export { needsOf };
 
-export type WorkerExit = 'finished' | 'stopped' | 'paused';
+export type WorkerExit = 'finished' | 'stopped' | 'paused' | 'disk-full';
 
 /**
  * A worker claims as many items at once as it expects to finish in this long: a claim is a write
@@ -39,16 +42,50 @@ class BatchSize {
 }
 
 /** Claims and processes items until the run has nothing left for us, is stopped, or is paused. */
-export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit> {
+export async function runWorkerLoop(outer: WorkerContext): Promise<WorkerExit> {
+  // A full disk stops this worker as a stop and an abort would: no more claims, the item in hand given back.
+  const halt = new AbortController();
+  let diskFull: string | null = null;
+  const context: WorkerContext = {
+    ...outer,
+    stop: AbortSignal.any([outer.stop, halt.signal]),
+    abortWork: AbortSignal.any([outer.abortWork, halt.signal]),
+    diskFull(what, error) {
+      if (diskFull !== null) return;
+      diskFull = diskFullReason(outer.home.layout.root, what, error);
+      outer.log.warn({ event: 'disk-full', what, error: String(error) }, diskFull);
+      outer.send({ type: 'disk-full', reason: diskFull });
+      halt.abort(new Error('disk-full'));
+      // A worker without a coordinator (`archivist worker`) pauses the run itself, if the database has
+      // room for it; the coordinator does it otherwise, with the space its reserve frees.
+      void transitionRun(outer.home.db, outer.run.id, ['running'], 'paused', {
+        status_reason: diskFull,
+      }).catch(() => undefined);
+    },
+  };
+  try {
+    const why = await workLoop(context);
+    return diskFull !== null ? 'disk-full' : why;
+  } catch (error) {
+    // A refused write anywhere (a claim's or a completion's transaction: SQLITE_FULL) ends this worker
+    // cleanly: what it holds is given back by its coordinator when the run pauses, uncharged.
+    if (!isDiskFull(error)) throw error;
+    context.diskFull!('writing to the database', error);
+    return 'disk-full';
+  }
+}
+
+async function workLoop(context: WorkerContext): Promise<WorkerExit> {
   const now = context.now ?? Date.now;
   const { home, run, workerId } = context;
+  const leaseMs = leaseMsOf(home.config);
   const needs = needsOf(context.pipeline);
   // This worker's own tool versions go into the lineage of what it makes; asked before its first item.
   const plans = await planSteps(context.pipeline, run);
   // One scratch directory per worker process, made once; a step removes what it no longer needs, and the
   // whole directory goes when the worker exits (see scratch-dirs.ts for one that is killed).
   const scratchDir = await makeScratchDir(home.layout);
-  const completions = new PendingCompletions(home.db, workerId, context.log);
+  const completions = new PendingCompletions(home.db, home.layout, workerId, context.log);
   const processor = new ItemProcessor(context, plans, completions, scratchDir);
   const queue: WorkItemRow[] = [];
   let inHand: WorkItemRow | null = null;
@@ -61,7 +98,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
   // expired while this host was cut off) is not renewed, and the work on it stops.
   const heartbeat = setInterval(() => {
     const held = [...(inHand ? [inHand] : []), ...queue, ...completions.held()];
-    void renewLeases(home.db, workerId, held.map(leaseOf), LEASE_MS)
+    void renewLeases(home.db, workerId, held.map(leaseOf), leaseMs)
       .then((renewed) => {
         for (const item of held) {
           if (renewed.has(item.id)) continue;
@@ -72,7 +109,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
         }
       })
       .catch(() => undefined);
-  }, HEARTBEAT_MS);
+  }, leaseMs / 3);
   try {
     while (!context.stop.aborted) {
       if (queue.length === 0) {
@@ -81,7 +118,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
             claimWorkItem(home.db, {
               runId: run.id,
               owner: workerId,
-              leaseMs: LEASE_MS,
+              leaseMs,
               needs,
               limit: batch.value,
               before: record,
@@ -124,10 +161,20 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
     }
     return 'stopped';
   } finally {
-    await completions.flush();
     clearInterval(heartbeat);
-    // Items claimed ahead but never started go back untouched, without using an attempt.
-    await giveBack(queue.splice(0));
+    try {
+      await completions.flush();
+      // Items claimed ahead but never started go back untouched, without using an attempt.
+      await giveBack(queue.splice(0));
+    } catch (error) {
+      // On a full disk these writes fail too; the coordinator releases every item when the run pauses.
+      if (!isDiskFull(error)) throw error; // eslint-disable-line no-unsafe-finally
+      context.diskFull?.('writing to the database', error);
+    }
+    // Files of refused completions (their lease was taken over) have no row: they go now, not at gc.
+    await sweepOwnJournal(home).catch((error: unknown) =>
+      context.log.warn({ event: 'journal-sweep-failed', error: String(error) }, 'store journal not swept'),
+    );
     removeScratchDir(scratchDir);
   }
 }

@@ -358,3 +358,12 @@ export async function insertRun(
     }
   });
 }
+
+/** One more worker death seen by a coordinator of this run; the count spans every session of the run. */
+export async function countWorkerCrash(db: Db, id: string): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ worker_crashes: sql`worker_crashes + 1` })
+    .where('id', '=', id)
+    .execute();
+}

@@ -116,6 +116,8 @@ export interface RunsTable {
   /** Milliseconds since the epoch; a run whose coordinator stopped beating is `interrupted`. */
   heartbeat_at: number | null;
   stats_json: string | null;
+  /** Worker deaths seen by the run's coordinators, over all its sessions (migration 0007). */
+  worker_crashes: Generated<number>;
 }
 
 export interface ArtifactsTable {

@@ -502,3 +502,31 @@ export async function workDurations(db: Db, runId: string): Promise<{ step: stri
     .execute();
   return rows.map((row) => ({ step: row.step, durationMs: Number(row.duration_ms) }));
 }
+
+/** Whether any item of the run is still pending or running (one indexed row at most). */
+export async function hasOpenItems(db: Db, runId: string): Promise<boolean> {
+  const open = await db
+    .selectFrom('work_items')
+    .select('id')
+    .where('run_id', '=', runId)
+    .where('status', 'in', ['pending', 'running'])
+    .limit(1)
+    .executeTakeFirst();
+  return open !== undefined;
+}
+
+/**
+ * The workers holding an item of the run whose lease lapsed by the database's clock: they stopped
+ * heartbeating (frozen by SIGSTOP, blocked, cut off) and are to be replaced now.
+ */
+export async function ownersOfLapsedLeases(db: Db, runId: string, now?: number): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('work_items')
+    .select('lease_owner')
+    .distinct()
+    .where('run_id', '=', runId)
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '<', clockOf(db, now))
+    .execute();
+  return new Set(rows.map((row) => row.lease_owner).filter((owner): owner is string => owner !== null));
+}

@@ -219,6 +219,15 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: "creates and removes workers' scratch folders <home>/tmp/work-<pid>",
     apis: ['fs.mkdir', 'fs.rmSync'],
   },
+  'src/artifacts/store-journal.ts': {
+    reason:
+      'appends to <home>/tmp/stored-<pid>.list, reads dead ones, unlinks row-less <home>/artifacts files',
+    apis: ['fs.write', 'fs.openSync', 'fs.ftruncateSync', 'fs.readFileSync', 'fs.unlinkSync', 'fs.rmSync'],
+  },
+  'src/runs/disk-reserve.ts': {
+    reason: "writes and removes a coordinator's space reserve <home>/tmp/reserve-<pid>",
+    apis: ['fs.openSync', 'fs.writeSync', 'fs.rmSync'],
+  },
 };
 
 const HOW_TO_FIX = [

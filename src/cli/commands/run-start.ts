@@ -108,6 +108,9 @@ export function registerRunStart(run: Command): void {
     .action(async (ref: string, _options: unknown, command: Command) => {
       const options = command.optsWithGlobals<GlobalOptions>();
       const flags = command.opts<Flags>();
+      // Its stdout and stderr are a log file in the home: on a full disk a line there cannot be written,
+      // and that must not take down the coordinator (its run's state is in the database, not in the file).
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
       await withHome(options, async (home) => {
         const run = await findRun(home.db, ref);
         await launchRun(home, run.id, {

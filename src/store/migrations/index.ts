@@ -6,6 +6,7 @@ import * as m0003 from './0003-claim-order-index.js';
 import * as m0004 from './0004-listing-indexes.js';
 import * as m0005 from './0005-fenced-leases.js';
 import * as m0006 from './0006-lineage-decoder.js';
+import * as m0007 from './0007-crashes-and-store-paths.js';
 import * as m0012 from './0012-sidecar-links.js';
 
 /**
@@ -19,6 +20,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004-listing-indexes': m0004,
   '0005-fenced-leases': m0005,
   '0006-lineage-decoder': m0006,
+  '0007-crashes-and-store-paths': m0007,
   '0012-sidecar-links': m0012,
 };
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type Driver } from 'kysely';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
@@ -13,22 +14,49 @@ import { withStatementCache } from './statement-cache.js';
  */
 export const APPLICATION_ID = 0x41524356;
 
+/**
+ * SQLite ends a transaction by itself on some errors (SQLITE_FULL on a full disk, SQLITE_IOERR): Kysely's
+ * ROLLBACK after it then fails with "cannot rollback - no transaction is active", and that error is
+ * thrown instead of the one that matters. Here a rollback with nothing to roll back is a success, so
+ * the caller sees the real error.
+ */
+class RollbackSafeSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    const rollback = driver.rollbackTransaction.bind(driver);
+    driver.rollbackTransaction = async (connection) => {
+      try {
+        await rollback(connection);
+      } catch (error) {
+        if (!/no transaction is active/i.test((error as Error).message)) throw error;
+      }
+    };
+    return driver;
+  }
+}
+
 /** The only place a raw better-sqlite3 handle exists: pragmas and the integrity check. */
 export function openSqlite(file: string, options: { readonly?: boolean } = {}): OpenDatabase {
   let handle: BetterSqlite3.Database;
   try {
-    handle = new BetterSqlite3(file, { readonly: options.readonly ?? false, fileMustExist: true });
-    // WAL: readers (the API, `run watch`) never block the writer, and a crash leaves a consistent file.
-    if (!options.readonly) handle.pragma('journal_mode = WAL');
-    handle.pragma('synchronous = NORMAL');
-    handle.pragma('foreign_keys = ON');
-    handle.pragma('busy_timeout = 10000');
+    try {
+      handle = openHandle(file, options.readonly ?? false, false);
+    } catch (error) {
+      if (!diskIsFull(file)) throw error;
+      // A completely full disk: WAL mode's shared-memory index (the -shm file, 32 KB) cannot be made, so
+      // no connection can even read. In exclusive locking mode SQLite keeps that index in memory and
+      // never asks for the file: the command can still read (and says so when a write is refused).
+      // Exclusive means one process at a time, which a full disk allows anyway.
+      handle = openHandle(file, options.readonly ?? false, true);
+    }
   } catch (error) {
     throw new ArchivistError('database', `cannot open the database ${file}: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(handle) }) });
+  const db = new Kysely<Database>({
+    dialect: new RollbackSafeSqliteDialect({ database: withStatementCache(handle) }),
+  });
   return {
     db,
     kind: 'sqlite',
@@ -54,6 +82,35 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
       }),
     close: () => db.destroy(),
   };
+}
+
+function openHandle(file: string, readonly: boolean, exclusive: boolean): BetterSqlite3.Database {
+  const handle = new BetterSqlite3(file, { readonly, fileMustExist: true });
+  try {
+    // Before the first read: once the database has been read, the locking mode of WAL cannot change.
+    if (exclusive) handle.pragma('locking_mode = EXCLUSIVE');
+    // WAL: readers (the API, `run watch`) never block the writer, and a crash leaves a consistent file.
+    if (!readonly) handle.pragma('journal_mode = WAL');
+    handle.pragma('synchronous = NORMAL');
+    handle.pragma('foreign_keys = ON');
+    handle.pragma('busy_timeout = 10000');
+    return handle;
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
+/** Less than this free next to the database: SQLite's open failed for want of space. */
+const FULL_BYTES = 64 * 1024;
+
+function diskIsFull(file: string): boolean {
+  try {
+    const stats = fs.statfsSync(path.dirname(file));
+    return stats.bavail * stats.bsize < FULL_BYTES;
+  } catch {
+    return false;
+  }
 }
 
 /**

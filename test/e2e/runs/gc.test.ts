@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -94,6 +96,60 @@ describe('gc', () => {
     expect(fs.existsSync(staleTemp)).toBe(false);
 
     fs.rmSync(freshOrphan);
+    f.verify();
+  });
+
+  it('removes at once what a killed worker left: journaled files without rows and its partial temp file', async () => {
+    const f = track(await createFixture({ files: 2 }));
+    const run = await f.json<RunJson>([
+      'run',
+      'start',
+      'testsleep',
+      '--collection',
+      'c',
+      '--policy',
+      'production',
+      '--set',
+      'write.ms=0',
+    ]);
+    const [kept] = f.artifacts(run.id);
+    const tmp = path.join(f.home, 'tmp');
+    const store = path.join(f.home, 'artifacts');
+    // A process that is gone: its pid names its leftovers.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const deadPid = Number(dead.stdout.toString());
+    const contentPath = (seed: string) => {
+      const sha = createHash('sha256').update(seed).digest('hex');
+      return `${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}.txt`;
+    };
+    const orphan = contentPath('orphan');
+    const live = contentPath('live');
+    plant(path.join(store, ...orphan.split('/')), 0);
+    plant(path.join(store, ...live.split('/')), 0);
+    // Renamed into the store just before the kill, never committed; and one whose row did commit.
+    plant(path.join(tmp, `stored-${deadPid}.list`), 0);
+    fs.writeFileSync(path.join(tmp, `stored-${deadPid}.list`), `${orphan}\n${kept!.path}\nab/cd/cut-sh`);
+    const partial = path.join(tmp, `artifact-${deadPid}-0a1b2c3d4e5f`);
+    plant(partial, 0);
+    // A live process's journal names a file that may be on its way to its row: untouched.
+    fs.writeFileSync(path.join(tmp, `stored-${process.pid}.list`), `${live}\n`);
+
+    const report = await f.json<GcReport>(['gc']);
+    expect(report).toMatchObject({ orphanFiles: 1, tempEntries: 1 });
+    expect(fs.existsSync(path.join(store, ...orphan.split('/')))).toBe(false);
+    expect(fs.existsSync(partial)).toBe(false);
+    expect(fs.existsSync(path.join(tmp, `stored-${deadPid}.list`))).toBe(false);
+    expect(fs.existsSync(f.storeFile(kept!.path))).toBe(true);
+    expect(fs.existsSync(path.join(store, ...live.split('/')))).toBe(true);
+    expect(fs.existsSync(path.join(tmp, `stored-${process.pid}.list`))).toBe(true);
+
+    // The next coordinator sweeps them too, before its workers start.
+    fs.rmSync(path.join(tmp, `stored-${process.pid}.list`));
+    fs.rmSync(path.join(store, ...live.split('/')));
+    plant(path.join(store, ...orphan.split('/')), 0);
+    fs.writeFileSync(path.join(tmp, `stored-${deadPid}.list`), `${orphan}\n`);
+    await f.json<RunJson>(['run', 'start', 'testsleep', '--collection', 'c', '--set', 'write.ms=0']);
+    expect(fs.existsSync(path.join(store, ...orphan.split('/')))).toBe(false);
     f.verify();
   });
 });

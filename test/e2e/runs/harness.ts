@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,6 +77,27 @@ export interface RealFixtureOptions {
    * below it, which other processes writing to a shared disk would cross at random.
    */
   privateDisk?: boolean;
+  /**
+   * The home on a small tmpfs of this many bytes, mounted by the fixture in its folder and unmounted by
+   * `cleanup` (drill I: a really full disk). Needs root; `tmpfsUnavailable()` says why it cannot.
+   */
+  tmpfsBytes?: number;
+  /** Changes to the home's config.json, applied before the catalog. */
+  config?: FixtureOptions['config'];
+}
+
+/** Why a tmpfs cannot be mounted here (not root, no mount), or null when it can. */
+export function tmpfsUnavailable(): string | null {
+  const { dir, cleanup } = tempDir('archivist-tmpfs-probe-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+    return null;
+  } catch (error) {
+    return `cannot mount a tmpfs: ${(error as Error).message.split('\n')[0]}`;
+  } finally {
+    cleanup();
+  }
 }
 
 export interface Fixture {
@@ -217,6 +239,8 @@ export async function createRealFixture(options: RealFixtureOptions = {}): Promi
     dialect: options.dialect,
     layOut: (archive) => copyRealMedia(archive, { poison: options.poison }),
     privateDisk: options.privateDisk,
+    tmpfsBytes: options.tmpfsBytes,
+    config: options.config,
     checkCatalog(summary, entries) {
       const m = archiveModel(entries);
       expect(summary.new).toBe(m.locations);
@@ -244,6 +268,7 @@ async function setUp(spec: {
   layOut: (archive: string) => Promise<void>;
   config?: FixtureOptions['config'];
   privateDisk?: boolean;
+  tmpfsBytes?: number;
   checkCatalog: (summary: CatalogSummary, manifest: readonly ManifestEntry[]) => void;
 }): Promise<{ fixture: Fixture; manifest: readonly ManifestEntry[] }> {
   const { dir: root, cleanup: removeRoot } = tempDir('archivist-runs-');
@@ -254,7 +279,14 @@ async function setUp(spec: {
 
   let home = path.join(root, 'home');
   let removeHome = () => undefined as void;
-  if (spec.privateDisk && fs.existsSync('/dev/shm')) {
+  if (spec.tmpfsBytes !== undefined) {
+    const disk = path.join(root, 'disk');
+    fs.mkdirSync(disk);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${spec.tmpfsBytes}`, 'tmpfs', disk]);
+    home = path.join(disk, 'home');
+    // Lazily: a process of a failed drill may still hold a file there; it is killed just before.
+    removeHome = () => execFileSync('umount', ['-l', disk]);
+  } else if (spec.privateDisk && fs.existsSync('/dev/shm')) {
     home = fs.realpathSync(fs.mkdtempSync(path.join('/dev/shm', 'archivist-home-')));
     removeHome = () => fs.rmSync(home, { recursive: true, force: true });
   }

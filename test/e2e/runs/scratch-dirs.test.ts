@@ -68,19 +68,27 @@ describeEachDialect('scratch folders of killed workers', (dialect) => {
     // 2. Workers and coordinator killed together: the folders stay, until the next coordinator starts.
     await killAll(first, gen2);
     expect(workDirs()).toEqual([...gen2, process.pid].map((pid) => `work-${pid}`).sort());
+    // With the folders, gc also counts what else the dead left in tmp: the killed coordinator's disk
+    // reserve (reserve-<pid>), a partial temp artifact if a worker died writing one.
+    const othersOfTheDead = () => fs.readdirSync(tmp).filter((name) => /^(reserve|artifact)-\d+/.test(name));
+    expect(othersOfTheDead().length).toBeGreaterThanOrEqual(1);
     const dry = await f.json<{ tempEntries: number }>(['gc', '--dry-run']);
-    expect(dry.tempEntries).toBe(2);
+    expect(dry.tempEntries).toBe(2 + othersOfTheDead().length);
     expect(gen2.every((pid) => fs.existsSync(dirOf(pid)))).toBe(true);
     const resumed = await f.json<{ coordinatorPid: number }>(['run', 'resume', runId, '--detach']);
     f.track(resumed.coordinatorPid);
     const gen3 = await twoWorkers(resumed.coordinatorPid);
     expect(gen2.some((pid) => fs.existsSync(dirOf(pid)))).toBe(false);
+    // The new coordinator removed the dead one's reserve and partial files too; only its own reserve is left.
+    expect(othersOfTheDead()).toEqual([`reserve-${resumed.coordinatorPid}`]);
 
     // 3. Again, and this time `gc` removes them; the live process's old folder stays.
     await killAll(resumed.coordinatorPid, gen3);
     expect(gen3.every((pid) => fs.existsSync(dirOf(pid)))).toBe(true);
+    const leftBehind = othersOfTheDead().length;
     const gc = await f.json<{ tempEntries: number }>(['gc']);
-    expect(gc.tempEntries).toBe(2);
+    expect(gc.tempEntries).toBe(2 + leftBehind);
+    expect(othersOfTheDead()).toEqual([]);
     expect(workDirs()).toEqual([`work-${process.pid}`]);
     expect(fs.readFileSync(path.join(live, 'keep'), 'utf8')).toBe('x');
 

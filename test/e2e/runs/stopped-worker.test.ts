@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { createFixture, fixturesPerTest, type Fixture } from './harness.js';
+import { childPids, isAlive, pollFor, waitUntilDead } from './processes.js';
+import type { ItemRow } from './types.js';
+
+/**
+ * Issue 14 item 11: processes that stop without dying. A worker frozen with a real SIGSTOP never exits and
+ * never reaches its own timeout; it must be replaced as soon as its lease lapses (not after the item's
+ * timeout, 300 s here), and the run must complete once its last item is done even while a frozen worker
+ * that holds nothing is still around. The lease is made short (`runs.leaseSec` 2) instead of waiting 15 s;
+ * nothing here measures time: the runs must simply get to `completed` within the harness's wait, which is
+ * far shorter than the item timeout that was the only way out before.
+ */
+
+const track = fixturesPerTest();
+
+const shortLease = (config: Record<string, Record<string, unknown>>) => {
+  config.runs = { ...config.runs, leaseSec: 2, itemTimeoutSec: 300 };
+};
+
+/** The worker processes of a coordinator, once `n` of them are up. */
+const workersOf = (coordinatorPid: number, n: number) =>
+  pollFor(`${n} workers`, () => {
+    const pids = childPids(coordinatorPid).filter(isAlive);
+    return pids.length >= n ? pids : undefined;
+  });
+
+const running = (f: Fixture, runId: string) =>
+  f.query<ItemRow>("select * from work_items where run_id = ? and status = 'running'", runId);
+
+describe('a SIGSTOPped worker', () => {
+  it('is replaced once its lease lapses, and its item is done by another worker', async () => {
+    const f = track(await createFixture({ files: 4, config: shortLease }));
+    const { id, coordinatorPid } = await f.startDetached('testsleep', [
+      '--workers',
+      '2',
+      '--set',
+      'write.ms=1500',
+    ]);
+    const victim = await pollFor('an item in hand', () => running(f, id)[0]);
+    const victimPid = Number(victim.lease_owner!.split(':').at(-1));
+    expect(childPids(coordinatorPid)).toContain(victimPid);
+    process.kill(victimPid, 'SIGSTOP');
+    try {
+      const run = await f.waitFor(id, (r) => r.status === 'completed', 'the run to complete');
+      expect(run.counts).toMatchObject({ total: 4, done: 4, failed: 0 });
+      // Killed (a SIGKILL reaches a stopped process), not left frozen; counted as a crash of the run.
+      await waitUntilDead([victimPid]);
+      expect(run.stats.workerCrashes).toBe(1);
+      const died = f.runLog(id).filter((line) => line.event === 'worker-died');
+      expect(died).toHaveLength(1);
+      expect(died[0]).toMatchObject({ worker: victim.lease_owner, leaseLapsed: true, timeout: false });
+      // Its item was tried again and done by a live worker: two attempts, one artifact.
+      const item = f.items(id).find((i) => i.id === victim.id)!;
+      expect(item).toMatchObject({ status: 'done', attempts: 2 });
+      const [lineage] = f.query<{ worker: string }>(
+        'select worker from lineage where artifact_id = ?',
+        item.artifact_id,
+      );
+      expect(lineage!.worker).not.toBe(victim.lease_owner);
+      f.verify();
+      await f.expectNoProcessLeft();
+    } finally {
+      if (isAlive(victimPid)) process.kill(victimPid, 'SIGKILL');
+    }
+  });
+
+  it('holding nothing does not keep a finished run running', async () => {
+    const f = track(await createFixture({ files: 2, config: shortLease }));
+    // Three workers for two items: one has nothing to claim and waits.
+    const { id, coordinatorPid } = await f.startDetached('testsleep', [
+      '--workers',
+      '3',
+      '--set',
+      'write.ms=1500',
+    ]);
+    const workers = await workersOf(coordinatorPid, 3);
+    const holders = await pollFor('both items in hand', () => {
+      const items = running(f, id);
+      return items.length === 2 ? items.map((i) => Number(i.lease_owner!.split(':').at(-1))) : undefined;
+    });
+    const idle = workers.find((pid) => !holders.includes(pid))!;
+    expect(idle).toBeDefined();
+    process.kill(idle, 'SIGSTOP');
+    try {
+      const run = await f.waitFor(id, (r) => r.status === 'completed', 'the run to complete');
+      expect(run.counts).toMatchObject({ total: 2, done: 2, failed: 0 });
+      await waitUntilDead([idle, coordinatorPid]);
+      // It did nothing wrong: no crash counted, no item charged twice.
+      expect(run.stats.workerCrashes).toBe(0);
+      for (const item of f.items(id)) expect(item.attempts).toBe(1);
+      f.verify();
+      await f.expectNoProcessLeft();
+    } finally {
+      if (isAlive(idle)) process.kill(idle, 'SIGKILL');
+    }
+  });
+});
