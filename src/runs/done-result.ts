@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { CaptureFacts } from '../catalog/capture-facts.js';
 import type { StoredFile } from '../artifacts/artifact-store.js';
 import type { StepDefinition, StepInput } from '../pipeline/step.js';
 import type { RunRow } from '../store/schema.js';
@@ -19,6 +20,8 @@ export interface DoneFacts {
   mime: string;
   durationMs: number;
   sandboxRetentionDays: number;
+  /** A metadata step's capture facts, read from its output (asset_facts). */
+  capture?: CaptureFacts;
 }
 
 /** A done item's record: the new artifact (a stored file, or none) with its lineage. */
@@ -63,6 +66,7 @@ export function doneResult(facts: DoneFacts, stored: StoredFile | null): DoneRes
         createdAt: new Date().toISOString(),
       },
     },
-    makeCurrent: run.policy === 'production' ? { assetId, kind: step.artifactKind } : null,
+    makeCurrent:
+      run.policy === 'production' ? { assetId, kind: step.artifactKind, capture: facts.capture } : null,
   };
 }

@@ -1,3 +1,4 @@
+import { captureFactsOfOutput, captureFactsOfStored } from '../artifacts/artifact-capture-facts.js';
 import path from 'node:path';
 import { pathText } from '../catalog/file-names.js';
 import { pathForTools, SourceReadError, type ToolPath } from '../catalog/source-reader.js';
@@ -151,7 +152,13 @@ export class ItemProcessor {
       durationMs: this.elapsed(job),
       artifact: { reusedId: reusable.id },
       makeCurrent:
-        run.policy === 'production' ? { assetId: job.asset.id, kind: job.plan.step.artifactKind } : null,
+        run.policy === 'production'
+          ? {
+              assetId: job.asset.id,
+              kind: job.plan.step.artifactKind,
+              capture: isMetadata(job) ? captureFactsOfStored(this.context.home.layout, reusable.path) : undefined,
+            }
+          : null,
     });
     return 'reused';
   }
@@ -290,7 +297,14 @@ export class ItemProcessor {
     this.completions.addWhenStored(
       job.item,
       storeArtifactFile(home.layout, output).then((stored) =>
-        doneResult(this.facts(job, output.mime, decoder), stored),
+        doneResult(
+          {
+            ...this.facts(job, output.mime, decoder),
+            // The facts row commits with the artifact becoming current.
+            capture: isMetadata(job) ? captureFactsOfOutput(output, home.layout, stored.path) : undefined,
+          },
+          stored,
+        ),
       ),
       async (error) => {
         const message = `cannot store the artifact: ${oneLine(error)}`;
@@ -337,6 +351,10 @@ export class ItemProcessor {
   private elapsed(job: Job): number {
     return (this.context.now ?? Date.now)() - job.started;
   }
+}
+
+function isMetadata(job: Job): boolean {
+  return job.plan.step.artifactKind === 'metadata';
 }
 
 function oneLine(error: unknown): string {

@@ -10,6 +10,8 @@ import type { Db } from './database.js';
 import { dialectOf, withWriteLock } from './dialect.js';
 import type { RunStatus, WorkItemRow } from './schema.js';
 import { countForWorker } from './run-workers-repository.js';
+import { NO_FACTS, type CaptureFacts } from '../catalog/capture-facts.js';
+import { recordCaptureFacts } from './asset-facts-repository.js';
 
 /**
  * Work items and their leases: claims, heartbeats, completions, failures. Every write that a worker makes
@@ -215,7 +217,8 @@ export interface DoneResult {
   durationMs: number;
   /** A new artifact with its lineage, or an existing one found by cache key (reused), or none. */
   artifact: { created: NewArtifact; lineage: Lineage } | { reusedId: string } | null;
-  makeCurrent: { assetId: string; kind: string } | null;
+  /** `capture`: a metadata artifact's capture facts, written with it becoming current (asset_facts). */
+  makeCurrent: { assetId: string; kind: string; capture?: CaptureFacts } | null;
 }
 
 export interface Completion {
@@ -279,7 +282,10 @@ export async function recordCompletions(
       await deleteNewArtifact(trx, result.artifact.created.id);
     }
     if (ours && artifactId && result.makeCurrent) {
-      await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
+      const { assetId, kind, capture } = result.makeCurrent;
+      await makeCurrent(trx, artifactId, assetId, kind);
+      // The listings' facts move with the current metadata, in this same transaction.
+      if (kind === 'metadata') await recordCaptureFacts(trx, assetId, artifactId, capture ?? NO_FACTS);
     }
     recorded.push(ours);
   }

@@ -1,3 +1,4 @@
+import { captureFactsOf } from '../../src/catalog/capture-facts.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -166,7 +167,10 @@ export async function createApiFixture(
       const toolVersion = { name: 'api-test-tool', version: '2.5' };
       await completeWorkItem(home.db, item, owner, {
         durationMs: 12,
-        makeCurrent: run.policy === 'production' ? { assetId: item.asset_id, kind: item.step } : null,
+        makeCurrent:
+          run.policy === 'production'
+            ? { assetId: item.asset_id, kind: item.step, capture: captureFactsOf(outcome.metadata) }
+            : null,
         artifact: {
           created: {
             id: newArtifactId(),
