@@ -3,10 +3,8 @@ import type { Home } from '../home/home.js';
 import { detectInterruptedRuns } from '../runs/detect-interrupted.js';
 import { spawnCoordinator } from '../runs/spawn-coordinator.js';
 import { registerAccessControl, registerSecurityHeaders } from './access.js';
-import { AssetListing } from './asset-listing.js';
 import type { ApiContext } from './context.js';
 import { registerErrorHandler } from './http-errors.js';
-import { MetadataIndex } from './metadata-index.js';
 import { registerArtifactRoutes } from './routes/artifacts.js';
 import { registerAssetDetailRoutes } from './routes/asset-detail.js';
 import { registerAssetRoutes } from './routes/assets.js';
@@ -44,8 +42,6 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
   const ctx: ApiContext = {
     home,
     launch: options.launch ?? ((runId, workers) => spawnCoordinator(home.layout, runId, workers)),
-    metadata: new MetadataIndex(home),
-    listing: new AssetListing(home.db),
     progressIntervalMs: options.progressIntervalMs ?? 500,
     streams: new Set(),
   };

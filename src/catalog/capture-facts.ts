@@ -77,7 +77,10 @@ function wallClockMs(local: string): number {
  * sorts by the hours its pictures show. core@1 writes `Z` for an unknown zone, so its `takenAt` without
  * an offset tag is a wall-clock time too; a file time is an instant, used in UTC.
  */
-export function listingTime(facts: CaptureFacts | undefined, mtimeMs: number | undefined): ListingTime | null {
+export function listingTime(
+  facts: CaptureFacts | undefined,
+  mtimeMs: number | undefined,
+): ListingTime | null {
   if (facts?.takenAtLocal && !Number.isNaN(wallClockMs(facts.takenAtLocal))) {
     const offset = facts.takenAt ? OFFSET.exec(facts.takenAt)?.[1] : undefined;
     return { local: facts.takenAtLocal, zone: facts.timeZone ?? offset ?? null, source: 'takenAtLocal' };

@@ -1,11 +1,6 @@
 import path from 'node:path';
 import type { Db } from '../store/database.js';
-import {
-  arrivalsAfter,
-  hasMissing,
-  missingLocationsOf,
-  recordMoves,
-} from '../store/locations-repository.js';
+import { arrivalsAfter, hasMissing, missingLocationsOf, recordMoves } from '../store/locations-repository.js';
 
 /**
  * After a walk: a location that went missing (in this scan or before) whose bytes arrived at a new path in

@@ -156,7 +156,9 @@ export class ItemProcessor {
           ? {
               assetId: job.asset.id,
               kind: job.plan.step.artifactKind,
-              capture: isMetadata(job) ? captureFactsOfStored(this.context.home.layout, reusable.path) : undefined,
+              capture: isMetadata(job)
+                ? captureFactsOfStored(this.context.home.layout, reusable.path)
+                : undefined,
             }
           : null,
     });

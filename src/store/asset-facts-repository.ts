@@ -1,10 +1,5 @@
 import { sql } from 'kysely';
-import {
-  cameraKey,
-  NO_FACTS,
-  placementOf,
-  type CaptureFacts,
-} from '../catalog/capture-facts.js';
+import { cameraKey, NO_FACTS, placementOf, type CaptureFacts } from '../catalog/capture-facts.js';
 import type { Db } from './database.js';
 import type { AssetFactsTable, MediaType } from './schema.js';
 
@@ -101,7 +96,10 @@ export async function unlistOrphans(trx: Db, assetIds: readonly string[]): Promi
       .where((eb) =>
         eb.not(
           eb.exists(
-            eb.selectFrom('locations').select('locations.id').whereRef('locations.asset_id', '=', 'asset_facts.asset_id'),
+            eb
+              .selectFrom('locations')
+              .select('locations.id')
+              .whereRef('locations.asset_id', '=', 'asset_facts.asset_id'),
           ),
         ),
       )
@@ -134,14 +132,18 @@ export async function recordCaptureFacts(
     facts,
     metadataArtifactId: artifactId,
   });
-  const { asset_id: _id, listed: _listed, media_type: _type, file_mtime_ms: _mtime, ...update } = next;
-  if (row) await trx.updateTable('asset_facts').set(update).where('asset_id', '=', assetId).execute();
+  // listed, media_type and the file time are the catalog's, written back as they were read.
+  if (row) await trx.updateTable('asset_facts').set(next).where('asset_id', '=', assetId).execute();
   else await trx.insertInto('asset_facts').values(next).execute();
 }
 
 /** An asset with no facts row yet (made by hand, as tests do): listed when it has a location. */
 async function uncatalogedBase(trx: Db, assetId: string) {
-  const asset = await trx.selectFrom('assets').select('media_type').where('id', '=', assetId).executeTakeFirst();
+  const asset = await trx
+    .selectFrom('assets')
+    .select('media_type')
+    .where('id', '=', assetId)
+    .executeTakeFirst();
   if (!asset) return undefined;
   const location = await trx
     .selectFrom('locations')

@@ -179,7 +179,8 @@ const ALLOWLIST: Record<string, Allowed> = {
     apis: ['fs.readFileSync', 'fs.mkdirSync', 'fs.openSync', 'fs.writeSync', 'fs.renameSync', 'fs.rmSync'],
   },
   'src/artifacts/artifact-capture-facts.ts': {
-    reason: "reads a metadata artifact (the step's output file or <home>/artifacts/...) for its capture facts",
+    reason:
+      "reads a metadata artifact (the step's output file or <home>/artifacts/...) for its capture facts",
     apis: ['fs.readFileSync'],
   },
   'src/store/migrations/0011-asset-facts.ts': {

@@ -110,7 +110,9 @@ function mtimeMsOf(present: string | null, any: string): number {
 function readFacts(artifactsDir: string | undefined, relative: string): CaptureFacts | undefined {
   if (!artifactsDir) return undefined;
   try {
-    return captureFactsOf(JSON.parse(fs.readFileSync(path.join(artifactsDir, ...relative.split('/')), 'utf8')));
+    return captureFactsOf(
+      JSON.parse(fs.readFileSync(path.join(artifactsDir, ...relative.split('/')), 'utf8')),
+    );
   } catch {
     return undefined; // gone from the store (gc) or not JSON: placed by the file time until a run
   }
