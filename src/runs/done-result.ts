@@ -66,7 +66,7 @@ export function doneResult(facts: DoneFacts, stored: StoredFile | null): DoneRes
         createdAt: new Date().toISOString(),
       },
     },
-    makeCurrent:
-      run.policy === 'production' ? { assetId, kind: step.artifactKind, capture: facts.capture } : null,
+    makeCurrent: run.policy === 'production' ? { assetId, kind: step.artifactKind } : null,
+    capture: facts.capture,
   };
 }

@@ -152,15 +152,8 @@ export class ItemProcessor {
       durationMs: this.elapsed(job),
       artifact: { reusedId: reusable.id },
       makeCurrent:
-        run.policy === 'production'
-          ? {
-              assetId: job.asset.id,
-              kind: job.plan.step.artifactKind,
-              capture: isMetadata(job)
-                ? captureFactsOfStored(this.context.home.layout, reusable.path)
-                : undefined,
-            }
-          : null,
+        run.policy === 'production' ? { assetId: job.asset.id, kind: job.plan.step.artifactKind } : null,
+      capture: isMetadata(job) ? captureFactsOfStored(this.context.home.layout, reusable.path) : undefined,
     });
     return 'reused';
   }

@@ -108,20 +108,30 @@ export async function unlistOrphans(trx: Db, assetIds: readonly string[]): Promi
 }
 
 /**
- * A metadata artifact became the asset's current one: its capture facts replace the previous ones and the
- * asset is placed anew, inside the caller's transaction, so no listing sees the artifact without them.
+ * A metadata artifact was committed: its capture facts replace the previous ones and the asset is placed
+ * anew, inside the caller's transaction, so no listing sees the artifact without them. One that became
+ * current always does; a sandbox one (never current) only while the asset has no current metadata, so a
+ * first look at an archive is placed by capture time, and production results are never overridden.
  */
 export async function recordCaptureFacts(
   trx: Db,
   assetId: string,
   artifactId: string,
   facts: CaptureFacts,
+  options: { current: boolean },
 ): Promise<void> {
   const row = await trx
     .selectFrom('asset_facts')
-    .select(['listed', 'media_type', 'file_mtime_ms'])
-    .where('asset_id', '=', assetId)
+    .leftJoin('artifacts', 'artifacts.id', 'asset_facts.metadata_artifact_id')
+    .select([
+      'asset_facts.listed',
+      'asset_facts.media_type',
+      'asset_facts.file_mtime_ms',
+      'artifacts.is_current',
+    ])
+    .where('asset_facts.asset_id', '=', assetId)
     .executeTakeFirst();
+  if (!options.current && Number(row?.is_current ?? 0) === 1) return;
   const base = row ?? (await uncatalogedBase(trx, assetId));
   if (!base) return; // not an asset of this catalog
   const next = factsRowOf({

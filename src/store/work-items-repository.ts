@@ -10,7 +10,7 @@ import type { Db } from './database.js';
 import { dialectOf, withWriteLock } from './dialect.js';
 import type { RunStatus, WorkItemRow } from './schema.js';
 import { countForWorker } from './run-workers-repository.js';
-import { NO_FACTS, type CaptureFacts } from '../catalog/capture-facts.js';
+import type { CaptureFacts } from '../catalog/capture-facts.js';
 import { recordCaptureFacts } from './asset-facts-repository.js';
 
 /**
@@ -217,8 +217,9 @@ export interface DoneResult {
   durationMs: number;
   /** A new artifact with its lineage, or an existing one found by cache key (reused), or none. */
   artifact: { created: NewArtifact; lineage: Lineage } | { reusedId: string } | null;
-  /** `capture`: a metadata artifact's capture facts, written with it becoming current (asset_facts). */
-  makeCurrent: { assetId: string; kind: string; capture?: CaptureFacts } | null;
+  makeCurrent: { assetId: string; kind: string } | null;
+  /** A metadata artifact's capture facts: the listings' asset_facts row is written with the artifact. */
+  capture?: CaptureFacts;
 }
 
 export interface Completion {
@@ -282,10 +283,12 @@ export async function recordCompletions(
       await deleteNewArtifact(trx, result.artifact.created.id);
     }
     if (ours && artifactId && result.makeCurrent) {
-      const { assetId, kind, capture } = result.makeCurrent;
-      await makeCurrent(trx, artifactId, assetId, kind);
-      // The listings' facts move with the current metadata, in this same transaction.
-      if (kind === 'metadata') await recordCaptureFacts(trx, assetId, artifactId, capture ?? NO_FACTS);
+      await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
+    }
+    if (ours && artifactId && result.capture) {
+      // The listings' facts move with the metadata, in this same transaction.
+      const current = result.makeCurrent !== null;
+      await recordCaptureFacts(trx, item.asset_id, artifactId, result.capture, { current });
     }
     recorded.push(ours);
   }

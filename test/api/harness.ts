@@ -167,10 +167,8 @@ export async function createApiFixture(
       const toolVersion = { name: 'api-test-tool', version: '2.5' };
       await completeWorkItem(home.db, item, owner, {
         durationMs: 12,
-        makeCurrent:
-          run.policy === 'production'
-            ? { assetId: item.asset_id, kind: item.step, capture: captureFactsOf(outcome.metadata) }
-            : null,
+        makeCurrent: run.policy === 'production' ? { assetId: item.asset_id, kind: item.step } : null,
+        capture: item.step === 'metadata' ? captureFactsOf(outcome.metadata) : undefined,
         artifact: {
           created: {
             id: newArtifactId(),
