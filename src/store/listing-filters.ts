@@ -24,8 +24,11 @@ export interface ListingFilters {
   /** The photo's own calendar day (YYYY-MM-DD), from its capture time; assets placed by file time are out. */
   takenFrom?: string;
   takenTo?: string;
-  /** A camera as the facets name it, compared case-insensitively. */
-  camera?: string;
+  /**
+   * A camera, case-insensitively: the whole name as the facets give it (`exact`, served by
+   * asset_facts_camera_time), or a part of it (`contains`: "EOS" finds "Canon EOS 40D", a row filter).
+   */
+  camera?: { name: string; match: 'exact' | 'contains' };
   /** Only assets at more than one present location. */
   duplicates?: boolean;
 }
@@ -64,7 +67,11 @@ export function factsConditions(
   // One type is an equality, so asset_facts_type_time serves the order; several are a plain filter.
   if (types && types.length === 1) and.push(eb('f.media_type', '=', types[0]!));
   else if (types) and.push(eb('f.media_type', 'in', [...types]));
-  if (filters.camera) and.push(eb('f.camera_key', '=', filters.camera.toLowerCase()));
+  if (filters.camera?.match === 'exact') and.push(eb('f.camera_key', '=', filters.camera.name.toLowerCase()));
+  else if (filters.camera) {
+    const escaped = filters.camera.name.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+    and.push(sql<SqlBool>`f.camera_key like ${`%${escaped}%`} escape '\\'`);
+  }
   if (filters.takenFrom || filters.takenTo) {
     // A range of the sort time itself (asset_facts_time), limited to times that came from metadata.
     and.push(eb('f.taken_day', 'is not', null));

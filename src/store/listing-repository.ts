@@ -218,6 +218,18 @@ export async function factsOfAssets(db: Db, ids: readonly string[]): Promise<Map
   return out;
 }
 
+/** Is this (case-insensitively) the whole name of a camera of the listing? One probe of the index. */
+export async function isKnownCamera(db: Db, name: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('asset_facts')
+    .select('asset_id')
+    .where('listed', '=', 1)
+    .where('camera_key', '=', name.toLowerCase())
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** The cameras the facts name, for the filter's choices (read from asset_facts_camera_time). */
 export async function knownCameras(db: Db): Promise<string[]> {
   const rows = await db

@@ -8,6 +8,7 @@ import type { ListingFilters } from '../../store/listing-filters.js';
 import {
   countListed,
   factsOfAssets,
+  isKnownCamera,
   knownCameras,
   monthCounts,
   pathPage,
@@ -106,7 +107,9 @@ async function filtersOf(ctx: ApiContext, q: AssetsQuery): Promise<ListingFilter
     lacks: q.lacks,
     takenFrom: q.takenFrom,
     takenTo: q.takenTo,
-    camera: q.camera,
+    camera: q.camera
+      ? { name: q.camera, match: (await isKnownCamera(db, q.camera)) ? 'exact' : 'contains' }
+      : undefined,
     duplicates: q.duplicates,
   };
 }
