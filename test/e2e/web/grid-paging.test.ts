@@ -15,7 +15,7 @@ const YEARS = 25;
 const PER_MONTH = 20;
 const TOTAL = YEARS * 12 * PER_MONTH;
 
-async function syntheticArchive(archive: string): Promise<void> {
+function syntheticArchive(archive: string): Promise<void> {
   for (let y = 0; y < YEARS; y++) {
     const year = 2000 + y;
     for (let month = 1; month <= 12; month++) {
@@ -30,6 +30,7 @@ async function syntheticArchive(archive: string): Promise<void> {
       }
     }
   }
+  return Promise.resolve();
 }
 
 let f: WebFixture;
@@ -64,7 +65,9 @@ describe('the grid of a large listing', () => {
 
     // Scrolling on: the next blocks continue from the last one's cursor.
     const grid = f.page.getByTestId('grid');
-    await grid.evaluate((element) => (element.scrollTop += 2500));
+    await grid.evaluate((element) => {
+      (element as unknown as { scrollTop: number }).scrollTop += 2500;
+    });
     await until(() => requests.some((r) => param(r, 'cursor') !== null), 'a block read after a cursor');
 
     // A jump to 2003: its month's header and its tiles appear, read from that month on.
