@@ -96,14 +96,16 @@ export function factsConditions(
     );
   }
   if (filters.failedInRun) {
-    // work_items_run_asset_step (run_id, asset_id, step): the unique key of a run's items.
+    // The run's failures, read once (work_items_claim_order: run_id, status), then each row probed
+    // against them: a per-row EXISTS would scan the run's failures again for every row.
     and.push(
-      eb.exists(
+      eb(
+        'f.asset_id',
+        'in',
         eb
           .selectFrom('work_items as w')
-          .select('w.id')
+          .select('w.asset_id')
           .where('w.run_id', '=', filters.failedInRun)
-          .whereRef('w.asset_id', '=', 'f.asset_id')
           .where('w.status', '=', 'failed'),
       ),
     );
