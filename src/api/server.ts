@@ -15,6 +15,7 @@ import { registerRunEventRoutes } from './routes/run-events.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerSourceRoutes } from './routes/sources.js';
 import { defaultWebRoot, registerWeb } from './web.js';
+import { ListingTotals } from './listing-totals.js';
 
 export interface ServerOptions {
   /** The address the server will listen on: it decides which Host names are answered. */
@@ -42,6 +43,7 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
   const ctx: ApiContext = {
     home,
     launch: options.launch ?? ((runId, workers) => spawnCoordinator(home.layout, runId, workers)),
+    totals: new ListingTotals(),
     progressIntervalMs: options.progressIntervalMs ?? 500,
     streams: new Set(),
   };

@@ -253,3 +253,22 @@ export async function knownCameras(db: Db): Promise<string[]> {
   }
   return names.sort((a, b) => a.localeCompare(b));
 }
+
+/**
+ * Changes whenever a catalog pass ran or locations were added: two index lookups (max of a key), so a
+ * cached total is never kept across a catalog change.
+ */
+export async function catalogVersion(db: Db): Promise<string> {
+  const row = await db
+    .selectFrom('scans')
+    .select([
+      (eb) => eb.fn.max('scans.id').as('scan'),
+      (eb) =>
+        eb
+          .selectFrom('locations')
+          .select((l) => l.fn.max('locations.id').as('m'))
+          .as('location'),
+    ])
+    .executeTakeFirst();
+  return `${row?.scan ?? 0}:${row?.location ?? 0}`;
+}

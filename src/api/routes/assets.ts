@@ -6,6 +6,7 @@ import { listingTime, type CaptureFacts, type ListingTime } from '../../catalog/
 import { artifactKinds, artifactOfKindFor, assetsByIds } from '../../store/assets-repository.js';
 import type { ListingFilters } from '../../store/listing-filters.js';
 import {
+  catalogVersion,
   countListed,
   factsOfAssets,
   isKnownCamera,
@@ -161,7 +162,9 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
     const filters = await filtersOf(ctx, q);
     const [{ ids, nextCursor }, total] = await Promise.all([
       pageOf(ctx, q, filters),
-      countListed(db, filters),
+      catalogVersion(db).then((version) =>
+        ctx.totals.get(`${version}|${JSON.stringify(filters)}`, () => countListed(db, filters)),
+      ),
     ]);
     const [assets, thumbnails, failures, facts] = await Promise.all([
       assetsByIds(db, ids),
