@@ -327,7 +327,7 @@ async function benchDialect(dialect, o, work, archive) {
   }
 }
 
-function table(results) {
+export function resultsTable(results) {
   const lines = [];
   for (const r of results) {
     lines.push(`### ${r.dialect}, ${r.assets.toLocaleString('en')} assets`, '');
@@ -386,7 +386,7 @@ export async function benchScale(options) {
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(doc, null, 2)}\n`);
   fs.writeFileSync(
     `${base}.md`,
-    `# Scale bench: ${o.assets.toLocaleString('en')} assets\n\n\`${doc.command}\`\n\n${table(results)}`,
+    `# Scale bench: ${o.assets.toLocaleString('en')} assets\n\n\`${doc.command}\`\n\n${resultsTable(results)}`,
   );
   log(`wrote ${base}.json and .md`);
   return doc;
