@@ -59,7 +59,7 @@ const KINDS = [
  * sha256 ids, a realistic mix of media types and sizes, YEAR/YEAR-MM folders, one finished scan of the
  * synthetic source as every location's first scan. One transaction of prepared statements (a few seconds).
  */
-function insertSynthetic(dbFile, sourceId, count, seed) {
+export function insertSynthetic(dbFile, sourceId, count, seed) {
   const db = new Database(dbFile);
   const random = makeRandom(seed);
   const now = new Date().toISOString();

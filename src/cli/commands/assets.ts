@@ -126,19 +126,34 @@ async function* pages(
 
 const PAGE = 500;
 
-/** The same document `JSON.stringify(all, null, 2)` gives, written as the pages come. */
+/**
+ * The same document `JSON.stringify(all, null, 2)` gives, written as the pages come. A reader that goes
+ * away (`| head`) ends the listing quietly, as for any Unix tool, instead of an unhandled EPIPE.
+ */
 async function writeJsonArray(source: AsyncIterable<unknown[]>): Promise<void> {
-  let first = true;
-  for await (const page of source) {
-    const text = page.map((item) => `  ${JSON.stringify(item, null, 2).replace(/\n/g, '\n  ')}`).join(',\n');
-    await write(first ? `[\n${text}` : `,\n${text}`);
-    first = false;
+  let gone = false;
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') gone = true;
+    else throw error;
+  };
+  process.stdout.on('error', onError);
+  try {
+    let first = true;
+    for await (const page of source) {
+      const text = page
+        .map((item) => `  ${JSON.stringify(item, null, 2).replace(/\n/g, '\n  ')}`)
+        .join(',\n');
+      await write(first ? `[\n${text}` : `,\n${text}`);
+      if (gone) return;
+      first = false;
+    }
+    await write(first ? '[]\n' : '\n]\n');
+  } finally {
+    process.stdout.off('error', onError);
   }
-  await write(first ? '[]\n' : '\n]\n');
 }
 
 function write(text: string): Promise<void> {
-  return new Promise((resolve, reject) =>
-    process.stdout.write(text, (error) => (error ? reject(error) : resolve())),
-  );
+  // An error is reported to the 'error' listener too; the callback only says the write is over.
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
 }
