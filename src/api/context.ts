@@ -1,14 +1,13 @@
 import type { Home } from '../home/home.js';
-import type { AssetListing } from './asset-listing.js';
-import type { MetadataIndex } from './metadata-index.js';
+import type { ListingTotals } from './listing-totals.js';
 
-/** What every route group gets: the open home, how runs are launched, and the shared caches. */
+/** What every route group gets: the open home, how runs are launched, and the open progress streams. */
 export interface ApiContext {
   home: Home;
   /** Starts a background coordinator for a planned run; it outlives the server. */
   launch(runId: string, workers: number): { pid: number | undefined };
-  metadata: MetadataIndex;
-  listing: AssetListing;
+  /** Listing totals, counted at most every few seconds per filter set. */
+  totals: ListingTotals;
   /** How often the progress stream polls the database. */
   progressIntervalMs: number;
   /** Progress streams still open, ended when the server closes. */

@@ -3,10 +3,8 @@ import type { Home } from '../home/home.js';
 import { detectInterruptedRuns } from '../runs/detect-interrupted.js';
 import { spawnCoordinator } from '../runs/spawn-coordinator.js';
 import { registerAccessControl, registerSecurityHeaders } from './access.js';
-import { AssetListing } from './asset-listing.js';
 import type { ApiContext } from './context.js';
 import { registerErrorHandler } from './http-errors.js';
-import { MetadataIndex } from './metadata-index.js';
 import { registerArtifactRoutes } from './routes/artifacts.js';
 import { registerAssetDetailRoutes } from './routes/asset-detail.js';
 import { registerAssetRoutes } from './routes/assets.js';
@@ -17,6 +15,7 @@ import { registerRunEventRoutes } from './routes/run-events.js';
 import { registerRunRoutes } from './routes/runs.js';
 import { registerSourceRoutes } from './routes/sources.js';
 import { defaultWebRoot, registerWeb } from './web.js';
+import { ListingTotals } from './listing-totals.js';
 
 export interface ServerOptions {
   /** The address the server will listen on: it decides which Host names are answered. */
@@ -44,8 +43,7 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
   const ctx: ApiContext = {
     home,
     launch: options.launch ?? ((runId, workers) => spawnCoordinator(home.layout, runId, workers)),
-    metadata: new MetadataIndex(home),
-    listing: new AssetListing(home.db),
+    totals: new ListingTotals(),
     progressIntervalMs: options.progressIntervalMs ?? 500,
     streams: new Set(),
   };

@@ -1,16 +1,19 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { ArchivistError, errnoCode } from '../errors.js';
 import type { Db } from '../store/database.js';
 import {
   applyCatalogWrites,
   countMissing,
-  loadLocations,
-  locationsFirstSeenIn,
+  knownFolders,
+  lastLocationId,
+  locationsAtPaths,
+  locationsInFolder,
+  locationsWithInodes,
+  markFolderMissing,
   markMissing,
-  recordMoves,
   type CatalogWrite,
   type FileStats,
+  type NewAsset,
 } from '../store/locations-repository.js';
 import { finishScan, startScan } from '../store/scans-repository.js';
 import type { LocationRow, SourceRow } from '../store/schema.js';
@@ -18,7 +21,8 @@ import { sourceFilePath } from './file-names.js';
 import { detectMediaKind } from './media-type.js';
 import { linkSidecars, type SidecarLinkSummary } from './sidecar-links.js';
 import { hashSourceFile, isLocalFilesystem, SourceReadError, type SourcePath } from './source-reader.js';
-import { walkSource } from './walk-source.js';
+import { reconcileMoves } from './reconcile-moves.js';
+import { walkSource, type WalkedFile } from './walk-source.js';
 
 export interface CatalogError {
   path: string;
@@ -61,10 +65,15 @@ export interface CatalogOptions {
   hashConcurrency: number;
   onProgress?: (progress: CatalogProgress) => void;
   now?: () => Date;
+  /**
+   * Files looked up and written per batch (default 2000): the catalog holds a batch and one folder's
+   * names, never the source's locations, so its memory does not grow with the archive.
+   */
+  batchSize?: number;
 }
 
 /** Writes are flushed in batches: few transactions, yet a crash loses at most one batch of hashing. */
-const FLUSH_EVERY = 2000;
+const DEFAULT_BATCH = 2000;
 
 function statsOf(file: { size: number; mtimeNs: string; ctimeNs: string; inode: string }): FileStats {
   return { size: file.size, mtimeNs: file.mtimeNs, ctimeNs: file.ctimeNs, inode: file.inode };
@@ -94,11 +103,10 @@ export async function catalogSource(
   }
 
   const localDisk = isLocalFilesystem(source.path);
-  const scanId = await startScan(db, source.id, now());
-  const known = await loadLocations(db, source.id);
-  // (inode, size, mtime) of known files: a file moved within the filesystem keeps them, so it need not be re-read.
-  const byIdentity = new Map<string, LocationRow>();
-  for (const row of known.values()) byIdentity.set(`${row.inode}:${row.size}:${row.mtime_ns}`, row);
+  const batchSize = options.batchSize ?? DEFAULT_BATCH;
+  const scanStartedAt = now();
+  const lastIdBefore = await lastLocationId(db);
+  const scanId = await startScan(db, source.id, scanStartedAt);
 
   const summary: CatalogSummary = {
     source: source.name,
@@ -117,8 +125,14 @@ export async function catalogSource(
     sidecars: { linked: 0, unmatched: 0, relinked: false },
     durationMs: 0,
   };
-  const seen = new Set<number>();
   const unreadableDirs: string[] = [];
+  // Known locations under a directory we could not list (or an entry we could not stat) are unknown now,
+  // not missing.
+  const isUnreadable = (rel: string) =>
+    unreadableDirs.some((dir) => dir === '' || rel === dir || rel.startsWith(`${dir}/`));
+  // The folders this walk listed: one short string per folder, so that known folders it never reached
+  // (deleted, or an Archivist home) are found afterwards. Files are never held beyond a batch.
+  const listedFolders = new Set<string>();
   let writes: CatalogWrite[] = [];
   const flush = async () => {
     const batch = writes;
@@ -140,9 +154,11 @@ export async function catalogSource(
     });
   };
 
-  const visit = async (file: { rel: string; abs: SourcePath } & FileStats): Promise<void> => {
-    const existing = known.get(file.rel);
-    if (existing) seen.add(existing.id);
+  const visit = async (
+    file: WalkedFile,
+    existing: LocationRow | undefined,
+    twin: LocationRow | undefined,
+  ): Promise<void> => {
     if (
       existing &&
       existing.size === file.size &&
@@ -163,13 +179,7 @@ export async function catalogSource(
       return;
     }
 
-    const twin = existing ? undefined : byIdentity.get(`${file.inode}:${file.size}:${file.mtimeNs}`);
-    let asset: {
-      id: string;
-      size: number;
-      mediaType: 'image' | 'video' | 'sidecar' | 'other';
-      mime: string | null;
-    };
+    let asset: NewAsset;
     if (twin && (await isGoneOrSameInode(sourceFilePath(source.path, twin.path), file.inode))) {
       // Moved (or hard-linked) within the filesystem: same inode, size and mtime means the same bytes.
       asset = { id: twin.asset_id, size: file.size, mediaType: 'other', mime: null };
@@ -197,11 +207,58 @@ export async function catalogSource(
       writes.push({ kind: 'touch', locationId: existing.id, stats: statsOf(file) });
     } else {
       summary.changed++;
-      writes.push({ kind: 'repoint', locationId: existing.id, asset, stats: statsOf(file) });
+      writes.push({
+        kind: 'repoint',
+        locationId: existing.id,
+        previousAssetId: existing.asset_id,
+        asset,
+        stats: statsOf(file),
+      });
     }
   };
 
   const inFlight = new Set<Promise<void>>();
+  /** A batch of walked files: what the catalog knew at their paths and inodes, then each visited. */
+  const visitBatch = async (files: WalkedFile[]) => {
+    if (files.length === 0) return;
+    const known = await locationsAtPaths(
+      db,
+      source.id,
+      files.map((f) => f.rel),
+    );
+    const unknown = files.filter((f) => !known.has(f.rel));
+    // (inode, size, mtime) of known files: a file moved within the filesystem keeps them, so it is not re-read.
+    const byIdentity = await locationsWithInodes(
+      db,
+      source.id,
+      unknown.map((f) => f.inode),
+    );
+    for (const file of files) {
+      const existing = known.get(file.rel);
+      const twin = existing ? undefined : byIdentity.get(`${file.inode}:${file.size}:${file.mtimeNs}`);
+      const task = visit(file, existing, twin).finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      if (inFlight.size >= options.hashConcurrency) await Promise.race(inFlight);
+      if (writes.length >= batchSize) await flush();
+      progress();
+    }
+  };
+  /** A listed folder: its known locations the walk did not see there are gone (or moved, see below). */
+  const reconcileFolder = async (dir: string, seen: Set<string>) => {
+    listedFolders.add(dir);
+    const gone = (await locationsInFolder(db, source.id, dir)).filter(
+      (row) => !seen.has(row.path) && row.status === 'present' && !isUnreadable(row.path),
+    );
+    await markMissing(
+      db,
+      gone.map((row) => row.id),
+      now(),
+    );
+    summary.missing += gone.length;
+  };
+
+  let batch: WalkedFile[] = [];
+  let seenInFolder = new Set<string>();
   for await (const entry of walkSource(source.path, options.isJunk, { localDisk })) {
     switch (entry.kind) {
       case 'skip':
@@ -217,51 +274,51 @@ export async function catalogSource(
         }
         report(entry.rel, entry.reason, entry.message);
         break;
-      case 'file': {
+      case 'file':
         summary.scanned++;
-        const task = visit(entry).finally(() => inFlight.delete(task));
-        inFlight.add(task);
-        if (inFlight.size >= options.hashConcurrency) await Promise.race(inFlight);
-        if (writes.length >= FLUSH_EVERY) await flush();
-        progress();
+        seenInFolder.add(entry.rel);
+        batch.push(entry);
+        if (batch.length >= batchSize) {
+          await visitBatch(batch);
+          batch = [];
+        }
         break;
-      }
+      case 'folder-done':
+        await visitBatch(batch);
+        batch = [];
+        await reconcileFolder(entry.rel, seenInFolder);
+        seenInFolder = new Set();
+        break;
     }
   }
   await Promise.all(inFlight);
   await flush();
 
-  // Known locations this walk did not see are gone, unless they sit under a directory we could not list.
-  const underUnreadable = (rel: string) =>
-    unreadableDirs.some((dir) => dir === '' || rel === dir || rel.startsWith(`${dir}/`));
-  const vanished = [...known.values()].filter((row) => !seen.has(row.id) && !underUnreadable(row.path));
-
-  // A vanished file whose content appeared at a new path moved; pair them, same file name first.
-  const arrivals = new Map<string, { id: number; path: string }[]>();
-  for (const row of await locationsFirstSeenIn(db, scanId)) {
-    const list = arrivals.get(row.asset_id) ?? [];
-    list.push(row);
-    arrivals.set(row.asset_id, list);
-  }
-  const moves: { fromId: number; toId: number; firstSeenAt: string }[] = [];
-  const newlyMissing: number[] = [];
-  for (const row of vanished) {
-    const candidates = arrivals.get(row.asset_id);
-    if (candidates && candidates.length > 0) {
-      const sameName = candidates.findIndex(
-        (c) => path.posix.basename(c.path) === path.posix.basename(row.path),
-      );
-      const [to] = candidates.splice(sameName >= 0 ? sameName : 0, 1);
-      moves.push({ fromId: row.id, toId: to!.id, firstSeenAt: row.first_seen_at });
-      summary.moved++;
-      summary.new--;
-    } else if (row.status === 'present') {
-      newlyMissing.push(row.id);
+  // Known folders the walk never listed: deleted, or now an Archivist home. Their files are missing,
+  // unless they sit under a folder that could not be read.
+  let after: string | null = null;
+  for (;;) {
+    const dirs = await knownFolders(db, source.id, after, 500);
+    if (dirs.length === 0) break;
+    after = dirs.at(-1)!;
+    for (const dir of dirs) {
+      if (listedFolders.has(dir) || isUnreadable(dir)) continue;
+      summary.missing += await markFolderMissing(db, source.id, dir, now());
     }
   }
-  await recordMoves(db, moves);
-  await markMissing(db, newlyMissing, now());
-  summary.missing = newlyMissing.length;
+
+  // A file gone from one place whose bytes arrived at another moved, across folders too.
+  const moves = await reconcileMoves(db, {
+    sourceId: source.id,
+    scanId,
+    afterId: lastIdBefore,
+    scanStartedAt,
+    pageSize: batchSize,
+    isUnreadable,
+  });
+  summary.moved = moves.moved;
+  summary.new -= moves.moved;
+  summary.missing -= moves.newlyMissingMoved;
   summary.missingTotal = await countMissing(db, source.id);
   // After reconciliation: links are between present locations, so moves and deletions are settled first.
   summary.sidecars = await linkSidecars(db, source.id, {

@@ -42,7 +42,14 @@ export interface WalkSkip {
   why: 'junk' | 'symlink-inside-source';
 }
 
-export type WalkEntry = WalkedFile | WalkProblem | WalkSkip;
+/** Every entry of a listed folder has been yielded: what the catalog knew there can be reconciled. */
+export interface WalkFolderDone {
+  kind: 'folder-done';
+  /** '' for the source root. */
+  rel: string;
+}
+
+export type WalkEntry = WalkedFile | WalkProblem | WalkSkip | WalkFolderDone;
 
 /** How many lstat calls run at once: hides NAS latency without flooding a local disk. */
 const STAT_BATCH = 64;
@@ -50,8 +57,10 @@ const STAT_BATCH = 64;
 /**
  * Walks a source without following any symlink and without opening any file: it lists directories and
  * lstats entries, nothing else. Iterative (a deep tree cannot overflow the stack) and ordered by name, so
- * two walks of the same tree yield the same sequence. Names are listed as bytes: one that is not UTF-8
- * would otherwise be decoded lossily and could never be stat-ed again.
+ * two walks of the same tree yield the same sequence. A folder's files come together, followed by its
+ * `folder-done`: the catalog reconciles one folder at a time and holds no more than that. Names are
+ * listed as bytes: one that is not UTF-8 would otherwise be decoded lossily and could never be stat-ed
+ * again.
  */
 export async function* walkSource(
   root: string,
@@ -167,6 +176,7 @@ export async function* walkSource(
         }
       }
     }
+    yield { kind: 'folder-done', rel: relDir };
     // Reverse so that popping visits subdirectories in name order.
     for (let k = subdirs.length - 1; k >= 0; k--) pending.push(subdirs[k]!);
   }

@@ -131,7 +131,7 @@ async function createHome(layout: HomeLayout, databaseUrl: string | undefined): 
     databaseUrl ? { kind: 'postgres', url: databaseUrl } : { kind: 'sqlite', file: layout.database },
   );
   try {
-    await migrate(database, layout.root);
+    await migrate(database, layout.root, { artifactsDir: layout.artifacts });
     // A database holds one archive: a second home on it would be a second truth about the same rows.
     if ((await readMeta(database.db, 'marker')) !== undefined) {
       throw new ArchivistError(
@@ -186,7 +186,7 @@ export async function openHome(requested: string): Promise<Home> {
     : openSqlite(layout.database);
   try {
     await database.claimIdentity();
-    await migrate(database, root);
+    await migrate(database, root, { artifactsDir: layout.artifacts });
     if (url && (await readMeta(database.db, 'marker')) !== HOME_MARKER) {
       throw new ArchivistError(
         'home-foreign',

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { CaptureFacts } from '../catalog/capture-facts.js';
 import type { StoredFile } from '../artifacts/artifact-store.js';
 import type { SidecarInput, StepDefinition, StepInput } from '../pipeline/step.js';
 import type { RunRow } from '../store/schema.js';
@@ -21,6 +22,8 @@ export interface DoneFacts {
   mime: string;
   durationMs: number;
   sandboxRetentionDays: number;
+  /** A metadata step's capture facts, read from its output (asset_facts). */
+  capture?: CaptureFacts;
 }
 
 /** A done item's record: the new artifact (a stored file, or none) with its lineage. */
@@ -74,5 +77,6 @@ export function doneResult(facts: DoneFacts, stored: StoredFile | null): DoneRes
       },
     },
     makeCurrent: run.policy === 'production' ? { assetId, kind: step.artifactKind } : null,
+    capture: facts.capture,
   };
 }

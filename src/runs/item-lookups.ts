@@ -105,7 +105,7 @@ export class ItemLookups {
   }
 
   /** An existing artifact with this cache key that this run may reuse, whose file is really in the store. */
-  async reusable(cacheKey: string): Promise<{ id: string } | undefined> {
+  async reusable(cacheKey: string): Promise<{ id: string; path: string } | undefined> {
     const candidates =
       this.candidates.get(cacheKey) ?? (await artifactsByCacheKeys(this.home.db, [cacheKey]));
     const nowIso = new Date().toISOString();

@@ -1,3 +1,4 @@
+import { captureFactsOfOutput, captureFactsOfStored } from '../artifacts/artifact-capture-facts.js';
 import path from 'node:path';
 import { pathText } from '../catalog/file-names.js';
 import { pathForTools, SourceReadError, type ToolPath } from '../catalog/source-reader.js';
@@ -180,6 +181,7 @@ export class ItemProcessor {
       artifact: { reusedId: reusable.id },
       makeCurrent:
         run.policy === 'production' ? { assetId: job.asset.id, kind: job.plan.step.artifactKind } : null,
+      capture: isMetadata(job) ? captureFactsOfStored(this.context.home.layout, reusable.path) : undefined,
     });
     return 'reused';
   }
@@ -358,7 +360,14 @@ export class ItemProcessor {
     this.completions.addWhenStored(
       job.item,
       storeArtifactFile(home.layout, output).then((stored) =>
-        doneResult(this.facts(job, output.mime, decoder), stored),
+        doneResult(
+          {
+            ...this.facts(job, output.mime, decoder),
+            // The facts row commits with the artifact becoming current.
+            capture: isMetadata(job) ? captureFactsOfOutput(output, home.layout, stored.path) : undefined,
+          },
+          stored,
+        ),
       ),
       async (error) => {
         if (isDiskFull(error)) {
@@ -436,6 +445,9 @@ const KILLED_BY_SIGNAL = /: killed by SIG[A-Z0-9]+$/;
 
 /** Less free space than this when a step failed: the step's failure is taken for the disk's. */
 const NEARLY_FULL_BYTES = 64 * 1024;
+function isMetadata(job: Job): boolean {
+  return job.plan.step.artifactKind === 'metadata';
+}
 
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);

@@ -55,39 +55,6 @@ function filteredLocations(db: Db, filters: AssetFilters) {
   return query;
 }
 
-/** Assets matching the filters, in path order, with all their locations. */
-export async function listAssets(db: Db, filters: AssetFilters): Promise<AssetWithLocations[]> {
-  let query = filteredLocations(db, filters)
-    .select([
-      'assets.id',
-      'assets.size',
-      'assets.media_type',
-      'assets.mime',
-      'assets.first_seen_at',
-      // Sort by the asset's first location: a listing reads like the folders it comes from.
-      sql<string>`min(sources.name || '/' || locations.path)`.as('sort_key'),
-    ])
-    .groupBy('assets.id')
-    .orderBy('sort_key');
-  if (filters.limit !== undefined) query = query.limit(filters.limit);
-  const rows = await query.execute();
-  const locations = await locationsOf(
-    db,
-    rows.map((row) => row.id),
-  );
-  return rows.map(({ sort_key: _sortKey, ...asset }) => ({
-    ...asset,
-    locations: locations.get(asset.id) ?? [],
-  }));
-}
-
-export async function countAssets(db: Db, filters: AssetFilters): Promise<number> {
-  const row = await filteredLocations(db, filters)
-    .select(sql<number>`count(distinct assets.id)`.as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 export async function locationsOf(db: Db, assetIds: readonly string[]): Promise<Map<string, LocationView[]>> {
   const result = new Map<string, LocationView[]>();
   for (let i = 0; i < assetIds.length; i += 500) {
@@ -160,56 +127,6 @@ export async function assetIdsMatching(
   return rows.map((row) => ({ id: row.id, mediaType: row.media_type }));
 }
 
-/**
- * The API's asset listing: the catalog filters plus the assets that failed in a run and an optional id
- * restriction (assets matched on their metadata). Having or lacking an artifact of a kind is applied by
- * the API on top (`assetIdsWithArtifactKind`), so the sorted listing survives artifacts being committed.
- */
-export interface AssetListFilters extends AssetFilters {
-  failedInRun?: string;
-  assetIds?: readonly string[];
-}
-
-/** The same order as listAssets: an asset sorts by its first location, `source/path` (unique per asset). */
-const SORT_KEY = sql<string>`min(sources.name || '/' || locations.path)`;
-
-function listFiltered(db: Db, filters: AssetListFilters) {
-  let query = filteredLocations(db, filters);
-  if (filters.failedInRun) {
-    const runId = filters.failedInRun;
-    query = query.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('work_items')
-          .select('work_items.id')
-          .whereRef('work_items.asset_id', '=', 'assets.id')
-          .where('work_items.run_id', '=', runId)
-          .where('work_items.status', '=', 'failed'),
-      ),
-    );
-  }
-  if (filters.assetIds) {
-    // One bound parameter however many ids (SQLite caps the number of parameters).
-    query = query.where(dialectOf(db).inValues(sql.ref('assets.id'), filters.assetIds));
-  }
-  return query;
-}
-
-/**
- * Every matching asset's id and sort key, in listing order: what a paged listing slices (the API keeps
- * it while the catalog does not change, so a page at any depth costs the same).
- */
-export async function orderedAssets(
-  db: Db,
-  filters: AssetListFilters,
-): Promise<{ id: string; key: string }[]> {
-  return listFiltered(db, filters)
-    .select(['assets.id', SORT_KEY.as('key')])
-    .groupBy('assets.id')
-    .orderBy('key')
-    .execute();
-}
-
 /** These assets with their locations, in the order given (unknown ids are left out). */
 export async function assetsByIds(db: Db, ids: readonly string[]): Promise<AssetWithLocations[]> {
   const rows: AssetRow[] = [];
@@ -227,43 +144,6 @@ export async function assetsByIds(db: Db, ids: readonly string[]): Promise<Asset
     const row = byId.get(id);
     return row ? [{ ...row, locations: locations.get(id) ?? [] }] : [];
   });
-}
-
-/**
- * Cheap fingerprints of what a listing depends on: the catalog (locations and scans) and the artifacts.
- * Each changes whenever what it covers changes, and costs an index lookup, not a scan.
- */
-export async function listingVersions(db: Db): Promise<{ catalog: string; artifacts: string }> {
-  // One scalar subquery per aggregate: SQLite answers a lone count(*) or max(id) from the b-tree's own
-  // bookkeeping, but both in one select make it scan the whole index (9 ms at 100,000 locations).
-  const { rows } = await sql<{
-    locN: number;
-    locMax: number | null;
-    scanN: number;
-    scanMax: string | null;
-    artN: number;
-    artMax: number | string | null;
-  }>`select
-      (select count(*) from locations) as "locN", (select max(id) from locations) as "locMax",
-      (select count(*) from scans) as "scanN", (select max(finished_at) from scans) as "scanMax",
-      (select count(*) from artifacts) as "artN",
-      (select max(${dialectOf(db).artifactInsertionOrder}) from artifacts) as "artMax"`.execute(db);
-  const v = rows[0]!;
-  return {
-    catalog: `${v.locN}:${v.locMax ?? 0}:${v.scanN}:${v.scanMax ?? ''}`,
-    artifacts: `${v.artN}:${v.artMax ?? 0}`,
-  };
-}
-
-/** Every asset with at least one artifact of this kind (read from the artifacts_kind_asset index). */
-export async function assetIdsWithArtifactKind(db: Db, kind: string): Promise<Set<string>> {
-  const rows = await db
-    .selectFrom('artifacts')
-    .select('asset_id')
-    .distinct()
-    .where('kind', '=', kind)
-    .execute();
-  return new Set(rows.map((row) => row.asset_id));
 }
 
 /** Per asset, its artifact of this kind to show: the current one, else the newest. */
@@ -318,26 +198,6 @@ export async function catalogTotals(
 export async function artifactKinds(db: Db): Promise<string[]> {
   const rows = await db.selectFrom('artifacts').select('kind').distinct().orderBy('kind').execute();
   return rows.map((row) => row.kind);
-}
-
-/** The newest metadata artifact per asset (current first): what metadata filters read. */
-export async function metadataArtifacts(db: Db): Promise<{ id: string; assetId: string; path: string }[]> {
-  const rows = await db
-    .selectFrom('artifacts')
-    .select(['id', 'asset_id', 'path'])
-    .where('kind', '=', 'metadata')
-    .orderBy('asset_id')
-    .orderBy('is_current', 'desc')
-    .orderBy('created_at', 'desc')
-    .execute();
-  const seen = new Set<string>();
-  const out: { id: string; assetId: string; path: string }[] = [];
-  for (const row of rows) {
-    if (seen.has(row.asset_id)) continue;
-    seen.add(row.asset_id);
-    out.push({ id: row.id, assetId: row.asset_id, path: row.path });
-  }
-  return out;
 }
 
 /** The asset rows themselves, by id (no locations). */

@@ -2,36 +2,9 @@ import { sql } from 'kysely';
 import type { Db } from './database.js';
 
 /**
- * What the web UI's grid and live run page read beyond the CLI's own listings: file times for the time
- * order, duplicates, the failure behind a tile, and how many items are in a worker's hands right now.
+ * What the web UI's grid and live run page read beyond the listings themselves (listing-repository.ts):
+ * the failure behind a tile, and how many items are in a worker's hands right now.
  */
-
-/** Per asset, the earliest modification time (ms since the epoch) of its present locations, else of any. */
-export async function assetMtimes(db: Db): Promise<Map<string, number>> {
-  const rows = await db
-    .selectFrom('locations')
-    .select([
-      'asset_id',
-      // A copy usually has a newer mtime than the file it was copied from: the earliest is the best guess.
-      sql<string>`min(case when status = 'present' then mtime_ns end)`.as('present'),
-      sql<string>`min(mtime_ns)`.as('any'),
-    ])
-    .groupBy('asset_id')
-    .execute();
-  return new Map(rows.map((row) => [row.asset_id, Number(BigInt(row.present ?? row.any) / 1_000_000n)]));
-}
-
-/** Assets found at more than one present location: the same bytes under several paths. */
-export async function duplicateAssetIds(db: Db): Promise<string[]> {
-  const rows = await db
-    .selectFrom('locations')
-    .select('asset_id')
-    .where('status', '=', 'present')
-    .groupBy('asset_id')
-    .having(sql`count(*)`, '>', 1)
-    .execute();
-  return rows.map((row) => row.asset_id);
-}
 
 export interface TileFailure {
   runId: string;

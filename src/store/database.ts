@@ -1,6 +1,6 @@
 import { Migrator, type Kysely } from 'kysely';
 import { ArchivistError } from '../errors.js';
-import { MIGRATIONS, migrationProvider } from './migrations/index.js';
+import { MIGRATIONS, migrationProvider, type MigrationContext } from './migrations/index.js';
 import { checkReachable, isPostgresUrl, openPostgres } from './postgres/postgres-database.js';
 import type { Database } from './schema.js';
 import { openSqlite } from './sqlite/sqlite-database.js';
@@ -75,7 +75,11 @@ export async function appliedMigrations(db: Db): Promise<string[]> {
  * Brings the schema up to date. A database written by a newer Archivist is refused rather than guessed
  * at: running old code on a newer schema could lose data it does not know about.
  */
-export async function migrate(open: OpenDatabase, where: string): Promise<void> {
+export async function migrate(
+  open: OpenDatabase,
+  where: string,
+  context: MigrationContext = {},
+): Promise<void> {
   // Up to date (every command but the first after an upgrade): one read, no lock, no Migrator. A
   // command that only reads never takes SQLite's write lock for this.
   const before = await appliedMigrations(open.db);
@@ -95,7 +99,7 @@ export async function migrate(open: OpenDatabase, where: string): Promise<void> 
     }
     const migrator = new Migrator({
       db,
-      provider: migrationProvider(open.kind),
+      provider: migrationProvider(open.kind, context),
       // SQLite: the migration lock is already our transaction.
       disableTransactions: open.kind === 'sqlite',
     });

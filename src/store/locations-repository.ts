@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+import { listCatalogedAssets, unlistOrphans } from './asset-facts-repository.js';
 import type { Db } from './database.js';
 import type { LocationRow, MediaType } from './schema.js';
 
@@ -20,11 +22,157 @@ export interface NewAsset {
 export type CatalogWrite =
   | { kind: 'insert'; path: string; asset: NewAsset; stats: FileStats }
   | { kind: 'touch'; locationId: number; stats: FileStats }
-  | { kind: 'repoint'; locationId: number; asset: NewAsset; stats: FileStats };
+  | { kind: 'repoint'; locationId: number; previousAssetId: string; asset: NewAsset; stats: FileStats };
 
-export async function loadLocations(db: Db, sourceId: number): Promise<Map<string, LocationRow>> {
-  const rows = await db.selectFrom('locations').selectAll().where('source_id', '=', sourceId).execute();
-  return new Map(rows.map((row) => [row.path, row]));
+/** The folder of a relative path: '' at the source root. */
+export function folderOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
+/** Known locations at these paths (the unique (source_id, path) index), by path. */
+export async function locationsAtPaths(
+  db: Db,
+  sourceId: number,
+  paths: readonly string[],
+): Promise<Map<string, LocationRow>> {
+  const out = new Map<string, LocationRow>();
+  for (let i = 0; i < paths.length; i += 500) {
+    const rows = await db
+      .selectFrom('locations')
+      .selectAll()
+      .where('source_id', '=', sourceId)
+      .where('path', 'in', paths.slice(i, i + 500))
+      .execute();
+    for (const row of rows) out.set(row.path, row);
+  }
+  return out;
+}
+
+/** Known locations with one of these inodes (locations_source_inode), by `inode:size:mtime`. */
+export async function locationsWithInodes(
+  db: Db,
+  sourceId: number,
+  inodes: readonly string[],
+): Promise<Map<string, LocationRow>> {
+  const out = new Map<string, LocationRow>();
+  const unique = [...new Set(inodes)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await db
+      .selectFrom('locations')
+      .selectAll()
+      .where('source_id', '=', sourceId)
+      .where('inode', 'in', unique.slice(i, i + 500))
+      .execute();
+    for (const row of rows) out.set(`${row.inode}:${row.size}:${row.mtime_ns}`, row);
+  }
+  return out;
+}
+
+/** The known locations directly in one folder (locations_source_dir). */
+export async function locationsInFolder(
+  db: Db,
+  sourceId: number,
+  dir: string,
+): Promise<Pick<LocationRow, 'id' | 'path' | 'status'>[]> {
+  return db
+    .selectFrom('locations')
+    .select(['id', 'path', 'status'])
+    .where('source_id', '=', sourceId)
+    .where('dir', '=', dir)
+    .execute();
+}
+
+/** Folders of the source with known locations, after `after` in order, a page at a time. */
+export async function knownFolders(db: Db, sourceId: number, after: string | null, limit: number) {
+  let query = db
+    .selectFrom('locations')
+    .select('dir')
+    .distinct()
+    .where('source_id', '=', sourceId)
+    .orderBy('dir')
+    .limit(limit);
+  if (after !== null) query = query.where('dir', '>', after);
+  return (await query.execute()).map((row) => row.dir);
+}
+
+/** Marks the present locations of a folder missing (a folder that is gone); how many were. */
+export async function markFolderMissing(db: Db, sourceId: number, dir: string, now: string): Promise<number> {
+  const result = await db
+    .updateTable('locations')
+    .set({ status: 'missing', missing_since: now })
+    .where('source_id', '=', sourceId)
+    .where('dir', '=', dir)
+    .where('status', '=', 'present')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** The highest location id so far: locations inserted later are this scan's arrivals. */
+export async function lastLocationId(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('locations')
+    .select((eb) => eb.fn.max('id').as('max'))
+    .executeTakeFirst();
+  return Number(row?.max ?? 0);
+}
+
+/** Locations inserted after `afterId`, in id order, a page at a time. */
+export async function arrivalsAfter(
+  db: Db,
+  sourceId: number,
+  scanId: number,
+  afterId: number,
+  limit: number,
+): Promise<{ id: number; path: string; asset_id: string }[]> {
+  return db
+    .selectFrom('locations')
+    .select(['id', 'path', 'asset_id'])
+    .where('id', '>', afterId)
+    .where('source_id', '=', sourceId)
+    .where('first_scan_id', '=', scanId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * The missing locations of these assets in the source: where an arrival may have moved from. `newly`
+ * says the location went missing in this scan (missing since it started).
+ */
+export async function missingLocationsOf(
+  db: Db,
+  sourceId: number,
+  assetIds: readonly string[],
+  scanStartedAt: string,
+): Promise<{ id: number; path: string; asset_id: string; first_seen_at: string; newly: number }[]> {
+  if (assetIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('locations')
+    .select([
+      'id',
+      'path',
+      'asset_id',
+      'first_seen_at',
+      sql<number>`case when missing_since >= ${scanStartedAt} then 1 else 0 end`.as('newly'),
+    ])
+    .where('asset_id', 'in', [...new Set(assetIds)])
+    .where('source_id', '=', sourceId)
+    .where('status', '=', 'missing')
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => ({ ...row, first_seen_at: String(row.first_seen_at), newly: Number(row.newly) }));
+}
+
+export async function hasMissing(db: Db, sourceId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('locations')
+    .select('id')
+    .where('source_id', '=', sourceId)
+    .where('status', '=', 'missing')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** Rows per multi-row INSERT: 12 columns x 400 rows stays far below SQLite's 32,766 bound parameters. */
@@ -70,6 +218,7 @@ export async function applyCatalogWrites(
           inserts.slice(i, i + ROWS_PER_INSERT).map((write) => ({
             source_id: sourceId,
             path: write.path,
+            dir: folderOf(write.path),
             asset_id: write.asset.id,
             ...stats(write.stats),
             status: 'present' as const,
@@ -107,19 +256,22 @@ export async function applyCatalogWrites(
           break;
       }
     }
+    // The listings' table: every asset given a location is listed; one that lost its last is not.
+    await listCatalogedAssets(
+      trx,
+      writes.flatMap((w) =>
+        w.kind === 'touch'
+          ? []
+          : [{ assetId: w.asset.id, mediaType: w.asset.mediaType, mtimeMs: msOf(w.stats.mtimeNs) }],
+      ),
+    );
+    const repointed = writes.flatMap((w) => (w.kind === 'repoint' ? [w.previousAssetId] : []));
+    if (repointed.length > 0) await unlistOrphans(trx, repointed);
   });
 }
 
-/** Locations first seen in this scan, by asset: where a vanished file may have moved to. */
-export async function locationsFirstSeenIn(
-  db: Db,
-  scanId: number,
-): Promise<{ id: number; path: string; asset_id: string }[]> {
-  return db
-    .selectFrom('locations')
-    .select(['id', 'path', 'asset_id'])
-    .where('first_scan_id', '=', scanId)
-    .execute();
+function msOf(mtimeNs: string): number {
+  return Number(BigInt(mtimeNs) / 1_000_000n);
 }
 
 export async function markMissing(db: Db, ids: readonly number[], now: string): Promise<void> {

@@ -17,6 +17,7 @@ export interface Database {
   work_items: WorkItemsTable;
   run_workers: RunWorkersTable;
   sidecar_links: SidecarLinksTable;
+  asset_facts: AssetFactsTable;
 }
 
 export interface MetaTable {
@@ -49,6 +50,8 @@ export interface LocationsTable {
   source_id: number;
   /** Relative to the source root, with `/` separators. */
   path: string;
+  /** The folder of `path` ('' at the source root): the catalog reconciles folder by folder (0010). */
+  dir: Generated<string>;
   asset_id: string;
   size: number;
   mtime_ns: string;
@@ -211,3 +214,33 @@ export interface SidecarLinksTable {
   kind: SidecarKind;
   source_id: number;
 }
+/**
+ * One row per asset (migration 0011): what listings filter and sort by, so each is an indexed query. The
+ * catalog keeps `listed`, `media_type` and the file time; making a metadata artifact current writes the
+ * capture facts and re-places the asset, in the same transaction.
+ */
+export interface AssetFactsTable {
+  asset_id: string;
+  /** 1 while the asset has a location (present or missing): an asset whose only file changed is not listed. */
+  listed: number;
+  media_type: MediaType;
+  /** The earliest modification time (ms) of the locations it was cataloged at: the last-resort time. */
+  file_mtime_ms: number;
+  /** The wall-clock time it sorts by, in ms as if UTC (capture-facts.ts placementOf). */
+  sort_ms: number;
+  /** `YYYY-MM` of the same time: the grid's date headers. */
+  month: string;
+  /** The photo's own calendar day when the metadata gave a time; null when placed by the file time. */
+  taken_day: string | null;
+  metadata_artifact_id: string | null;
+  taken_at: string | null;
+  taken_at_source: string | null;
+  taken_at_local: string | null;
+  time_zone: string | null;
+  time_zone_source: string | null;
+  camera: string | null;
+  /** `camera` case folded: what the camera filter compares. */
+  camera_key: string | null;
+  duration_sec: number | null;
+}
+export type AssetFactsRow = Selectable<AssetFactsTable>;

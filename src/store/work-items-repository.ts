@@ -10,6 +10,8 @@ import type { Db } from './database.js';
 import { dialectOf, withWriteLock } from './dialect.js';
 import type { RunStatus, WorkItemRow } from './schema.js';
 import { countForWorker } from './run-workers-repository.js';
+import type { CaptureFacts } from '../catalog/capture-facts.js';
+import { recordCaptureFacts } from './asset-facts-repository.js';
 
 /**
  * Work items and their leases: claims, heartbeats, completions, failures. Every write that a worker makes
@@ -216,6 +218,8 @@ export interface DoneResult {
   /** A new artifact with its lineage, or an existing one found by cache key (reused), or none. */
   artifact: { created: NewArtifact; lineage: Lineage } | { reusedId: string } | null;
   makeCurrent: { assetId: string; kind: string } | null;
+  /** A metadata artifact's capture facts: the listings' asset_facts row is written with the artifact. */
+  capture?: CaptureFacts;
 }
 
 export interface Completion {
@@ -280,6 +284,11 @@ export async function recordCompletions(
     }
     if (ours && artifactId && result.makeCurrent) {
       await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
+    }
+    if (ours && artifactId && result.capture) {
+      // The listings' facts move with the metadata, in this same transaction.
+      const current = result.makeCurrent !== null;
+      await recordCaptureFacts(trx, item.asset_id, artifactId, result.capture, { current });
     }
     recorded.push(ours);
   }

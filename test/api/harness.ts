@@ -1,3 +1,4 @@
+import { captureFactsOf } from '../../src/catalog/capture-facts.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,6 +168,7 @@ export async function createApiFixture(
       await completeWorkItem(home.db, item, owner, {
         durationMs: 12,
         makeCurrent: run.policy === 'production' ? { assetId: item.asset_id, kind: item.step } : null,
+        capture: item.step === 'metadata' ? captureFactsOf(outcome.metadata) : undefined,
         artifact: {
           created: {
             id: newArtifactId(),

@@ -178,6 +178,15 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'verify-readonly: writes (temp, fsync, rename) and reads <home>/baselines/readonly-<source>.json',
     apis: ['fs.readFileSync', 'fs.mkdirSync', 'fs.openSync', 'fs.writeSync', 'fs.renameSync', 'fs.rmSync'],
   },
+  'src/artifacts/artifact-capture-facts.ts': {
+    reason:
+      "reads a metadata artifact (the step's output file or <home>/artifacts/...) for its capture facts",
+    apis: ['fs.readFileSync'],
+  },
+  'src/store/migrations/0011-asset-facts.ts': {
+    reason: 'migration 0011 reads the current metadata artifacts in <home>/artifacts to fill asset_facts',
+    apis: ['fs.readFileSync'],
+  },
   'src/artifacts/artifact-store.ts': {
     reason: 'writes artifacts to <home>/tmp, fsyncs, renames them into <home>/artifacts; reads them back',
     apis: [

@@ -30,8 +30,6 @@ export interface AssetPage {
   offset: number;
   limit: number;
   nextCursor: string | null;
-  /** The time order is being re-sorted on the server (new metadata): a newer one comes on asking again. */
-  settling: boolean;
   items: AssetListItem[];
 }
 

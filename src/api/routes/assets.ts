@@ -2,37 +2,30 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toAssetJson, type AssetJson } from '../../catalog/asset-json.js';
 import { listPipelines } from '../../pipeline/registry.js';
+import { listingTime, type CaptureFacts, type ListingTime } from '../../catalog/capture-facts.js';
+import { artifactKinds, artifactOfKindFor, assetsByIds } from '../../store/assets-repository.js';
+import type { ListingFilters } from '../../store/listing-filters.js';
 import {
-  artifactKinds,
-  artifactOfKindFor,
-  assetsByIds,
-  orderedAssets,
-  assetIdsWithArtifactKind,
-  type AssetListFilters,
-} from '../../store/assets-repository.js';
+  catalogVersion,
+  countListed,
+  factsOfAssets,
+  isKnownCamera,
+  knownCameras,
+  monthCounts,
+  pathPage,
+  timePage,
+} from '../../store/listing-repository.js';
 import type { MediaType } from '../../store/schema.js';
 import { findRun } from '../../store/runs-repository.js';
 import { findSourceByName, listSources } from '../../store/sources-repository.js';
-import {
-  assetMtimes,
-  duplicateAssetIds,
-  latestFailures,
-  type TileFailure,
-} from '../../store/browse-repository.js';
-import {
-  encodeCursor,
-  listingTime,
-  monthGroups,
-  orderByTime,
-  placementOf,
-  positionAfter,
-  type ListedAsset,
-  type ListingTime,
-} from '../asset-listing.js';
+import { latestFailures, type TileFailure } from '../../store/browse-repository.js';
+import type { AssetFactsRow } from '../../store/schema.js';
 import type { ApiContext } from '../context.js';
+import { decodePathCursor, decodeTimeCursor, pathCursor, timeCursor } from '../listing-cursor.js';
 import { badField, parseInput } from '../http-errors.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** `archivist assets` filters, plus what only the API offers: metadata, artifacts, failures, pages. */
 export const AssetsQuery = z
@@ -55,6 +48,8 @@ export const AssetsQuery = z
     /** Capture time newest or oldest first, or `source/path` (the CLI's order, and the default). */
     sort: z.enum(['newest', 'oldest', 'path']).default('path'),
     cursor: z.string().min(1).optional(),
+    /** A time order from this month on (the grid's jump to a year or month); `offset` counts from there. */
+    month: z.string().regex(MONTH, 'expected a month YYYY-MM').optional(),
     offset: z.coerce.number().int().min(0).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   })
@@ -78,22 +73,15 @@ function allStepNames(): Set<string> {
   return new Set(listPipelines().flatMap((p) => p.steps.map((s) => s.name)));
 }
 
-/** The query without its paging: what identifies one listing. */
-function listingKey(q: Partial<AssetsQuery>): string {
-  const filters: Partial<AssetsQuery> = { ...q };
-  delete filters.cursor;
-  delete filters.offset;
-  delete filters.limit;
-  return JSON.stringify(filters);
-}
-
-/** Checks every name a query refers to, as `archivist assets` does, before any listing is made. */
-async function checkQuery(ctx: ApiContext, q: AssetsQuery): Promise<{ failedInRun?: string }> {
+/** Checks every name a query refers to, as `archivist assets` does, and makes the listing's filters. */
+async function filtersOf(ctx: ApiContext, q: AssetsQuery): Promise<ListingFilters> {
   const db = ctx.home.db;
-  if (q.cursor !== undefined && q.offset !== undefined)
-    throw badField('cursor', 'give either cursor or offset, not both');
-  if (q.source && !(await findSourceByName(db, q.source)))
-    throw badField('source', `there is no source named "${q.source}"`);
+  if (q.cursor !== undefined && (q.offset !== undefined || q.month !== undefined))
+    throw badField('cursor', 'give either cursor or offset and month, not both');
+  if (q.month !== undefined && q.sort === 'path')
+    throw badField('month', 'a month starts a time order: sort=newest or sort=oldest');
+  const source = q.source ? await findSourceByName(db, q.source) : undefined;
+  if (q.source && !source) throw badField('source', `there is no source named "${q.source}"`);
   if (q.missing) {
     const steps = allStepNames();
     if (!steps.has(q.missing)) {
@@ -106,79 +94,63 @@ async function checkQuery(ctx: ApiContext, q: AssetsQuery): Promise<{ failedInRu
   }
   if (q.takenFrom && q.takenTo && q.takenFrom > q.takenTo)
     throw badField('takenTo', `${q.takenTo} is before takenFrom ${q.takenFrom}`);
-  return { failedInRun: q.failedIn ? (await findRun(db, q.failedIn)).id : undefined };
-}
-
-/** Turns a checked query into repository filters; metadata filters become the ids they match. */
-async function filtersOf(
-  ctx: ApiContext,
-  q: AssetsQuery,
-  failedInRun: string | undefined,
-): Promise<AssetListFilters> {
   let mediaTypes: MediaType[] | undefined = q.type ? [q.type] : undefined;
   // As in `archivist assets --missing`: steps process images and videos; other files never "miss" one.
   if (q.missing)
     mediaTypes = (mediaTypes ?? ['image', 'video']).filter((t) => t === 'image' || t === 'video');
-  const byMetadata = q.takenFrom || q.takenTo || q.camera;
-  let assetIds = byMetadata
-    ? await ctx.metadata.matching({ takenFrom: q.takenFrom, takenTo: q.takenTo, camera: q.camera })
-    : undefined;
-  if (q.duplicates) {
-    const duplicates = await duplicateAssetIds(ctx.home.db);
-    const matched = assetIds && new Set(assetIds);
-    assetIds = matched ? duplicates.filter((id) => matched.has(id)) : duplicates;
-  }
   return {
-    source: q.source,
+    source: source ? { id: source.id, name: source.name } : undefined,
     mediaTypes,
     pathGlob: q.path,
     missingStep: q.missing,
-    failedInRun,
-    assetIds,
+    failedInRun: q.failedIn ? (await findRun(db, q.failedIn)).id : undefined,
+    has: q.has,
+    lacks: q.lacks,
+    takenFrom: q.takenFrom,
+    takenTo: q.takenTo,
+    camera: q.camera
+      ? { name: q.camera, match: (await isKnownCamera(db, q.camera)) ? 'exact' : 'contains' }
+      : undefined,
+    duplicates: q.duplicates,
   };
 }
 
-/**
- * The whole ordered listing of a query, paging left aside: the catalog listing in path order (cached while
- * the catalog is unchanged), ordered by time when asked, then has/lacks applied on top of it.
- */
-async function listingOf(
+function factsOfRow(row: AssetFactsRow | undefined): CaptureFacts | undefined {
+  if (!row || row.metadata_artifact_id === null) return undefined;
+  return {
+    takenAt: row.taken_at,
+    takenAtSource: row.taken_at_source,
+    takenAtLocal: row.taken_at_local,
+    timeZone: row.time_zone,
+    timeZoneSource: row.time_zone_source,
+    camera: row.camera,
+    durationSec: row.duration_sec,
+  };
+}
+
+/** One page of a listing: its asset ids in order, and the cursor of the next page. */
+async function pageOf(
   ctx: ApiContext,
   q: AssetsQuery,
-  failedInRun?: string,
-): Promise<{ list: ListedAsset[]; settling: boolean }> {
+  filters: ListingFilters,
+): Promise<{ ids: string[]; nextCursor: string | null }> {
   const db = ctx.home.db;
-  // has/lacks apply on top of the cached catalog listing: during a run every committed artifact would
-  // otherwise throw the whole sorted listing away (a 0.4 s sort per request at 100,000 assets).
-  const catalogQuery = { ...q, has: undefined, lacks: undefined, sort: 'path' as const };
-  const depends = {
-    artifacts: Boolean(q.takenFrom || q.takenTo || q.camera),
-    workItems: Boolean(q.missing || q.failedIn),
-  };
-  let { list, settling } = await ctx.listing.ordered(listingKey(catalogQuery), depends, async () =>
-    orderedAssets(db, await filtersOf(ctx, catalogQuery, failedInRun)),
-  );
-  const { sort } = q;
-  if (sort !== 'path') {
-    const byPath = list;
-    ({ list, settling } = await ctx.listing.ordered(
-      listingKey({ ...catalogQuery, sort }),
-      { ...depends, artifacts: true, settleMs: 2000 },
-      async () => {
-        const [facts, mtimes] = await Promise.all([ctx.metadata.byAsset(), assetMtimes(db)]);
-        return orderByTime(byPath, (id) => placementOf(facts.get(id), mtimes.get(id)), sort);
-      },
-    ));
+  if (q.sort === 'path') {
+    const page = await pathPage(db, filters, {
+      limit: q.limit,
+      after: q.cursor !== undefined ? decodePathCursor(q.cursor) : undefined,
+      offset: q.offset,
+    });
+    return { ids: page.rows.map((r) => r.id), nextCursor: page.next && pathCursor(page.next) };
   }
-  if (q.has) {
-    const having = await assetIdsWithArtifactKind(db, q.has);
-    list = list.filter((entry) => having.has(entry.id));
-  }
-  if (q.lacks) {
-    const having = await assetIdsWithArtifactKind(db, q.lacks);
-    list = list.filter((entry) => !having.has(entry.id));
-  }
-  return { list, settling };
+  const page = await timePage(db, filters, {
+    sort: q.sort,
+    limit: q.limit,
+    after: q.cursor !== undefined ? decodeTimeCursor(q.cursor) : undefined,
+    month: q.month,
+    offset: q.offset,
+  });
+  return { ids: page.rows.map((r) => r.id), nextCursor: page.next && timeCursor(page.next) };
 }
 
 export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -187,43 +159,35 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
   /** A page of assets with the total that matches: `{ total, items, nextCursor }`. */
   app.get('/api/assets', async (request) => {
     const q = parseInput(AssetsQuery, request.query);
-    const { failedInRun } = await checkQuery(ctx, q);
-    const { list, settling } = await listingOf(ctx, q, failedInRun);
-    const start = q.cursor !== undefined ? positionAfter(list, q.cursor) : (q.offset ?? 0);
-    if (start === undefined) throw badField('cursor', 'not a cursor this server gave out');
-    const slice = list.slice(start, start + q.limit);
-    const assets = await assetsByIds(
-      db,
-      slice.map((entry) => entry.id),
-    );
-    const ids = assets.map((a) => a.id);
-    const [thumbnails, failures, facts] = await Promise.all([
+    const filters = await filtersOf(ctx, q);
+    const [{ ids, nextCursor }, total] = await Promise.all([
+      pageOf(ctx, q, filters),
+      catalogVersion(db).then((version) =>
+        ctx.totals.get(`${version}|${JSON.stringify(filters)}`, () => countListed(db, filters)),
+      ),
+    ]);
+    const [assets, thumbnails, failures, facts] = await Promise.all([
+      assetsByIds(db, ids),
       artifactOfKindFor(db, ids, 'thumbnail'),
       latestFailures(db, ids),
-      ctx.metadata.byAsset(),
+      factsOfAssets(db, ids),
     ]);
     const items: AssetListItem[] = assets.map((asset) => {
-      const present = asset.locations.filter((l) => l.status === 'present');
-      const mtimes = (present.length > 0 ? present : asset.locations).map((l) =>
-        Number(BigInt(l.mtimeNs) / 1_000_000n),
-      );
-      const assetFacts = facts.get(asset.id);
+      const row = facts.get(asset.id);
+      const captured = factsOfRow(row);
       return {
         ...toAssetJson(asset),
         thumbnail: thumbnails.get(asset.id) ?? null,
-        time: listingTime(assetFacts, mtimes.length > 0 ? Math.min(...mtimes) : undefined),
-        durationSec: assetFacts?.durationSec ?? null,
+        time: listingTime(captured, row ? Number(row.file_mtime_ms) : undefined),
+        durationSec: captured?.durationSec ?? null,
         failure: failures.get(asset.id) ?? null,
       };
     });
-    const end = start + slice.length;
     return {
-      total: list.length,
-      offset: start,
+      total,
+      offset: q.offset ?? 0,
       limit: q.limit,
-      nextCursor: end < list.length && slice.length > 0 ? encodeCursor(slice.at(-1)!.key) : null,
-      // The time order is being re-sorted for metadata made since: ask again in a moment for the newer one.
-      settling,
+      nextCursor,
       items,
     };
   });
@@ -234,16 +198,21 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
    */
   app.get('/api/assets/timeline', async (request) => {
     const q = parseInput(AssetsQuery, request.query);
-    if (q.cursor !== undefined || q.offset !== undefined)
-      throw badField(q.cursor !== undefined ? 'cursor' : 'offset', 'the timeline is of the whole listing');
-    const { failedInRun } = await checkQuery(ctx, q);
-    const { list, settling } = await listingOf(ctx, q, failedInRun);
-    return {
-      total: list.length,
-      sort: q.sort,
-      settling,
-      groups: q.sort === 'path' ? [] : monthGroups(list),
-    };
+    if (q.cursor !== undefined || q.offset !== undefined || q.month !== undefined)
+      throw badField(
+        q.cursor !== undefined ? 'cursor' : q.offset !== undefined ? 'offset' : 'month',
+        'the timeline is of the whole listing',
+      );
+    const filters = await filtersOf(ctx, q);
+    if (q.sort === 'path') return { total: await countListed(db, filters), sort: q.sort, groups: [] };
+    const counts = await monthCounts(db, filters, q.sort);
+    let offset = 0;
+    const groups = counts.map((c) => {
+      const group = { month: c.month, count: c.count, offset };
+      offset += c.count;
+      return group;
+    });
+    return { total: offset, sort: q.sort, groups };
   });
 
   /** What the filters can choose from. Cameras come from metadata artifacts (empty before a run made any). */
@@ -252,6 +221,6 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
     types: ['image', 'video', 'sidecar', 'other'],
     steps: [...allStepNames()].sort(),
     artifactKinds: await artifactKinds(db),
-    cameras: await ctx.metadata.cameras(),
+    cameras: await knownCameras(db),
   }));
 }

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { toAssetJson } from '../../catalog/asset-json.js';
+import { toAssetJson, type AssetJson } from '../../catalog/asset-json.js';
+import type { Db } from '../../store/database.js';
 import { ArchivistError } from '../../errors.js';
 import { listPipelines } from '../../pipeline/registry.js';
-import { countAssets, listAssets, type AssetFilters } from '../../store/assets-repository.js';
+import { assetsByIds } from '../../store/assets-repository.js';
+import type { ListingFilters } from '../../store/listing-filters.js';
+import { countListed, pathPage, type PathCursor } from '../../store/listing-repository.js';
 import type { MediaType } from '../../store/schema.js';
 import { findSourceByName } from '../../store/sources-repository.js';
 import { emit, formatBytes, plural, table, type GlobalOptions } from '../output.js';
@@ -45,7 +48,8 @@ export function registerAssets(program: Command): void {
       const options = command.optsWithGlobals<GlobalOptions>();
       const parsed = parseOptions(command.opts());
       await withHome(options, async (home) => {
-        if (parsed.source && !(await findSourceByName(home.db, parsed.source))) {
+        const source = parsed.source ? await findSourceByName(home.db, parsed.source) : undefined;
+        if (parsed.source && !source) {
           throw new ArchivistError('source-unknown', `there is no source named "${parsed.source}"`);
         }
         let mediaTypes: MediaType[] | undefined = parsed.type ? [parsed.type] : undefined;
@@ -63,17 +67,21 @@ export function registerAssets(program: Command): void {
           // Steps process images and videos; sidecars and other files never "miss" one.
           mediaTypes = (mediaTypes ?? ['image', 'video']).filter((t) => t === 'image' || t === 'video');
         }
-        const filters: AssetFilters = {
-          source: parsed.source,
+        const filters: ListingFilters = {
+          source: source ? { id: source.id, name: source.name } : undefined,
           mediaTypes,
           pathGlob: parsed.path,
           missingStep: parsed.missing,
-          limit: parsed.limit ?? (options.json ? undefined : HUMAN_DEFAULT_LIMIT),
         };
-        const assets = (await listAssets(home.db, filters)).map(toAssetJson);
-        const total = options.json
-          ? assets.length
-          : await countAssets(home.db, { ...filters, limit: undefined });
+        const limit = parsed.limit ?? (options.json ? undefined : HUMAN_DEFAULT_LIMIT);
+        if (options.json) {
+          // Page by page (keyset, path order) straight to stdout: a million assets are never all in memory.
+          await writeJsonArray(pages(home.db, filters, limit));
+          return;
+        }
+        const assets: AssetJson[] = [];
+        for await (const page of pages(home.db, filters, limit)) assets.push(...page);
+        const total = await countListed(home.db, filters);
         emit(options, assets, () => {
           if (assets.length === 0)
             return 'No assets match. (Has the source been cataloged? `archivist catalog`)';
@@ -93,4 +101,59 @@ export function registerAssets(program: Command): void {
         });
       });
     });
+}
+
+/** The listing's assets in path order, a page at a time, at most `limit` in all. */
+async function* pages(
+  db: Db,
+  filters: ListingFilters,
+  limit: number | undefined,
+): AsyncGenerator<AssetJson[]> {
+  let after: PathCursor | undefined;
+  let left = limit ?? Infinity;
+  while (left > 0) {
+    const page = await pathPage(db, filters, { limit: Math.min(PAGE, left), after });
+    const assets = await assetsByIds(
+      db,
+      page.rows.map((r) => r.id),
+    );
+    if (assets.length > 0) yield assets.map(toAssetJson);
+    left -= page.rows.length;
+    if (!page.next) return;
+    after = page.next;
+  }
+}
+
+const PAGE = 500;
+
+/**
+ * The same document `JSON.stringify(all, null, 2)` gives, written as the pages come. A reader that goes
+ * away (`| head`) ends the listing quietly, as for any Unix tool, instead of an unhandled EPIPE.
+ */
+async function writeJsonArray(source: AsyncIterable<unknown[]>): Promise<void> {
+  let gone = false;
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') gone = true;
+    else throw error;
+  };
+  process.stdout.on('error', onError);
+  try {
+    let first = true;
+    for await (const page of source) {
+      const text = page
+        .map((item) => `  ${JSON.stringify(item, null, 2).replace(/\n/g, '\n  ')}`)
+        .join(',\n');
+      await write(first ? `[\n${text}` : `,\n${text}`);
+      if (gone) return;
+      first = false;
+    }
+    await write(first ? '[]\n' : '\n]\n');
+  } finally {
+    process.stdout.off('error', onError);
+  }
+}
+
+function write(text: string): Promise<void> {
+  // An error is reported to the 'error' listener too; the callback only says the write is over.
+  return new Promise((resolve) => process.stdout.write(text, () => resolve()));
 }

@@ -7,6 +7,8 @@ import * as m0004 from './0004-listing-indexes.js';
 import * as m0005 from './0005-fenced-leases.js';
 import * as m0006 from './0006-lineage-decoder.js';
 import * as m0007 from './0007-crashes-and-store-paths.js';
+import * as m0010 from './0010-catalog-folders.js';
+import { assetFactsMigration } from './0011-asset-facts.js';
 import * as m0012 from './0012-sidecar-links.js';
 
 /**
@@ -21,13 +23,28 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005-fenced-leases': m0005,
   '0006-lineage-decoder': m0006,
   '0007-crashes-and-store-paths': m0007,
+  '0010-catalog-folders': m0010,
+  '0011-asset-facts': assetFactsMigration(undefined),
   '0012-sidecar-links': m0012,
 };
 
+/** What a migration may read besides the database: 0011 fills capture facts from the artifact store. */
+export interface MigrationContext {
+  artifactsDir?: string;
+}
+
+function withContext(context: MigrationContext): Record<string, Migration> {
+  return { ...MIGRATIONS, '0011-asset-facts': assetFactsMigration(context.artifactsDir) };
+}
+
 /** The migrations as a dialect runs them (PostgreSQL through its schema translation). */
-export function migrationProvider(dialect: 'sqlite' | 'postgres'): MigrationProvider {
+export function migrationProvider(
+  dialect: 'sqlite' | 'postgres',
+  context: MigrationContext = {},
+): MigrationProvider {
+  const migrations = withContext(context);
   return {
     getMigrations: () =>
-      Promise.resolve(dialect === 'postgres' ? postgresMigrations(MIGRATIONS) : { ...MIGRATIONS }),
+      Promise.resolve(dialect === 'postgres' ? postgresMigrations(migrations) : migrations),
   };
 }

@@ -178,7 +178,11 @@ function ours(pid: number, home: string): boolean {
   }
 }
 
-export async function createWebFixture(options: { generated: number }): Promise<WebFixture> {
+/** `layOut` makes the archive instead of the demo layout (a synthetic archive of many files). */
+export async function createWebFixture(options: {
+  generated: number;
+  layOut?: (archive: string) => Promise<void>;
+}): Promise<WebFixture> {
   for (const [file, fix] of [
     [CHROMIUM, 'apt-get install chromium'],
     [CLI, 'npm run build'],
@@ -189,7 +193,7 @@ export async function createWebFixture(options: { generated: number }): Promise<
   const { dir: root, cleanup } = tempDir('archivist-web-');
   const archive = path.join(root, 'archive');
   const home = path.join(root, 'home');
-  await layOutArchive(archive, options.generated);
+  await (options.layOut ?? ((dir: string) => layOutArchive(dir, options.generated)))(archive);
   const manifest = archiveManifest(archive);
   const cli = <T>(args: string[]) => runCliJson<T>(args, { home });
   await cli(['init']);

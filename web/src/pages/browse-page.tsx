@@ -12,8 +12,6 @@ import { Viewer } from './viewer.js';
 
 const MIN_CELL = 168;
 const HEADER = 44;
-/** How soon to ask again for a listing the server is still re-sorting (`settling`). */
-const SETTLING_RETRY_MS = 1000;
 
 /** Save the catalog filters of this view as a collection, to start a run on. */
 function SaveCollection({ filters }: { filters: Filters }) {
@@ -47,7 +45,6 @@ function SaveCollection({ filters }: { filters: Filters }) {
 
 interface Timeline {
   total: number;
-  settling: boolean;
   groups: { month: string; count: number; offset: number }[];
 }
 
@@ -78,12 +75,6 @@ export function BrowsePage() {
   const timeline = useJson<Timeline>(sort === 'path' ? null : `/api/assets/timeline?${listing}`);
   const reloadTimeline = timeline.reload;
   useEffect(() => reloadTimeline(), [version, reloadTimeline]);
-  const timelineSettling = timeline.data?.settling === true;
-  useEffect(() => {
-    if (!timelineSettling) return;
-    const timer = window.setTimeout(reloadTimeline, SETTLING_RETRY_MS);
-    return () => window.clearTimeout(timer);
-  }, [timeline.data, timelineSettling, reloadTimeline]);
   const [viewing, setViewing] = useState<number | null>(null);
   const [scrollTo, setScrollTo] = useState<{ index: number } | null>(null);
   const [range, setRange] = useState<[number, number, number]>([0, 0, 0]);
@@ -115,6 +106,8 @@ export function BrowsePage() {
   );
   // The headers, once they describe the very listing the grid shows (both change during a catalog).
   const groups = timeline.data && timeline.data.total === blocks.total ? timeline.data.groups : undefined;
+  // A block out of sequence (a jump) starts at its month: the headers say where each begins.
+  blocks.setMonths(groups ?? []);
   const sections = useMemo(
     () => groups?.map((g) => ({ key: g.month, start: g.offset, count: g.count })),
     [groups],
