@@ -23,7 +23,7 @@ import { removeStaleScratchDirs } from './scratch-dirs.js';
 
 const TICK_MS = 500;
 /** In-flight steps get this long to finish after a cancel before they are aborted. */
-const CANCEL_GRACE_MS = 2_000;
+export const CANCEL_GRACE_MS = 2_000;
 /** After the grace, a worker that still has not exited is killed. */
 const KILL_AFTER_MS = CANCEL_GRACE_MS + 5_000;
 /** Workers dying this many times in a row without finishing an item means something is wrong with the setup. */

@@ -6,6 +6,7 @@ import type { Home } from '../home/home.js';
 import { artifactsByCacheKeys, type ReuseCandidate } from '../store/artifacts-repository.js';
 import { assetRows, presentLocations } from '../store/assets-repository.js';
 import type { AssetRow, RunRow } from '../store/schema.js';
+import { rootOnThisHost, type SourceRoots } from './source-mapping.js';
 
 /**
  * What processing an item needs to read (the asset, a present file, a reusable artifact), fetched once
@@ -28,6 +29,8 @@ export class ItemLookups {
   constructor(
     private readonly home: Home,
     private readonly run: RunRow,
+    /** Where this host sees each source (`archivist worker --map`); the cataloged root otherwise. */
+    private readonly roots?: SourceRoots,
   ) {}
 
   /** Loads the assets, their present locations and the artifacts matching the given cache keys. */
@@ -79,11 +82,11 @@ export class ItemLookups {
   }
 
   private firstExisting(
-    rows: readonly { root: string; path: string; mtime_ns: string; inode: string }[],
+    rows: readonly { source: string; root: string; path: string; mtime_ns: string; inode: string }[],
   ): PresentLocation | null {
     for (const row of rows) {
       // The exact bytes when the cataloged name is not UTF-8.
-      const file = sourceFilePath(row.root, row.path);
+      const file = sourceFilePath(rootOnThisHost(this.roots, row.source, row.root), row.path);
       if (fs.existsSync(file)) return { file, mtimeNs: row.mtime_ns, inode: row.inode };
     }
     return null;

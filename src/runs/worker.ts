@@ -93,6 +93,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
         if (claim.kind === 'wait') {
           // Our own items still being stored may be what the run waits for: commit them first.
           if (completions.busy) await completions.settle();
+          else if (context.idleWait) await context.idleWait(context.stop);
           else await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
           continue;
         }

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
+import { listenForWakeUps } from './wake-up-listener.js';
 
 /** OIDs of the types whose JavaScript form must match what SQLite gives back. */
 const INT8 = 20;
@@ -82,6 +83,7 @@ export function openPostgres(url: string, options: { poolSize?: number } = {}): 
         },
       };
     },
+    listenForWakeUps: () => listenForWakeUps(url),
     close: () => db.destroy(),
   };
 }

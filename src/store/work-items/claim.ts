@@ -3,6 +3,7 @@ import type { Db } from '../database.js';
 import { dialectOf, withWriteLock } from '../dialect.js';
 import type { RunStatus, WorkItemRow } from '../schema.js';
 import { countForWorker } from '../run-workers-repository.js';
+import { formatHint } from '../wake-ups.js';
 import { clockOf, type RetryRule } from './lease.js';
 
 export type ClaimResult =
@@ -128,6 +129,7 @@ async function expireLeases(
     .where('lease_expires_at', '<', clock)
     .modifyEnd(dialectOf(trx).claimLock)
     .execute();
+  if (expired.length > 0) await dialectOf(trx).wakeUp(trx, formatHint({ kind: 'items', runId }));
   for (const item of expired) {
     const verdict = request.retryRule(item.attempts, maxAttempts, true);
     await trx

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
+import { dialectOf } from '../dialect.js';
+import { formatHint } from '../wake-ups.js';
 import { clockOf, type Lease } from './lease.js';
 
 /**
@@ -58,5 +60,8 @@ export async function releaseItems(
   if (where.itemIds !== undefined)
     query = query.where('id', 'in', where.itemIds.length > 0 ? where.itemIds : [-1]);
   const result = await query.executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  const released = Number(result.numUpdatedRows);
+  // Items to claim again: a worker waiting on another host takes them now, not at its next poll.
+  if (released > 0) await dialectOf(db).wakeUp(db, formatHint({ kind: 'items', runId: where.runId }));
+  return released;
 }
