@@ -12,7 +12,12 @@ import {
   transitionRun,
   type StepCounts,
 } from '../store/runs-repository.js';
-import { attemptsOf, releaseItems, skipOrphanedDependents } from '../store/work-items-repository.js';
+import {
+  attemptsOf,
+  hasLiveLeases,
+  releaseItems,
+  skipOrphanedDependents,
+} from '../store/work-items-repository.js';
 import { failWorkItem } from './finish-work-item.js';
 import { withReconnect } from './reconnect.js';
 import { computeRunStats } from './run-stats.js';
@@ -138,6 +143,12 @@ class Coordinator {
   private async settle(status: RunStatus): Promise<RunStatus | null> {
     const { db } = this.home;
     const runId = this.runRow.id;
+    // Workers on other hosts stop on their own (they follow the run's status): give them the grace to
+    // give back or commit what they hold, rather than release it under them and refuse their commits.
+    const stopping = status === 'cancelling' || status === 'paused';
+    if (stopping && this.stoppingSince !== null && Date.now() - this.stoppingSince < KILL_AFTER_MS) {
+      if (await hasLiveLeases(db, runId)) return null;
+    }
     if (status === 'cancelling') {
       await releaseItems(db, { runId });
       await transitionRun(db, runId, ['cancelling'], 'cancelled', { status_reason: 'cancelled by the user' });

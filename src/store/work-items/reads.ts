@@ -1,4 +1,5 @@
 import type { Db } from '../database.js';
+import { dialectOf } from '../dialect.js';
 import type { WorkItemRow } from '../schema.js';
 
 /** The artifacts of earlier steps an item needs, as the run made them for its asset. */
@@ -57,4 +58,17 @@ export async function workDurations(db: Db, runId: string): Promise<{ step: stri
     .where('duration_ms', 'is not', null)
     .execute();
   return rows.map((row) => ({ step: row.step, durationMs: Number(row.duration_ms) }));
+}
+
+/** Whether some item of the run is held under a lease that has not run out (by the database's clock). */
+export async function hasLiveLeases(db: Db, runId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('work_items')
+    .select('id')
+    .where('run_id', '=', runId)
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '>', dialectOf(db).nowMs())
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
