@@ -87,7 +87,10 @@ export class ItemLookups {
     for (const row of rows) {
       // The exact bytes when the cataloged name is not UTF-8.
       const file = sourceFilePath(rootOnThisHost(this.roots, row.source, row.root), row.path);
-      if (fs.existsSync(file)) return { file, mtimeNs: row.mtime_ns, inode: row.inode };
+      // An inode number belongs to the filesystem that gave it: through another host's mount (NFS, SMB)
+      // the same file may have another, so a mapped source is checked by size and time (and content).
+      const inode = this.roots?.has(row.source) ? '' : row.inode;
+      if (fs.existsSync(file)) return { file, mtimeNs: row.mtime_ns, inode };
     }
     return null;
   }
