@@ -98,7 +98,7 @@ export async function runWorkerLoop(context: WorkerContext): Promise<WorkerExit>
           continue;
         }
         queue.push(...claim.items);
-        await processor.prefetch(claim.items);
+        await withReconnect(context.log, 'prefetch', () => processor.prefetch(claim.items));
       }
       const item = queue.shift()!;
       inHand = item;

@@ -25,8 +25,16 @@ export function startRemoteWorker(
   args: readonly string[],
   options: { env: NodeJS.ProcessEnv; prefix?: readonly string[] },
 ): RemoteWorker {
+  return startArchivist(['worker', ...args, '--json'], options);
+}
+
+/** Any `archivist` command as a child process, optionally run through `prefix`. */
+export function startArchivist(
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; prefix?: readonly string[] },
+): RemoteWorker {
   const prefix = options.prefix ?? [];
-  const command = [...prefix, process.execPath, CLI, 'worker', ...args, '--json'];
+  const command = [...prefix, process.execPath, CLI, ...args];
   const child = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ARCHIVIST_HOME: '', CI: 'true', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
