@@ -5,6 +5,7 @@ import {
   type Lineage,
   type NewArtifact,
 } from '../artifacts-repository.js';
+import { sql } from 'kysely';
 import type { Db } from '../database.js';
 import { dialectOf, withWriteLock } from '../dialect.js';
 import type { WorkItemRow } from '../schema.js';
@@ -32,55 +33,42 @@ export async function completeItems(
   return withWriteLock(db, (trx) => recordCompletions(trx, owner, entries));
 }
 
+/** Items per fenced UPDATE: 6 parameters each, well under SQLite's and PostgreSQL's limits. */
+const CHUNK = 500;
+
 /**
- * Marks items done inside the caller's write transaction: per item, the artifact row, its lineage and
- * the item's `done`, committed only where owner and epoch still match (the updated row count says). A
- * refused completion leaves no row behind (its artifact file stays in the store for `gc`), is counted
- * for its worker, and is reported as false.
+ * Marks items done inside the caller's write transaction: the artifact rows and their lineage first,
+ * then every item's `done` in one statement per chunk, fenced per row by owner and epoch (an item whose
+ * lease was taken over matches no row, and RETURNING leaves it out). A refused completion leaves no row
+ * behind (its artifact rows go again in this same transaction; its file stays in the store for `gc`), is
+ * counted for its worker, and is reported as false. One statement for a batch instead of one per item:
+ * on PostgreSQL every statement is a round trip, and these were most of the bookkeeping.
  */
 export async function recordCompletions(
   trx: Db,
   owner: string,
   entries: readonly Completion[],
 ): Promise<boolean[]> {
-  const recorded: boolean[] = [];
-  for (const { item, result } of entries) {
-    let artifactId: string | null = null;
-    let reused = 0;
-    if (result.artifact && 'created' in result.artifact) {
+  if (entries.length === 0) return [];
+  for (const { result } of entries) {
+    if (result.artifact && 'created' in result.artifact)
       await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
-      artifactId = result.artifact.created.id;
-    } else if (result.artifact) {
-      artifactId = result.artifact.reusedId;
-      reused = 1;
-    }
-    const done = await trx
-      .updateTable('work_items')
-      .set({
-        status: 'done',
-        artifact_id: artifactId,
-        reused,
-        lease_owner: null,
-        lease_expires_at: null,
-        finished_at: new Date().toISOString(),
-        duration_ms: result.durationMs,
-        reason: null,
-        message: null,
-      })
-      .where('id', '=', item.id)
-      .where('lease_owner', '=', owner)
-      .where('lease_epoch', '=', item.lease_epoch)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    const ours = Number(done.numUpdatedRows) === 1;
-    if (!ours && result.artifact && 'created' in result.artifact) {
+  }
+  // By item and epoch: a stale attempt and the same worker's new one may sit in one batch.
+  const accepted = new Set<string>();
+  for (let i = 0; i < entries.length; i += CHUNK) {
+    for (const key of await markDone(trx, owner, entries.slice(i, i + CHUNK))) accepted.add(key);
+  }
+  const recorded = entries.map(({ item }) => accepted.has(`${item.id}:${item.lease_epoch}`));
+  for (const [i, { result }] of entries.entries()) {
+    if (!recorded[i] && result.artifact && 'created' in result.artifact) {
       // Never visible: the rows go in the same transaction that wrote them.
       await deleteNewArtifact(trx, result.artifact.created.id);
     }
-    if (ours && artifactId && result.makeCurrent) {
+    const artifactId = artifactIdOf(result);
+    if (recorded[i] && artifactId && result.makeCurrent) {
       await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
     }
-    recorded.push(ours);
   }
   const byRun = new Map<string, { done: number; refused: number }>();
   entries.forEach(({ item }, i) => {
@@ -91,4 +79,29 @@ export async function recordCompletions(
   for (const [runId, counts] of byRun)
     await countForWorker(trx, runId, owner, counts, dialectOf(trx).nowMs());
   return recorded;
+}
+
+function artifactIdOf(result: DoneResult): string | null {
+  if (!result.artifact) return null;
+  return 'created' in result.artifact ? result.artifact.created.id : result.artifact.reusedId;
+}
+
+/**
+ * One UPDATE ... FROM (VALUES ...) for a chunk (both dialects have it; VALUES columns are column1..n on
+ * both). The fence is in the WHERE clause, per row: this owner, this epoch, still running.
+ */
+async function markDone(trx: Db, owner: string, chunk: readonly Completion[]): Promise<string[]> {
+  const rows = chunk.map(({ item, result }) => {
+    const reused = result.artifact !== null && !('created' in result.artifact) ? 1 : 0;
+    return sql`(cast(${item.id} as bigint), cast(${item.lease_epoch} as bigint), cast(${artifactIdOf(result)} as text), cast(${reused} as integer), cast(${result.durationMs} as bigint))`;
+  });
+  const { rows: updated } = await sql<{ id: number; lease_epoch: number }>`update work_items set
+      status = 'done', artifact_id = v.column3, reused = v.column4, duration_ms = v.column5,
+      lease_owner = null, lease_expires_at = null, finished_at = ${new Date().toISOString()},
+      reason = null, message = null
+    from (values ${sql.join(rows)}) as v
+    where work_items.id = v.column1 and work_items.lease_epoch = v.column2
+      and work_items.lease_owner = ${owner} and work_items.status = 'running'
+    returning work_items.id, work_items.lease_epoch`.execute(trx);
+  return updated.map((row) => `${Number(row.id)}:${Number(row.lease_epoch)}`);
 }
