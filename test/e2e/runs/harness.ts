@@ -60,6 +60,8 @@ export interface FixtureOptions {
   dialect?: FixtureDialect;
   /** An empty PostgreSQL database to make the home with, instead of a new one on the tests' server. */
   databaseUrl?: string;
+  /** The home on a filesystem of its own (see RealFixtureOptions.privateDisk). */
+  privateDisk?: boolean;
   /** Plain tiny files, named `img-000.jpg`, `img-001.jpg`, ... (default 6). */
   files?: number;
   /** Extra tiny files by relative path (e.g. `crash-marker.jpg`), generated like the others. */
@@ -147,6 +149,7 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
   const { fixture } = await setUp({
     dialect: options.dialect,
     databaseUrl: options.databaseUrl,
+    privateDisk: options.privateDisk,
     layOut(archive) {
       for (const name of names) {
         const file = path.join(archive, ...name.split('/'));

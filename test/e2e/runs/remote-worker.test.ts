@@ -162,6 +162,44 @@ describe.skipIf(POSTGRES.skipReason !== '')(
     );
 
     it(
+      'stops when the disk threshold pauses the run, and the run resumes',
+      { timeout: DRILL_TIMEOUT_MS },
+      async () => {
+        const f = track(await createFixture({ dialect: 'postgres', files: 24, privateDisk: true }));
+        const view = remoteView(f);
+        const stats = fs.statfsSync(path.join(f.home, 'artifacts'));
+        // A few small artifacts (a block each) and log lines fit below the threshold, not 24 of them.
+        const threshold = stats.bavail * stats.bsize - 16 * stats.bsize;
+        const { id } = await f.startDetached('testsleep', [
+          '--workers',
+          '1',
+          '--set',
+          'write.ms=400',
+          '--min-free',
+          String(threshold),
+        ]);
+        const worker = startRemoteWorker([...view.args, '--run', id], { env: f.env });
+        f.track(worker.pid);
+        const report = await worker.report();
+        const [worked] = report.runs;
+        // Whoever wrote first below the threshold paused the run; this worker stopped either way.
+        expect(worked!.stopped === 'paused' || /run paused: disk-threshold/.test(worked!.reason ?? '')).toBe(
+          true,
+        );
+        const paused = await f.waitFor(id, (r) => r.status === 'paused', 'the run paused');
+        expect(paused.statusReason).toMatch(/^disk-threshold: /);
+        expect(paused.counts.running).toBe(0);
+        expect(paused.counts.failed).toBe(0);
+        expect(paused.counts.pending).toBeGreaterThan(0);
+        f.verify();
+        const resumed = await f.cli(['run', 'resume', id, '--min-free', '1', '--json']);
+        expect(resumed.code, resumed.stderr).toBe(0);
+        expect((JSON.parse(resumed.stdout) as RunJson).counts.done).toBe(24);
+        f.verify();
+      },
+    );
+
+    it(
       'an idle worker is woken by the run start (NOTIFY), long before its poll',
       { timeout: DRILL_TIMEOUT_MS },
       async () => {
