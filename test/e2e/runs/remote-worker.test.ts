@@ -6,7 +6,7 @@ import { POSTGRES } from '../../helpers/postgres.js';
 import { runCli } from '../../helpers/cli.js';
 import { createFixture, DRILL_TIMEOUT_MS, fixturesPerTest, type Fixture } from './harness.js';
 import { pollFor } from './processes.js';
-import { startRemoteWorker } from './remote-workers.js';
+import { startRemoteWorker, type WorkerReport } from './remote-workers.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -87,6 +87,31 @@ describe.skipIf(POSTGRES.skipReason !== '')(
         const human = await f.cli(['run', 'show', id]);
         expect(human.stdout).toMatch(/Workers \(\d+ on 1 host\)/);
         expect(human.stdout).toContain(`${os.hostname()}:${worker.pid}`);
+        f.verify();
+      },
+    );
+
+    it(
+      'with --workers 2 runs two worker processes on the host, each listed',
+      { timeout: DRILL_TIMEOUT_MS },
+      async () => {
+        const f = track(await createFixture({ dialect: 'postgres', files: 16 }));
+        const view = remoteView(f);
+        const { id } = await f.startDetached('testsleep', ['--workers', '1', '--set', 'write.ms=600']);
+        const fleet = startRemoteWorker([...view.args, '--run', id, '--workers', '2'], { env: f.env });
+        f.track(fleet.pid);
+        const result = await fleet.exited;
+        expect(result.code, result.stderr).toBe(0);
+        const report = JSON.parse(result.stdout) as { checks: unknown[]; workers: WorkerReport[] };
+        expect(report.checks).toHaveLength(1);
+        expect(report.workers).toHaveLength(2);
+        const ids = report.workers.map((w) => w.worker);
+        expect(new Set(ids).size).toBe(2);
+        expect(ids).not.toContain(`${os.hostname()}:${fleet.pid}`);
+        const run = await completed(f, id);
+        const remote = run.workerStats.filter((w) => ids.includes(w.worker));
+        expect(remote.length, 'the host’s processes that got items').toBeGreaterThanOrEqual(1);
+        expect(run.workerStats.reduce((n, w) => n + w.done, 0)).toBe(16);
         f.verify();
       },
     );
