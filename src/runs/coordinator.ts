@@ -158,6 +158,10 @@ class Coordinator {
       await releaseItems(db, { runId });
       return 'paused';
     }
+    // Recorded as ended by someone else while this coordinator could not beat (its host was cut off
+    // from the database): a worker on another host, or any command, found it silent. Its workers have
+    // stopped claiming; starting more would only see the same status.
+    if (status === 'interrupted' || status === 'cancelled') return status;
     await skipOrphanedDependents(db, runId, this.needs);
     const after = await runCoverage(db, runId);
     if (after.total.pending + after.total.running === 0) {

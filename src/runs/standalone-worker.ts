@@ -49,14 +49,20 @@ export async function workStandalone(options: StandaloneOptions): Promise<RunWor
       if (run) worked.push(await workOnRun(options, wakeUps, run));
       return worked;
     }
+    // Runs this worker found nothing left in: they stay `running` until their coordinator completes
+    // them (its next tick), and looking at them again meanwhile would only spin.
+    const finished = new Set<string>();
     while (!options.stop.aborted) {
-      const running = (await runsInProgress(home.db)).filter((r) => r.status === 'running');
+      const running = (await runsInProgress(home.db)).filter(
+        (r) => r.status === 'running' && !finished.has(r.id),
+      );
       let any = false;
       for (const candidate of running) {
         if (options.stop.aborted) break;
         const run = await getRun(home.db, candidate.id);
         if (!knowsPipeline(run)) continue;
         const result = await workOnRun(options, wakeUps, run);
+        if (result.stopped === 'finished') finished.add(run.id);
         worked.push(result);
         any = true;
       }
