@@ -171,7 +171,8 @@ const ALLOWLIST: Record<string, Allowed> = {
     apis: ['import better-sqlite3', 'fs.openSync'],
   },
   'src/runs/worker-host.ts': {
-    reason: "a worker host's own folders (<store>/.tmp/<host>, <state>/logs) and its optional <state>/config.json",
+    reason:
+      "a worker host's own folders (<store>/.tmp/<host>, <state>/logs) and its optional <state>/config.json",
     apis: ['fs.mkdirSync', 'fs.readFileSync'],
   },
   'src/artifacts/store-identity.ts': {
