@@ -258,16 +258,18 @@ describe.skipIf(POSTGRES.skipReason !== '')(
       'notices a coordinator killed with SIGKILL: the run is interrupted, what it committed stays',
       { timeout: DRILL_TIMEOUT_MS },
       async () => {
-        const f = track(await createFixture({ dialect: 'postgres', files: 16 }));
+        const f = track(await createFixture({ dialect: 'postgres', files: 30 }));
         const view = remoteView(f);
         const { id, coordinatorPid } = await f.startDetached('testsleep', [
           '--workers',
           '1',
           '--set',
-          'write.ms=700',
+          'write.ms=1000',
         ]);
         const worker = startRemoteWorker([...view.args, '--run', id], { env: f.env });
         f.track(worker.pid);
+        // Items of a second each, 30 of them: alone, the worker cannot finish the run before it notices
+        // (after 10 s of silence) that the coordinator is gone, however fast the machine.
         await until('the remote worker committed', () => (remoteFigures(f, id, worker.pid)?.done ?? 0) >= 2);
         process.kill(coordinatorPid, 'SIGKILL');
         // Nobody runs a command meanwhile: the worker itself sees the heartbeat stop and records it.
@@ -283,7 +285,7 @@ describe.skipIf(POSTGRES.skipReason !== '')(
         const resumed = await f.cli(['run', 'resume', id, '--json']);
         expect(resumed.code, resumed.stderr).toBe(0);
         const after = JSON.parse(resumed.stdout) as RunJson;
-        expect(after.counts.done).toBe(16);
+        expect(after.counts.done).toBe(30);
         // Done before the kill means done once: the resume did not redo them.
         for (const item of done)
           expect(f.items(id).find((i) => i.id === item.id)).toMatchObject({ artifact_id: item.artifact_id });
