@@ -69,6 +69,18 @@ export async function startCluster(options = {}) {
   }
   const port = options.port ?? (await freePort());
   const bin = (name) => path.join(found.dir, name);
+  let settings = '';
+  const pgStart = () =>
+    runAs(found.asPostgres, bin('pg_ctl'), [
+      '-D',
+      data,
+      '-o',
+      settings,
+      '-l',
+      path.join(dir, 'server.log'),
+      '-w',
+      'start',
+    ]);
   try {
     runAs(found.asPostgres, bin('initdb'), [
       '-D',
@@ -80,7 +92,7 @@ export async function startCluster(options = {}) {
       'UTF8',
       '--no-sync',
     ]);
-    const settings = [
+    settings = [
       `-c listen_addresses=${options.listen ?? '127.0.0.1'}`,
       `-p ${port}`,
       `-k ${socket}`,
@@ -88,16 +100,10 @@ export async function startCluster(options = {}) {
       // A throwaway cluster: durability costs time and protects nothing here.
       ...(options.durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
     ].join(' ');
-    runAs(found.asPostgres, bin('pg_ctl'), [
-      '-D',
-      data,
-      '-o',
-      settings,
-      '-l',
-      path.join(dir, 'server.log'),
-      '-w',
-      'start',
-    ]);
+    // Clients from other network namespaces (the multi-host drill) connect from this network.
+    if (options.trust)
+      fs.appendFileSync(path.join(data, 'pg_hba.conf'), `host all all ${options.trust} trust\n`);
+    pgStart();
   } catch (error) {
     const log = fs.existsSync(path.join(dir, 'server.log'))
       ? fs.readFileSync(path.join(dir, 'server.log'), 'utf8')
@@ -109,10 +115,40 @@ export async function startCluster(options = {}) {
     );
   }
   let stopped = false;
+  const serverPids = () => {
+    const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number);
+    return [pid, ...children];
+  };
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres@${options.listen ?? '127.0.0.1'}:${port}/postgres`,
     dir,
     port,
+    /** The server and every backend killed with SIGKILL at once, as a crash would (the drill's "server killed"). */
+    kill() {
+      for (const pid of serverPids()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    },
+    /** Starts the killed server again (crash recovery); retried while the old backends still hold its memory. */
+    restart() {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          pgStart();
+          return;
+        } catch (error) {
+          if (attempt >= 20) throw error;
+          spawnSync('sleep', ['0.25']);
+        }
+      }
+    },
     stop() {
       if (stopped) return;
       stopped = true;

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'home-foreign'
   | 'home-too-new'
   | 'archive-mismatch'
+  | 'mapping-mismatch' // a worker host's --map does not show the cataloged files
   | 'config-invalid'
   | 'source-invalid'
   | 'source-exists'
@@ -31,6 +32,7 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set([
   'home-foreign',
   'home-too-new',
   'archive-mismatch',
+  'mapping-mismatch',
   'config-invalid',
   'source-invalid',
   'source-exists',

@@ -42,6 +42,7 @@ import { generateArchive } from './generate.mjs';
 import { measureApiLatency } from './api-latency.mjs';
 import { formatsMarkdown, measureFormats } from './formats.mjs';
 import { measurePeakMemory } from './peak-memory.mjs';
+import { benchServer, bookkeepingMatrix, postgresHome } from './postgres.mjs';
 import { CLI, REPO, cli, fmt, log, machineFacts, median, run, sleep, childrenCpuMs } from './lib.mjs';
 
 const TARGETS = {
@@ -323,20 +324,6 @@ async function firstArtifact(home, workers) {
 
 // -------------------------------------------------------------------------------------- bookkeeping
 
-async function bookkeeping() {
-  const result = await run(process.execPath, [
-    path.join(REPO, 'scripts/bench-bookkeeping.mjs'),
-    '--files',
-    '2000',
-    '--rounds',
-    '2',
-  ]);
-  const rates = [...result.stderr.matchAll(/round \d+: \S+ ([\d,.]+) items\/s/g)].map((m) =>
-    Number(m[1].replace(/,/g, '')),
-  );
-  return { itemsPerSec: median(rates), rounds: rates };
-}
-
 // ------------------------------------------------------------------------------------------ profile
 
 function topSelfTime(file, limit = 12) {
@@ -431,11 +418,21 @@ function markdown(r) {
       `< ${TARGETS.apiP95Ms}`,
       verdict(e.p95Ms, TARGETS.apiP95Ms, true),
     ]),
-    [
-      'Bookkeeping, no-op step, work items/s',
-      r.bookkeeping ? fmt(r.bookkeeping.itemsPerSec) : 'skipped',
+    ...(
+      r.bookkeeping?.matrix ?? [{ dialect: 'sqlite', workers: 2, itemsPerSec: null, skipped: 'skipped' }]
+    ).map((x) => [
+      `Bookkeeping, no-op step, work items/s (${x.dialect === 'postgres' ? 'PostgreSQL' : 'SQLite'}, ${x.workers} workers)`,
+      x.itemsPerSec === null ? `skipped${x.skipped ? `: ${x.skipped}` : ''}` : fmt(x.itemsPerSec),
       `≥ ${fmt(TARGETS.bookkeepingItemsPerSec)}`,
-      r.bookkeeping ? verdict(r.bookkeeping.itemsPerSec, TARGETS.bookkeepingItemsPerSec) : '',
+      x.itemsPerSec === null ? '' : verdict(x.itemsPerSec, TARGETS.bookkeepingItemsPerSec),
+    ]),
+    [
+      '`core` ÷ bare on PostgreSQL (wall-clock ratio, median)',
+      r.postgresPipeline?.ratio
+        ? fmt(r.postgresPipeline.ratio, 2)
+        : `skipped${r.postgresPipeline?.skipped ? `: ${r.postgresPipeline.skipped}` : ''}`,
+      `≥ ${TARGETS.pipelineVsBare}`,
+      r.postgresPipeline?.ratio ? verdict(r.postgresPipeline.ratio, TARGETS.pipelineVsBare) : '',
     ],
   ];
   const roundRows = p.rounds.map(
@@ -491,6 +488,7 @@ export async function benchCommand(argv) {
   const work = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-bench-')));
   const home = path.join(work, 'home');
   const machine = await machineFacts(work);
+  let server = null;
   try {
     log(`home ${home}`);
     await cli(home, ['init', '--json']);
@@ -544,6 +542,44 @@ export async function benchCommand(argv) {
       barePeakRssBytes: Math.max(...rounds.map((x) => x.bare.peakRssBytes ?? 0)) || null,
     };
 
+    // The same comparison with PostgreSQL as the truth store: a second home over the same archive.
+    server = await benchServer();
+    let postgresPipeline = server.url ? null : { skipped: server.reason };
+    if (server.url) {
+      const pgHome = path.join(work, 'home-postgres');
+      await postgresHome(pgHome, archive.root, server.url);
+      const pgRounds = [];
+      for (let round = 1; round <= options.rounds; round++) {
+        const pipelineFirst = round % 2 === 1;
+        log(
+          `PostgreSQL round ${round}/${options.rounds}: ${pipelineFirst ? 'pipeline, then bare' : 'bare, then pipeline'}`,
+        );
+        const first = pipelineFirst
+          ? await pipelineRun(pgHome, options.workers)
+          : await bareRun(assets, options.workers);
+        const second = pipelineFirst
+          ? await bareRun(assets, options.workers)
+          : await pipelineRun(pgHome, options.workers);
+        const [pipelineRound, bare] = pipelineFirst ? [first, second] : [second, first];
+        const ratio = bare.wallMs / pipelineRound.wallMs;
+        log(
+          `  run ${fmt(pipelineRound.wallMs / 1000, 1)} s, bare ${fmt(bare.wallMs / 1000, 1)} s, ratio ${fmt(ratio, 2)}`,
+        );
+        pgRounds.push({
+          round,
+          order: pipelineFirst ? 'run → bare' : 'bare → run',
+          pipeline: pipelineRound,
+          bare,
+          ratio,
+        });
+      }
+      postgresPipeline = {
+        rounds: pgRounds,
+        ratios: pgRounds.map((x) => x.ratio),
+        ratio: median(pgRounds.map((x) => x.ratio)),
+      };
+    }
+
     log('first artifact after run start --detach');
     const first = await firstArtifact(home, options.workers);
 
@@ -557,8 +593,10 @@ export async function benchCommand(argv) {
 
     let bookkeepingResult = null;
     if (options.bookkeeping) {
-      log('bookkeeping (scripts/bench-bookkeeping.mjs)');
-      bookkeepingResult = await bookkeeping();
+      log('bookkeeping (scripts/bench-bookkeeping.mjs), SQLite and PostgreSQL, 2 and 8 workers');
+      const matrix = await bookkeepingMatrix(server);
+      const sqlite2 = matrix.find((x) => x.dialect === 'sqlite' && x.workers === 2);
+      bookkeepingResult = { itemsPerSec: sqlite2.itemsPerSec, rounds: sqlite2.rounds, matrix };
     }
 
     let formats = null;
@@ -616,6 +654,7 @@ export async function benchCommand(argv) {
       api,
       bookkeeping: bookkeepingResult,
       formats,
+      postgresPipeline,
       profile,
     };
     const text = markdown(result);
@@ -636,6 +675,7 @@ export async function benchCommand(argv) {
     fs.writeFileSync(out.replace(/\.json$/, '.md'), `${text}\n`);
     process.stdout.write(`\nResult: ${path.relative(process.cwd(), out)} (+ .md)\n`);
   } finally {
+    server?.stop?.();
     if (options.keep) process.stdout.write(`Kept: ${work}\n`);
     else fs.rmSync(work, { recursive: true, force: true });
   }

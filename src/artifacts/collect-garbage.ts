@@ -70,8 +70,9 @@ export async function collectGarbage(
   for (const entry of files) {
     const absolute = path.join(entry.parentPath, entry.name);
     const relative = path.relative(home.layout.artifacts, absolute).split(path.sep).join('/');
-    // The store's id file names the archive it belongs to: it is never an orphan.
-    if (referenced.has(relative) || relative === STORE_ID_FILE) {
+    // The store's id file names the archive it belongs to: it is never an orphan. `.tmp/<host>/` holds
+    // the temp files of workers on other hosts (renamed into place from there): theirs to clean.
+    if (referenced.has(relative) || relative === STORE_ID_FILE || relative.startsWith('.tmp/')) {
       report.keptFiles++;
       continue;
     }

@@ -60,6 +60,7 @@ export function describeRun(run: RunJson): string {
       if (failures.length > 10) lines.push(`    … ${failures.length - 10} more (--json for all)`);
     }
   }
+  lines.push(...describeWorkers(run.workerStats));
   const stats = run.stats as Record<string, unknown>;
   if (typeof stats.wallSeconds === 'number') {
     const steps = (stats.steps ?? {}) as Record<string, { meanMs: number; p50Ms: number; p95Ms: number }>;
@@ -74,6 +75,32 @@ export function describeRun(run: RunJson): string {
       lines.push(`  ${step}: mean ${t.meanMs} ms, p50 ${t.p50Ms} ms, p95 ${t.p95Ms} ms`);
   }
   return lines.join('\n');
+}
+
+/**
+ * Every worker process that took part, grouped by host, with its figures; `refused` are its completions
+ * that came after its lease was taken over (a host cut off, then back), which count for nothing.
+ */
+function describeWorkers(workers: RunJson['workerStats']): string[] {
+  if (workers.length === 0) return [];
+  const hosts = [...new Set(workers.map((w) => w.host))];
+  const lines = [`Workers (${workers.length} on ${hosts.length} host${hosts.length === 1 ? '' : 's'}):`];
+  const rows = [['HOST', 'WORKER', 'CLAIMED', 'DONE', 'FAILED', 'REFUSED', 'LAST HEARTBEAT']];
+  for (const host of hosts) {
+    for (const w of workers.filter((x) => x.host === host)) {
+      rows.push([
+        printable(host),
+        printable(w.worker),
+        String(w.claimed),
+        String(w.done),
+        String(w.failed),
+        String(w.refused),
+        w.lastHeartbeatAt,
+      ]);
+    }
+  }
+  lines.push(table(rows).replace(/^/gm, '  '));
+  return lines;
 }
 
 /** Exit codes of PRODUCT section 5 for a foreground run: 3 finished with failures, 4 stopped early. */

@@ -15,6 +15,7 @@ import {
 } from '../store/runs-repository.js';
 import {
   attemptsOf,
+  hasLiveLeases,
   hasOpenItems,
   ownersOfLapsedLeases,
   releaseItems,
@@ -34,7 +35,7 @@ import { journalPath, reconcileStaleJournals, sweepJournal } from '../artifacts/
 
 const TICK_MS = 500;
 /** In-flight steps get this long to finish after a cancel before they are aborted. */
-const CANCEL_GRACE_MS = 2_000;
+export const CANCEL_GRACE_MS = 2_000;
 /** After the grace, a worker that still has not exited is killed. */
 const KILL_AFTER_MS = CANCEL_GRACE_MS + 5_000;
 /** Workers dying this many times in a row without finishing an item means something is wrong with the setup. */
@@ -239,6 +240,12 @@ class Coordinator {
     // A worker may have recorded the pause itself already (it had room): the items still go back here.
     if (this.diskFull !== null && (status === 'running' || status === 'paused'))
       return this.pauseForDiskFull(this.diskFull);
+    // Workers on other hosts stop on their own (they follow the run's status): give them the grace to
+    // give back or commit what they hold, rather than release it under them and refuse their commits.
+    const stopping = status === 'cancelling' || status === 'paused';
+    if (stopping && this.stoppingSince !== null && Date.now() - this.stoppingSince < KILL_AFTER_MS) {
+      if (await hasLiveLeases(db, runId)) return null;
+    }
     if (status === 'cancelling') {
       await releaseItems(db, { runId });
       await transitionRun(db, runId, ['cancelling'], 'cancelled', { status_reason: 'cancelled by the user' });
@@ -248,6 +255,10 @@ class Coordinator {
       await releaseItems(db, { runId });
       return 'paused';
     }
+    // Recorded as ended by someone else while this coordinator could not beat (its host was cut off
+    // from the database): a worker on another host, or any command, found it silent. Its workers have
+    // stopped claiming; starting more would only see the same status.
+    if (status === 'interrupted' || status === 'cancelled') return status;
     await skipOrphanedDependents(db, runId, this.needs);
     const after = await runCoverage(db, runId);
     if (after.total.pending + after.total.running === 0) {

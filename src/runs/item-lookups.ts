@@ -9,6 +9,7 @@ import { assetRows, presentLocations } from '../store/assets-repository.js';
 import { sidecarsOfAssets } from '../store/sidecars-repository.js';
 import type { SidecarInput } from '../pipeline/step.js';
 import type { AssetRow, RunRow } from '../store/schema.js';
+import { rootOnThisHost, type SourceRoots } from './source-mapping.js';
 
 /**
  * What processing an item needs to read (the asset, a present file, a reusable artifact), fetched once
@@ -39,6 +40,8 @@ export class ItemLookups {
   constructor(
     private readonly home: Home,
     private readonly run: RunRow,
+    /** Where this host sees each source (`archivist worker --map`); the cataloged root otherwise. */
+    private readonly roots?: SourceRoots,
   ) {}
 
   /** Loads the assets, their present locations and the artifacts matching the given cache keys. */
@@ -120,13 +123,16 @@ export class ItemLookups {
   }
 
   private firstExisting(
-    rows: readonly { root: string; path: string; mtime_ns: string; inode: string }[],
+    rows: readonly { source: string; root: string; path: string; mtime_ns: string; inode: string }[],
   ): FileLookup {
     const gone: string[] = [];
     for (const row of rows) {
       // The exact bytes when the cataloged name is not UTF-8.
-      const file = sourceFilePath(row.root, row.path);
-      if (fs.existsSync(file)) return { found: { file, mtimeNs: row.mtime_ns, inode: row.inode }, gone };
+      const file = sourceFilePath(rootOnThisHost(this.roots, row.source, row.root), row.path);
+      // An inode number belongs to the filesystem that gave it: through another host's mount (NFS, SMB)
+      // the same file may have another, so a mapped source is checked by size and time (and content).
+      const inode = this.roots?.has(row.source) ? '' : row.inode;
+      if (fs.existsSync(file)) return { found: { file, mtimeNs: row.mtime_ns, inode }, gone };
       gone.push(pathText(file));
     }
     return { found: null, gone };

@@ -62,7 +62,7 @@ export class ItemProcessor {
     private readonly completions: PendingCompletions,
     private readonly scratchDir: string,
   ) {
-    this.lookups = new ItemLookups(context.home, context.run);
+    this.lookups = new ItemLookups(context.home, context.run, context.sourceRoots);
     this.needs = needsOf(context.pipeline);
   }
 

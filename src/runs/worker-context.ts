@@ -3,6 +3,7 @@ import type { Home } from '../home/home.js';
 import type { PipelineDefinition, StepDefinition } from '../pipeline/step.js';
 import type { RunRow } from '../store/schema.js';
 import type { RunLog } from './run-log.js';
+import type { SourceRoots } from './source-mapping.js';
 import type { WorkerMessage } from './worker-messages.js';
 
 /** What a worker is and works for: shared by the worker loop and the item processor. */
@@ -23,6 +24,13 @@ export interface WorkerContext {
    * what it holds without charging an attempt, and the run pauses (set by the worker loop).
    */
   diskFull?: (what: string, error: unknown) => void;
+  /** Where this host sees each source (`archivist worker --map`): a worker on another host. */
+  sourceRoots?: SourceRoots;
+  /**
+   * How to wait when items remain but none can be claimed yet; a short poll by default. A worker on
+   * another host waits for a wake-up hint or its poll interval (standalone-worker.ts).
+   */
+  idleWait?: (signal: AbortSignal) => Promise<void>;
 }
 
 /**

@@ -130,11 +130,12 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
         if (claim.kind === 'wait') {
           // Our own items still being stored may be what the run waits for: commit them first.
           if (completions.busy) await completions.settle();
+          else if (context.idleWait) await context.idleWait(context.stop);
           else await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
           continue;
         }
         queue.push(...claim.items);
-        await processor.prefetch(claim.items);
+        await withReconnect(context.log, 'prefetch', () => processor.prefetch(claim.items));
       }
       const item = queue.shift()!;
       inHand = item;

@@ -218,13 +218,16 @@ export async function assetRows(db: Db, ids: readonly string[]): Promise<AssetRo
 export async function presentLocations(
   db: Db,
   assetIds: readonly string[],
-): Promise<{ asset_id: string; root: string; path: string; mtime_ns: string; inode: string }[]> {
+): Promise<
+  { asset_id: string; source: string; root: string; path: string; mtime_ns: string; inode: string }[]
+> {
   if (assetIds.length === 0) return [];
   return db
     .selectFrom('locations')
     .innerJoin('sources', 'sources.id', 'locations.source_id')
     .select([
       'locations.asset_id',
+      'sources.name as source',
       'sources.path as root',
       'locations.path',
       'locations.mtime_ns',

@@ -3,6 +3,7 @@ import { ArchivistError } from '../errors.js';
 import { MIGRATIONS, migrationProvider, type MigrationContext } from './migrations/index.js';
 import { checkReachable, isPostgresUrl, openPostgres } from './postgres/postgres-database.js';
 import type { Database } from './schema.js';
+import type { WakeUps } from './wake-ups.js';
 import { openSqlite } from './sqlite/sqlite-database.js';
 
 export type Db = Kysely<Database>;
@@ -32,6 +33,8 @@ export interface OpenDatabase {
   /** Runs `body` holding the lock that keeps two processes from migrating at once. */
   withMigrationLock<T>(body: (db: Db) => Promise<T>): Promise<T>;
   serverFacts(): Promise<ServerFacts>;
+  /** Wake-up hints from any host (wake-ups.ts): LISTEN on PostgreSQL; on SQLite none ever come. */
+  listenForWakeUps(): WakeUps;
   close(): Promise<void>;
 }
 

@@ -33,6 +33,11 @@ export interface StoreDialect {
   inValues(column: Expression<string>, values: readonly string[]): RawBuilder<SqlBool>;
   /** A column that grows with insertion order of `artifacts`, answered from an index. */
   readonly artifactInsertionOrder: RawBuilder<unknown>;
+  /**
+   * Tells idle workers on any host that something changed (see wake-ups.ts): PostgreSQL's NOTIFY, sent
+   * when the caller's transaction commits; nothing on SQLite, whose workers all poll one local file.
+   */
+  wakeUp(db: Db, hint: string): Promise<void>;
 }
 
 /** The dialect of a connection or transaction, told by the Kysely adapter it was made with. */

@@ -1,7 +1,8 @@
 import { sql, type Insertable } from 'kysely';
 import { ArchivistError } from '../errors.js';
 import type { Db } from './database.js';
-import { startsWith } from './dialect.js';
+import { dialectOf, startsWith } from './dialect.js';
+import { formatHint } from './wake-ups.js';
 import type {
   ItemStatus,
   MediaType,
@@ -57,7 +58,10 @@ export async function transitionRun(
     .where('id', '=', id)
     .where('status', 'in', from)
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
+  const changed = Number(result.numUpdatedRows) > 0;
+  // Workers on other hosts hear of a cancel or a pause at once instead of at their next poll.
+  if (changed) await dialectOf(db).wakeUp(db, formatHint({ kind: 'run', runId: id, status: to }));
+  return changed;
 }
 
 export interface StepCounts {
@@ -221,7 +225,10 @@ export async function takeRun(
     .where('id', '=', id)
     .where('status', '=', 'queued')
     .executeTakeFirst();
-  return Number(taken.numUpdatedRows) > 0;
+  const ok = Number(taken.numUpdatedRows) > 0;
+  // Idle workers (`archivist worker --all`) join a run as soon as it starts.
+  if (ok) await dialectOf(db).wakeUp(db, formatHint({ kind: 'run', runId: id, status: 'running' }));
+  return ok;
 }
 
 /** The coordinator's heartbeat; answers the run's status as it is now. */

@@ -10,7 +10,13 @@ import { newArtifactId } from '../../src/runs/run-id.js';
 import { workerStatsOfRun } from '../../src/store/run-workers-repository.js';
 import { transitionRun } from '../../src/store/runs-repository.js';
 import type { WorkItemRow } from '../../src/store/schema.js';
-import { getWorkItem, leaseOf, renewLeases, skipItem } from '../../src/store/work-items-repository.js';
+import {
+  completeItems,
+  getWorkItem,
+  leaseOf,
+  renewLeases,
+  skipItem,
+} from '../../src/store/work-items-repository.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
 
@@ -192,6 +198,30 @@ describeEachDialect('fenced leases', (dialect) => {
     expect(await completeWorkItem(t.home.db, first, 'A', t.withArtifact('A-old'))).toBe(false);
     expect(await completeWorkItem(t.home.db, second, 'A', t.withArtifact('A-new'))).toBe(true);
     expect((await t.artifactRows()).map((r) => r.path)).toEqual(['ff/A-new.webp']);
+  });
+
+  it('fences each completion of a batch on its own: a stale attempt beside the new one in one commit', async () => {
+    const t = await setup(dialect);
+    const first = await t.claim('A', 1_000_000);
+    const expiredAt = 1_000_000 + 10 * LEASE_MS;
+    await claimWorkItem(t.home.db, {
+      runId: t.runId,
+      owner: 'A',
+      leaseMs: LEASE_MS,
+      needs: {},
+      now: expiredAt,
+    });
+    const second = await t.claim('A', expiredAt + backoffMs(1));
+    // One statement marks the batch done; the row of the old epoch matches nothing, the new one commits.
+    const recorded = await completeItems(t.home.db, 'A', [
+      { item: first, result: t.withArtifact('A-old') },
+      { item: second, result: t.withArtifact('A-new') },
+    ]);
+    expect(recorded).toEqual([false, true]);
+    expect((await t.artifactRows()).map((r) => [r.path, r.is_current])).toEqual([['ff/A-new.webp', 1]]);
+    expect(await t.home.db.selectFrom('lineage').select('worker').execute()).toEqual([{ worker: 'A-new' }]);
+    const stats = await workerStatsOfRun(t.home.db, t.runId);
+    expect(stats.find((w) => w.worker === 'A')).toMatchObject({ done: 1, refused: 1 });
   });
 
   it('renews no lease, records no failure and no skip for the worker that lost the item', async () => {

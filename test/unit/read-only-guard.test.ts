@@ -170,6 +170,11 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'opens <home>/archivist.db (SQLite) and reads its 100-byte header',
     apis: ['import better-sqlite3', 'fs.openSync'],
   },
+  'src/runs/worker-host.ts': {
+    reason:
+      "a worker host's own folders (<store>/.tmp/<host>, <state>/logs) and its optional <state>/config.json",
+    apis: ['fs.mkdirSync', 'fs.readFileSync'],
+  },
   'src/artifacts/store-identity.ts': {
     reason: "reads and writes the artifact store's id file, <home>/artifacts/.archivist-store-id",
     apis: ['fs.readFileSync', 'fs.writeFileSync'],

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
+import { listenForWakeUps } from './wake-up-listener.js';
 
 /** OIDs of the types whose JavaScript form must match what SQLite gives back. */
 const INT8 = 20;
@@ -46,6 +47,11 @@ export function openPostgres(url: string, options: { poolSize?: number } = {}): 
     // A worker's connection sits idle between claims; the server or a NAT may drop it meanwhile.
     keepAlive: true,
     application_name: 'archivist',
+    // A host cut off in the middle of a transaction leaves the server waiting for its next statement,
+    // holding the rows it locked (a claim's, a completion's): other hosts skip them and a cancel would
+    // wait on them. Archivist's transactions never wait on the client, so one that is idle this long
+    // belongs to a client that is gone: the server ends it, well before that host's leases expire.
+    options: '-c idle_in_transaction_session_timeout=5000',
   });
   // An idle client whose connection dies (server restarted, link cut) is reported here; without a
   // listener node-postgres throws it as an uncaught error and takes the process down. The next query
@@ -82,6 +88,7 @@ export function openPostgres(url: string, options: { poolSize?: number } = {}): 
         },
       };
     },
+    listenForWakeUps: () => listenForWakeUps(url),
     close: () => db.destroy(),
   };
 }

@@ -27,6 +27,9 @@ export function globToRegex(glob: string): string {
   return `${out}$`;
 }
 
+/** The channel Archivist's wake-up hints travel on (LISTEN/NOTIFY). */
+export const WAKE_UP_CHANNEL = 'archivist_wake_up';
+
 export const postgresDialect: StoreDialect = {
   name: 'postgres',
 
@@ -47,4 +50,9 @@ export const postgresDialect: StoreDialect = {
 
   // No rowid: created_at, indexed by migration 0005.
   artifactInsertionOrder: sql`created_at`,
+
+  // Inside a transaction the notification goes out when it commits, and not at all if it rolls back.
+  wakeUp: async (db, hint) => {
+    await sql`select pg_notify(${WAKE_UP_CHANNEL}, ${hint})`.execute(db);
+  },
 };

@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect, type Driver } from 'kysely';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
+import { WakeUpHub } from '../wake-ups.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -80,6 +81,7 @@ export function openSqlite(file: string, options: { readonly?: boolean } = {}): 
         kind: 'sqlite',
         version: handle.prepare('select sqlite_version() as v').pluck().get() as string,
       }),
+    listenForWakeUps: () => new WakeUpHub(),
     close: () => db.destroy(),
   };
 }

@@ -32,4 +32,6 @@ export const sqliteDialect: StoreDialect = {
 
   // The rowid: the b-tree's own key, so max() and order by are index lookups.
   artifactInsertionOrder: sql`rowid`,
+
+  wakeUp: () => Promise.resolve(),
 };

@@ -59,6 +59,10 @@ export type FixtureDialect = 'sqlite' | 'postgres';
 
 export interface FixtureOptions {
   dialect?: FixtureDialect;
+  /** An empty PostgreSQL database to make the home with, instead of a new one on the tests' server. */
+  databaseUrl?: string;
+  /** The home on a filesystem of its own (see RealFixtureOptions.privateDisk). */
+  privateDisk?: boolean;
   /** Plain tiny files, named `img-000.jpg`, `img-001.jpg`, ... (default 6). */
   files?: number;
   /** Extra tiny files by relative path (e.g. `crash-marker.jpg`), generated like the others. */
@@ -166,6 +170,8 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
   ];
   const { fixture } = await setUp({
     dialect: options.dialect,
+    databaseUrl: options.databaseUrl,
+    privateDisk: options.privateDisk,
     layOut(archive) {
       for (const name of names) {
         const file = path.join(archive, ...name.split('/'));
@@ -265,6 +271,7 @@ interface CatalogSummary {
 
 async function setUp(spec: {
   dialect?: FixtureDialect;
+  databaseUrl?: string;
   layOut: (archive: string) => Promise<void>;
   config?: FixtureOptions['config'];
   privateDisk?: boolean;
@@ -315,7 +322,7 @@ async function setUp(spec: {
   const show = (runId: string) => json<RunJson>(['run', 'show', runId]);
   const database: TestDatabase =
     spec.dialect === 'postgres'
-      ? { kind: 'postgres', url: await newPostgresDatabase() }
+      ? { kind: 'postgres', url: spec.databaseUrl ?? (await newPostgresDatabase()) }
       : { kind: 'sqlite', file: path.join(home, 'archivist.db') };
   const query = <T>(sql: string, ...params: unknown[]): T[] => queryDatabase<T>(database, sql, params);
 

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveManifest } from '../../helpers/archive-manifest.js';
@@ -86,6 +87,10 @@ describe('the web UI', () => {
     await f.page.waitForURL(/\/runs\/r-[a-z0-9]+$/);
     firstRun = f.page.url().split('/').at(-1)!;
     await poll(() => f.page.getByTestId('run-page').getAttribute('data-run-id')).toBe(firstRun);
+    // The run page lists the worker processes that claimed its items, by host.
+    const workerRows = f.page.getByTestId('run-workers').locator('tbody tr');
+    await poll(() => workerRows.count()).toBeGreaterThan(0);
+    expect(await workerRows.first().getAttribute('data-host')).toBe(os.hostname());
 
     // To Browse by the app's own link: no page load from here on (the marker would be lost).
     await f.page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));

@@ -96,6 +96,45 @@ function Figures({ stats }: { stats: RunJson['stats'] }) {
 }
 
 /**
+ * Every worker process that took part, on any host, by host: what it claimed and did, the completions
+ * refused because its lease had been taken over (a host cut off, then back), and when it was last heard.
+ */
+function Workers({ workers }: { workers: RunJson['workerStats'] }) {
+  if (workers.length === 0) return <p className="muted">No worker has claimed an item yet.</p>;
+  const sorted = [...workers].sort(
+    (a, b) => a.host.localeCompare(b.host) || a.worker.localeCompare(b.worker),
+  );
+  return (
+    <table className="table workers" data-testid="run-workers">
+      <thead>
+        <tr>
+          <th>Host</th>
+          <th>Worker</th>
+          <th>Claimed</th>
+          <th>Done</th>
+          <th>Failed</th>
+          <th>Refused</th>
+          <th>Last heartbeat</th>
+        </tr>
+      </thead>
+      <tbody>
+        {sorted.map((w) => (
+          <tr key={w.worker} data-host={w.host}>
+            <td>{w.host}</td>
+            <td>{w.worker}</td>
+            <td>{w.claimed}</td>
+            <td>{w.done}</td>
+            <td>{w.failed}</td>
+            <td>{w.refused}</td>
+            <td>{new Date(w.lastHeartbeatAt).toLocaleString()}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/**
  * One run: live coverage from the progress stream, its record, failures grouped by reason, the buttons
  * to cancel, resume and retry failed items, and its figures.
  */
@@ -149,6 +188,8 @@ export function RunPage({ id }: { id: string }) {
       </div>
       <h2>Failures ({r.failures.length})</h2>
       <FailuresList failures={r.failures} />
+      <h2>Workers ({r.workerStats.length})</h2>
+      <Workers workers={r.workerStats} />
       <div className="two-columns">
         <div>
           <h2>Record</h2>

@@ -1,0 +1,48 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { WakeUpHub } from '../wake-ups.js';
+import { WAKE_UP_CHANNEL } from './postgres-dialect.js';
+
+/**
+ * LISTEN on a connection of its own (a pooled one goes back to the pool between queries, and its
+ * LISTEN with it). When the connection drops (the server restarted, the link went), it reconnects with a
+ * backoff from 0.25 s doubling to 5 s; meanwhile the waiters poll, which is all a lost hint costs.
+ */
+export function listenForWakeUps(url: string): WakeUpHub {
+  let closed = false;
+  let client: pg.Client | undefined;
+  const hub = new WakeUpHub(async () => {
+    closed = true;
+    await client?.end().catch(() => undefined);
+  });
+  const connect = async () => {
+    for (let attempt = 0; !closed; attempt++) {
+      const next = new pg.Client({
+        connectionString: url,
+        keepAlive: true,
+        application_name: 'archivist-listen',
+      });
+      const lost = new Promise<void>((resolve) => {
+        next.on('error', () => resolve());
+        next.on('end', () => resolve());
+      });
+      try {
+        await next.connect();
+        next.on('notification', (message) => {
+          if (message.channel === WAKE_UP_CHANNEL && message.payload) hub.emit(message.payload);
+        });
+        await next.query(`listen ${WAKE_UP_CHANNEL}`);
+        client = next;
+        attempt = 0;
+        await lost;
+      } catch {
+        // Not reachable now: the backoff below, then again.
+      }
+      client = undefined;
+      await next.end().catch(() => undefined);
+      if (!closed) await sleep(Math.min(5_000, 250 * 2 ** attempt));
+    }
+  };
+  void connect();
+  return hub;
+}

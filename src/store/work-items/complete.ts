@@ -1,0 +1,116 @@
+import {
+  deleteNewArtifact,
+  makeCurrent,
+  recordArtifact,
+  type Lineage,
+  type NewArtifact,
+} from '../artifacts-repository.js';
+import { sql } from 'kysely';
+import type { Db } from '../database.js';
+import { dialectOf, withWriteLock } from '../dialect.js';
+import type { WorkItemRow } from '../schema.js';
+import { countForWorker } from '../run-workers-repository.js';
+import type { CaptureFacts } from '../../catalog/capture-facts.js';
+import { recordCaptureFacts } from '../asset-facts-repository.js';
+
+export interface DoneResult {
+  durationMs: number;
+  /** A new artifact with its lineage, or an existing one found by cache key (reused), or none. */
+  artifact: { created: NewArtifact; lineage: Lineage } | { reusedId: string } | null;
+  makeCurrent: { assetId: string; kind: string } | null;
+  /** A metadata artifact's capture facts: the listings' asset_facts row is written with the artifact. */
+  capture?: CaptureFacts;
+}
+
+export interface Completion {
+  item: WorkItemRow;
+  result: DoneResult;
+}
+
+/** `recordCompletions` in a write transaction of its own. */
+export async function completeItems(
+  db: Db,
+  owner: string,
+  entries: readonly Completion[],
+): Promise<boolean[]> {
+  if (entries.length === 0) return [];
+  return withWriteLock(db, (trx) => recordCompletions(trx, owner, entries));
+}
+
+/** Items per fenced UPDATE: 6 parameters each, well under SQLite's and PostgreSQL's limits. */
+const CHUNK = 500;
+
+/**
+ * Marks items done inside the caller's write transaction: the artifact rows and their lineage first,
+ * then every item's `done` in one statement per chunk, fenced per row by owner and epoch (an item whose
+ * lease was taken over matches no row, and RETURNING leaves it out). A refused completion leaves no row
+ * behind (its artifact rows go again in this same transaction; its file stays in the store for `gc`), is
+ * counted for its worker, and is reported as false. One statement for a batch instead of one per item:
+ * on PostgreSQL every statement is a round trip, and these were most of the bookkeeping.
+ */
+export async function recordCompletions(
+  trx: Db,
+  owner: string,
+  entries: readonly Completion[],
+): Promise<boolean[]> {
+  if (entries.length === 0) return [];
+  for (const { result } of entries) {
+    if (result.artifact && 'created' in result.artifact)
+      await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
+  }
+  // By item and epoch: a stale attempt and the same worker's new one may sit in one batch.
+  const accepted = new Set<string>();
+  for (let i = 0; i < entries.length; i += CHUNK) {
+    for (const key of await markDone(trx, owner, entries.slice(i, i + CHUNK))) accepted.add(key);
+  }
+  const recorded = entries.map(({ item }) => accepted.has(`${item.id}:${item.lease_epoch}`));
+  for (const [i, { result }] of entries.entries()) {
+    if (!recorded[i] && result.artifact && 'created' in result.artifact) {
+      // Never visible: the rows go in the same transaction that wrote them.
+      await deleteNewArtifact(trx, result.artifact.created.id);
+    }
+    const artifactId = artifactIdOf(result);
+    if (recorded[i] && artifactId && result.makeCurrent) {
+      await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
+    }
+    if (recorded[i] && artifactId && result.capture) {
+      // The listings' facts move with the metadata, in this same transaction.
+      const current = result.makeCurrent !== null;
+      await recordCaptureFacts(trx, entries[i]!.item.asset_id, artifactId, result.capture, { current });
+    }
+  }
+  const byRun = new Map<string, { done: number; refused: number }>();
+  entries.forEach(({ item }, i) => {
+    const counts = byRun.get(item.run_id) ?? { done: 0, refused: 0 };
+    counts[recorded[i] ? 'done' : 'refused']++;
+    byRun.set(item.run_id, counts);
+  });
+  for (const [runId, counts] of byRun)
+    await countForWorker(trx, runId, owner, counts, dialectOf(trx).nowMs());
+  return recorded;
+}
+
+function artifactIdOf(result: DoneResult): string | null {
+  if (!result.artifact) return null;
+  return 'created' in result.artifact ? result.artifact.created.id : result.artifact.reusedId;
+}
+
+/**
+ * One UPDATE ... FROM (VALUES ...) for a chunk (both dialects have it; VALUES columns are column1..n on
+ * both). The fence is in the WHERE clause, per row: this owner, this epoch, still running.
+ */
+async function markDone(trx: Db, owner: string, chunk: readonly Completion[]): Promise<string[]> {
+  const rows = chunk.map(({ item, result }) => {
+    const reused = result.artifact !== null && !('created' in result.artifact) ? 1 : 0;
+    return sql`(cast(${item.id} as bigint), cast(${item.lease_epoch} as bigint), cast(${artifactIdOf(result)} as text), cast(${reused} as integer), cast(${result.durationMs} as bigint))`;
+  });
+  const { rows: updated } = await sql<{ id: number; lease_epoch: number }>`update work_items set
+      status = 'done', artifact_id = v.column3, reused = v.column4, duration_ms = v.column5,
+      lease_owner = null, lease_expires_at = null, finished_at = ${new Date().toISOString()},
+      reason = null, message = null
+    from (values ${sql.join(rows)}) as v
+    where work_items.id = v.column1 and work_items.lease_epoch = v.column2
+      and work_items.lease_owner = ${owner} and work_items.status = 'running'
+    returning work_items.id, work_items.lease_epoch`.execute(trx);
+  return updated.map((row) => `${Number(row.id)}:${Number(row.lease_epoch)}`);
+}
