@@ -20,7 +20,7 @@ export function describeRun(run: RunJson): string {
       ['pipeline', `${run.pipeline.name}@${run.pipeline.version}`],
       ['policy', run.policy],
       ['collection', printable(run.collection ?? '(none)')],
-      ...(run.parentRunId ? [['retry of', run.parentRunId]] : []),
+      ...(run.parentRunId ? [[run.stats.promotedFrom ? 'promoted from' : 'retry of', run.parentRunId]] : []),
       [
         'params',
         Object.entries(run.params)

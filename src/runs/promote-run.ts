@@ -91,7 +91,8 @@ export async function promoteRun(home: Home, ref: string): Promise<Promotion> {
       coordinator_pid: null,
       coordinator_host: null,
       heartbeat_at: null,
-      stats_json: null,
+      // Says what the parent is to this run: kept from it, not a retry of it (`run show`, the runs page).
+      stats_json: JSON.stringify({ promotedFrom: run.id }),
     },
     items,
   );

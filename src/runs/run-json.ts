@@ -98,6 +98,8 @@ export async function runListJson(db: Db, limit?: number) {
         policy: row.policy,
         collection: row.collection_name,
         parentRunId: row.parent_run_id,
+        /** Set when the run keeps a sandbox run's results (run promote) rather than retrying it. */
+        promotedFrom: promotedFromOf(row.stats_json),
         createdAt: row.created_at,
         startedAt: row.started_at,
         finishedAt: row.finished_at,
@@ -106,4 +108,10 @@ export async function runListJson(db: Db, limit?: number) {
       };
     }),
   );
+}
+
+function promotedFromOf(statsJson: string | null): string | null {
+  if (!statsJson) return null;
+  const stats = JSON.parse(statsJson) as { promotedFrom?: unknown };
+  return typeof stats.promotedFrom === 'string' ? stats.promotedFrom : null;
 }

@@ -41,6 +41,7 @@ export interface RunSummary {
   policy: string;
   collection: string | null;
   parentRunId: string | null;
+  promotedFrom: string | null;
   createdAt: string;
   counts: StepCounts;
   steps: Record<string, StepCounts>;

@@ -63,7 +63,11 @@ export function RunsPage() {
               </td>
               <td>
                 <Link href={`/runs/${run.id}`}>{run.id}</Link>
-                {run.parentRunId && <div className="muted">retry of {run.parentRunId}</div>}
+                {run.parentRunId && (
+                  <div className="muted">
+                    {run.promotedFrom ? 'kept from' : 'retry of'} {run.parentRunId}
+                  </div>
+                )}
               </td>
               <td>
                 <StatusBadge status={run.status} />
