@@ -24,11 +24,18 @@ async function withLocations(home: Home, asset: AssetRow): Promise<AssetWithLoca
 
 /**
  * Finds an asset by what a person has at hand: an absolute path, a path relative to the working
- * directory, or the first characters of its id. A path that exists on disk (or contains a separator)
+ * directory, `source:path` as Archivist prints locations, or the first characters of its id. A path that exists on disk (or contains a separator)
  * is taken as a path; a missing file can still be looked up by the path it was cataloged at.
  */
 export async function findAsset(home: Home, ref: string, cwd: string): Promise<AssetWithLocations> {
   const resolved = path.resolve(cwd, ref);
+  // `source:path`, the way `run show` and the UI print a location, so a person can copy it from there
+  // (unless a file of that very name exists where the command runs).
+  const named = /^([^/:\\]+):(.+)$/.exec(ref);
+  if (named && !fs.existsSync(resolved)) {
+    const source = (await listSources(home.db)).find((s) => s.name === named[1]);
+    if (source) return findByPath(home, path.join(source.path, ...named[2]!.split('/')));
+  }
   const looksLikePath = ref.includes('/') || ref.includes(path.sep) || fs.existsSync(resolved);
   if (looksLikePath) return findByPath(home, resolved);
   if (ID_PREFIX.test(ref)) {
@@ -42,7 +49,7 @@ export async function findAsset(home: Home, ref: string, cwd: string): Promise<A
     throw new ArchivistError('asset-unknown', `no asset has an id starting with ${ref}`);
   }
   throw new ArchivistError('asset-unknown', `"${ref}" is neither a cataloged path nor an asset id`, {
-    hint: 'Give a file path (absolute or relative) or at least 4 hex characters of an asset id.',
+    hint: 'Give a file path (absolute or relative), source:path, or at least 4 hex characters of an asset id.',
   });
 }
 
