@@ -91,10 +91,13 @@ describe('the CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     const shown = await runCli(['asset', path.join(archive, 'DSCN0010.jpg')], { home });
     expect(shown.code, shown.stderr).toBe(0);
-    const json = await runCliJson<{ metadata: Record<string, unknown> }>(
+    const json = await runCliJson<{ id: string; metadata: Record<string, unknown> }>(
       ['asset', path.join(archive, 'DSCN0010.jpg')],
       { home },
     );
+    // As `run show` and the UI print a location, `source:path`, copied from there.
+    const byName = await runCliJson<{ id: string }>(['asset', 'family:DSCN0010.jpg'], { home });
+    expect(byName.id).toBe(json.id);
     const m = json.metadata;
     expect(shown.stdout).toContain('(* current:');
     expect(shown.stdout).toMatch(/\n {2}\* (metadata|thumbnail)/);

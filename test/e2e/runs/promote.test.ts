@@ -44,6 +44,12 @@ describeEachDialect('run promote', (dialect) => {
     });
     expect(promoted.counts).toMatchObject({ total: 4, done: 3, skipped: 1, reused: 3, failed: 0 });
     expect(promoted.statusReason).toContain(`promoted from sandbox run ${sandbox.id}`);
+    expect((await f.cli(['run', 'show', promoted.id])).stdout).toMatch(
+      new RegExp(`promoted from\\s+${sandbox.id}`),
+    );
+    const listed = await f.json<{ id: string; promotedFrom: string | null }[]>(['run', 'list']);
+    expect(listed.find((r) => r.id === promoted.id)?.promotedFrom).toBe(sandbox.id);
+    expect(listed.find((r) => r.id === sandbox.id)?.promotedFrom).toBeNull();
 
     // The same artifacts, not copies: kept, current, and their lineage names the run that made them.
     const after = f.artifacts();
