@@ -4,15 +4,19 @@
  * deleted by `stop()`. PostgreSQL refuses to run as root, so as root it runs as the `postgres` user that
  * Debian's package creates (`runuser`, else `su`). `findPostgresBinaries()` says why it cannot, instead.
  *
+ * A detached watchdog stops and deletes the cluster when the process that started it dies without calling
+ * `stop()` (a killed `npm test`, a crashed bench), so no server is left running for hours.
+ *
  *   node scripts/pg-cluster.mjs      starts one, prints its URL, and stops it on Ctrl-C
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { setInterval } from 'node:timers';
+import { clearInterval, setInterval } from 'node:timers';
+import { fileURLToPath } from 'node:url';
 
 const CANDIDATE_DIRS = [
   '/usr/lib/postgresql/17/bin',
@@ -114,6 +118,15 @@ export async function startCluster(options = {}) {
       { cause: error },
     );
   }
+  const stopServer = () => {
+    try {
+      runAs(found.asPostgres, bin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    } catch {
+      // already gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  startWatchdog(process.pid, dir);
   let stopped = false;
   const serverPids = () => {
     const pid = Number(fs.readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -152,17 +165,62 @@ export async function startCluster(options = {}) {
     stop() {
       if (stopped) return;
       stopped = true;
-      try {
-        runAs(found.asPostgres, bin('pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } catch {
-        // already gone
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
+      stopServer();
     },
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Runs this file again as a detached process that outlives its owner: it polls the owner's pid and, once the
+ * owner is gone while the cluster's folder still exists (so `stop()` never ran), stops the server and deletes
+ * the folder. It exits by itself as soon as the folder is gone.
+ */
+function startWatchdog(ownerPid, dir) {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--watchdog', String(ownerPid), dir],
+    { detached: true, stdio: 'ignore' },
+  );
+  child.unref();
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+function watch(ownerPid, dir) {
+  const timer = setInterval(() => {
+    if (!fs.existsSync(dir)) return process.exit(0);
+    if (isAlive(ownerPid)) return;
+    clearInterval(timer);
+    const data = path.join(dir, 'data');
+    const found = findPostgresBinaries();
+    try {
+      if (found.dir)
+        runAs(found.asPostgres, path.join(found.dir, 'pg_ctl'), [
+          '-D',
+          data,
+          '-m',
+          'immediate',
+          '-w',
+          'stop',
+        ]);
+    } catch {
+      // not running (the drill had killed it, or it never came up)
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }, 1000);
+}
+
+if (import.meta.url === `file://${process.argv[1]}` && process.argv[2] === '--watchdog') {
+  watch(Number(process.argv[3]), process.argv[4]);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const cluster = await startCluster();
   process.stdout.write(`${cluster.url}\n`);
   const stop = () => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { removeWhenGone } from '../scripts/remove-when-gone.mjs';
 
 /**
  * One temporary folder per test run, for what test files share (the drill media, the screenshots of an
@@ -12,8 +13,13 @@ export default function setup(): () => void {
   const state = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-test-state-'));
   process.env.ARCHIVIST_STATE_DIR = state;
   const removeState = () => fs.rmSync(state, { recursive: true, force: true });
-  if (process.env.ARCHIVIST_TEST_SHARED_DIR) return removeState;
+  if (process.env.ARCHIVIST_TEST_SHARED_DIR) {
+    removeWhenGone(process.pid, [state]);
+    return removeState;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-test-run-'));
+  // A killed test run never reaches the teardown below.
+  removeWhenGone(process.pid, [state, dir]);
   // Set before vitest starts its workers, so every test file's process inherits it.
   process.env.ARCHIVIST_TEST_SHARED_DIR = dir;
   return () => {

@@ -1,0 +1,1 @@
+export function removeWhenGone(pid: number, dirs: string[]): void;
