@@ -33,6 +33,24 @@ export function queryDatabase<T>(database: TestDatabase, sql: string, params: re
   return JSON.parse(out) as T[];
 }
 
+/**
+ * One write on either dialect, for a test that must put a home's database into a state no command makes
+ * (a threshold recorded on another disk): `?` placeholders, like `queryDatabase`.
+ */
+export function writeDatabase(database: TestDatabase, sql: string, params: readonly unknown[] = []): void {
+  if (database.kind === 'postgres') {
+    queryDatabase(database, sql, params);
+    return;
+  }
+  const db = new BetterSqlite3(database.file, { fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 10000');
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
 /** The integrity check of the database: SQLite's own; on PostgreSQL, the server's pages are its concern. */
 export function databaseIntegrity(database: TestDatabase): string {
   if (database.kind === 'postgres') return 'ok';

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest, type Fixture } from './harness.js';
 import { pollFor, waitUntilDead } from './processes.js';
 import type { ItemRow, RunJson } from './types.js';
@@ -24,9 +25,9 @@ async function killAWorker(f: Fixture, runId: string, killed: Set<number>): Prom
   await waitUntilDead([pid]);
 }
 
-describe('worker crashes in the figures', () => {
+describeEachDialect('worker crashes in the figures', (dialect) => {
   it('are counted over every session of a run', async () => {
-    const f = track(await createFixture({ files: 8 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 8 }));
     const killed = new Set<number>();
     const first = await f.startDetached('testsleep', ['--workers', '2', '--set', 'write.ms=1500']);
     await killAWorker(f, first.id, killed);

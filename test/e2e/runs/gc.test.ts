@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
 
@@ -24,13 +25,17 @@ function plant(file: string, ageDays: number): void {
   fs.utimesSync(file, when, when);
 }
 
-describe('gc', () => {
+describeEachDialect('gc', (dialect) => {
   const track = fixturesPerTest();
 
   it('deletes expired sandbox artifacts, old orphans and stale temp files, never a file a record points to', async () => {
     // Retention 0: every sandbox artifact is expired as soon as it is made.
     const f = track(
-      await createFixture({ files: 4, config: (c) => (c.runs = { ...c.runs, sandboxRetentionDays: 0 }) }),
+      await createFixture({
+        dialect: dialect.name,
+        files: 4,
+        config: (c) => (c.runs = { ...c.runs, sandboxRetentionDays: 0 }),
+      }),
     );
     const sandbox = await f.json<RunJson>([
       'run',
@@ -100,7 +105,7 @@ describe('gc', () => {
   });
 
   it('removes at once what a killed worker left: journaled files without rows and its partial temp file', async () => {
-    const f = track(await createFixture({ files: 2 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 2 }));
     const run = await f.json<RunJson>([
       'run',
       'start',

@@ -1,6 +1,6 @@
-import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { writeDatabase } from '../../helpers/db-query.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { diskSpace, formatSize } from '../../../src/runs/disk-threshold.js';
 import { createFixture, fixturesPerTest } from './harness.js';
 import type { RunJson } from './types.js';
@@ -14,9 +14,9 @@ import type { RunJson } from './types.js';
 
 const track = fixturesPerTest();
 
-describe('--min-free larger than the filesystem', () => {
+describeEachDialect('--min-free larger than the filesystem', (dialect) => {
   it('is refused by run start, retry and resume with exit 2 naming the size, writing nothing', async () => {
-    const f = track(await createFixture({ files: 3 }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 3 }));
     const total = formatSize(diskSpace(f.home).total);
     const refused = async (args: string[]) => {
       const result = await f.cli(args);
@@ -62,13 +62,11 @@ describe('--min-free larger than the filesystem', () => {
 
     // A recorded threshold the store's disk cannot meet any more (the home moved to a smaller disk):
     // resuming without a new --min-free says so, and names the way out.
-    const db = new BetterSqlite3(path.join(f.home, 'archivist.db'));
-    db.prepare('update runs set min_free_bytes = ?, min_free_spec = ? where id = ?').run(
+    writeDatabase(f.database, 'update runs set min_free_bytes = ?, min_free_spec = ? where id = ?', [
       diskSpace(f.home).total * 2,
       '200%ofold',
       second.id,
-    );
-    db.close();
+    ]);
     const stale = await f.cli(['run', 'resume', second.id]);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toContain("the run's --min-free 200%ofold asks for");
@@ -80,6 +78,7 @@ describe('--min-free larger than the filesystem', () => {
   it("is refused when it is the policy's default in config.json, and says so", async () => {
     const f = track(
       await createFixture({
+        dialect: dialect.name,
         files: 1,
         config: (config) => {
           config.runs = { ...config.runs, minFree: { sandbox: '999TB', production: '1GB' } };

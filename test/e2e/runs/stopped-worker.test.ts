@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest, type Fixture } from './harness.js';
 import { childPids, isAlive, pollFor, waitUntilDead } from './processes.js';
 import type { ItemRow } from './types.js';
@@ -28,9 +29,9 @@ const workersOf = (coordinatorPid: number, n: number) =>
 const running = (f: Fixture, runId: string) =>
   f.query<ItemRow>("select * from work_items where run_id = ? and status = 'running'", runId);
 
-describe('a SIGSTOPped worker', () => {
+describeEachDialect('a SIGSTOPped worker', (dialect) => {
   it('is replaced once its lease lapses, and its item is done by another worker', async () => {
-    const f = track(await createFixture({ files: 4, config: shortLease }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 4, config: shortLease }));
     const { id, coordinatorPid } = await f.startDetached('testsleep', [
       '--workers',
       '2',
@@ -66,7 +67,7 @@ describe('a SIGSTOPped worker', () => {
   });
 
   it('holding nothing does not keep a finished run running', async () => {
-    const f = track(await createFixture({ files: 2, config: shortLease }));
+    const f = track(await createFixture({ dialect: dialect.name, files: 2, config: shortLease }));
     // Three workers for two items: one has nothing to claim and waits.
     const { id, coordinatorPid } = await f.startDetached('testsleep', [
       '--workers',
