@@ -2,10 +2,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { archiveManifest } from '../helpers/archive-manifest.js';
 import { CLI, REPO_ROOT, runCli, runCliJson, tempDir } from '../helpers/cli.js';
 import { makeJpeg, sha256 } from '../helpers/media.js';
+import { describeEachDialect } from '../helpers/postgres.js';
 
 /**
  * File names as they are on real disks (issue 14, items 13 and 15), through the built CLI and a real
@@ -49,7 +50,7 @@ afterEach(() => {
   while (cleanups.length > 0) cleanups.pop()!();
 });
 
-describe('file names that are not UTF-8 or hold control characters', () => {
+describeEachDialect('file names that are not UTF-8 or hold control characters', (dialect) => {
   it('are cataloged, processed, served and shown escaped; the archive stays identical', async () => {
     const { dir: root, cleanup } = tempDir('archivist-names-');
     cleanups.push(cleanup);
@@ -99,7 +100,8 @@ describe('file names that are not UTF-8 or hold control characters', () => {
       return result.stdout;
     };
 
-    expect((await cli(['init'])).code).toBe(0);
+    const database = await dialect.newDatabase();
+    expect((await cli(['init', ...(database ? ['--database', database] : [])])).code).toBe(0);
     expect((await cli(['source', 'add', 'nas', archive])).code).toBe(0);
     const baseline = await runCliJson<{ entries: number }>(['verify-readonly', 'nas'], { home });
     expect(baseline.entries).toBe(before.length);
