@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../helpers/archive-manifest.js';
 import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { makeJpeg, makePng, put } from '../helpers/media.js';
+import { describeEachDialect } from '../helpers/postgres.js';
 
 /**
  * PRODUCT section 1, non-negotiable 1: originals are read-only. A generated fixture archive is recorded
@@ -15,7 +16,6 @@ import { makeJpeg, makePng, put } from '../helpers/media.js';
 let root: string;
 let archive: string;
 let outside: string;
-let home: string;
 let cleanup: () => void;
 let before: ManifestEntry[];
 let outsideBefore: ManifestEntry[];
@@ -24,7 +24,6 @@ beforeAll(async () => {
   ({ dir: root, cleanup } = tempDir('archivist-readonly-'));
   archive = path.join(root, 'archive');
   outside = path.join(root, 'outside');
-  home = path.join(root, 'home');
 
   put(archive, 'IMG_0001.jpg', await makeJpeg(1));
   put(archive, 'IMG_0002.jpg', await makeJpeg(2, { progressive: true }));
@@ -64,7 +63,7 @@ beforeAll(async () => {
 
 afterAll(() => cleanup());
 
-async function run(args: string[]): Promise<CliResult> {
+async function run(home: string, args: string[]): Promise<CliResult> {
   const result = await runCli(args, { home });
   expect(result.code, `archivist ${args.join(' ')}: ${result.stderr}`).toBe(0);
   return result;
@@ -88,11 +87,15 @@ describe('the archive is exactly as it was', () => {
     expect(byPath.get('IMG_0001.jpg')!.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(byPath.get('IMG_0001.jpg')!.mode & 0o777).toBe(0o444);
   });
+});
 
+describeEachDialect('the archive is exactly as it was, with a home', (dialect) => {
   it('after init, source add, catalog, catalog again, source list and the read commands', async () => {
-    await run(['init']);
-    await run(['source', 'add', 'archive', archive]);
-    const first = JSON.parse((await run(['catalog', '--json'])).stdout) as {
+    const home = path.join(root, `home-${dialect.name}`);
+    const database = await dialect.newDatabase();
+    await run(home, ['init', ...(database ? ['--database', database] : [])]);
+    await run(home, ['source', 'add', 'archive', archive]);
+    const first = JSON.parse((await run(home, ['catalog', '--json'])).stdout) as {
       new: number;
       hashed: number;
       errors: { path: string; reason: string }[];
@@ -100,18 +103,18 @@ describe('the archive is exactly as it was', () => {
     // The check is not vacuous: the catalog did read every file it had to.
     expect(first[0]).toMatchObject({ new: 9, hashed: 9 });
     expect(first[0]!.errors.map((e) => e.reason).sort()).toEqual(['empty-file', 'symlink-outside-source']);
-    const second = JSON.parse((await run(['catalog', '--json'])).stdout) as {
+    const second = JSON.parse((await run(home, ['catalog', '--json'])).stdout) as {
       unchanged: number;
       hashed: number;
     }[];
     expect(second[0]).toMatchObject({ unchanged: 9, hashed: 0 });
-    await run(['source', 'list']);
-    await run(['source', 'list', '--json']);
-    await run(['catalog']);
-    await run(['assets', '--json']);
-    await run(['asset', path.join(archive, '2019', 'summer', 'beach.jpg'), '--json']);
-    await run(['verify-readonly', 'archive']);
-    await run(['verify-readonly', 'archive']);
+    await run(home, ['source', 'list']);
+    await run(home, ['source', 'list', '--json']);
+    await run(home, ['catalog']);
+    await run(home, ['assets', '--json']);
+    await run(home, ['asset', path.join(archive, '2019', 'summer', 'beach.jpg'), '--json']);
+    await run(home, ['verify-readonly', 'archive']);
+    await run(home, ['verify-readonly', 'archive']);
 
     const after = archiveManifest(archive);
     // Compare entry by entry first, so a failure names the file and what changed about it.
