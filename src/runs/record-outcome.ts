@@ -178,7 +178,9 @@ export class OutcomeRecorder {
       cacheKey: job.cacheKey,
       mime,
       durationMs: this.elapsed(job),
-      sandboxRetentionDays: context.home.config.runs.sandboxRetentionDays,
+      // The run's own figure: a worker on another host with another config gives the same expiry.
+      sandboxRetentionDays:
+        context.run.sandbox_retention_days ?? context.home.config.runs.sandboxRetentionDays,
     };
   }
 
