@@ -3,7 +3,7 @@ import { checkStoreIdentity } from '../artifacts/store-identity.js';
 import { ArchivistError, errnoCode } from '../errors.js';
 import { migrate, openDatabase, type Db, type OpenDatabase } from '../store/database.js';
 import { readMeta, writeMetaOnce } from '../store/meta-repository.js';
-import { redactUrl } from '../store/postgres/postgres-database.js';
+import { redactUrl } from '../store/postgres/postgres-url.js';
 import {
   APPLICATION_ID,
   createSqlite,

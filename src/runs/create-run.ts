@@ -20,6 +20,8 @@ export interface RunPlan {
   workers: number;
   maxAttempts: number;
   itemTimeoutMs: number;
+  /** Recorded on the run, so that every host's workers give its sandbox results the same expiry. */
+  sandboxRetentionDays?: number;
   force: boolean;
   seed: number;
   parentRunId: string | null;
@@ -75,6 +77,7 @@ export async function createRun(db: Db, plan: RunPlan): Promise<string> {
       workers: plan.workers,
       max_attempts: plan.maxAttempts,
       item_timeout_ms: plan.itemTimeoutMs,
+      sandbox_retention_days: plan.sandboxRetentionDays ?? null,
       force: plan.force ? 1 : 0,
       seed: plan.seed,
       parent_run_id: plan.parentRunId,

@@ -72,3 +72,15 @@ export function diskFullError(dir: string, error: unknown): ArchivistError {
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
+
+/** Less free space than this when a step failed or a worker died: the failure is taken for the disk's. */
+const NEARLY_FULL_BYTES = 64 * 1024;
+
+/** Whether the disk holding `dir` has (almost) nothing left; a statfs that fails says no. */
+export function isNearlyFull(dir: string): boolean {
+  try {
+    return diskSpace(dir).free < NEARLY_FULL_BYTES;
+  } catch {
+    return false;
+  }
+}

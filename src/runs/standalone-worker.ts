@@ -5,7 +5,7 @@ import { findPipeline } from '../pipeline/registry.js';
 import { findRun, getRun, runsInProgress } from '../store/runs-repository.js';
 import type { RunRow } from '../store/schema.js';
 import type { WakeUps } from '../store/wake-ups.js';
-import { CANCEL_GRACE_MS } from './coordinator.js';
+import { CANCEL_GRACE_MS } from './run-stopping.js';
 import { openRunLog } from './run-log.js';
 import { watchRun } from './run-watch.js';
 import { removeStaleScratchDirs } from './scratch-dirs.js';

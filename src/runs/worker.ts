@@ -25,8 +25,13 @@ export type WorkerExit = 'finished' | 'stopped' | 'paused' | 'disk-full';
  * busy worker.
  */
 const AHEAD_MS = 250;
-/** At most this many items claimed ahead; their leases are all extended by the worker's heartbeat. */
-const MAX_BATCH = 128;
+/**
+ * At most this many items claimed ahead; their leases are all extended by the worker's heartbeat. With
+ * bookkeeping-only items (well under a millisecond each) a batch of 128 was a write transaction, with
+ * its wait for the write lock and its commit, every 50 ms or so per worker: a good part of the run.
+ * AHEAD_MS keeps slow items in small batches whatever this is.
+ */
+const MAX_BATCH = 512;
 
 /** How many items to claim next: more while items are quick (bookkeeping dominates), one when slow. */
 class BatchSize {

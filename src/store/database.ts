@@ -1,7 +1,7 @@
 import { Migrator, type Kysely } from 'kysely';
 import { ArchivistError } from '../errors.js';
 import { MIGRATIONS, migrationProvider, type MigrationContext } from './migrations/index.js';
-import { checkReachable, isPostgresUrl, openPostgres } from './postgres/postgres-database.js';
+import { isPostgresUrl } from './postgres/postgres-url.js';
 import type { Database } from './schema.js';
 import type { WakeUps } from './wake-ups.js';
 import { openSqlite } from './sqlite/sqlite-database.js';
@@ -52,6 +52,9 @@ export async function openDatabase(
   options: { readonly?: boolean; poolSize?: number } = {},
 ): Promise<OpenDatabase> {
   if (target.kind === 'sqlite') return openSqlite(target.file, options);
+  // Loaded only for PostgreSQL: `pg` (with what it pulls in) is a good part of a process's start-up,
+  // and a SQLite home's workers are started for every run.
+  const { checkReachable, openPostgres } = await import('./postgres/postgres-database.js');
   const open = openPostgres(target.url, options);
   await checkReachable(open);
   return open;

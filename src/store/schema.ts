@@ -121,6 +121,8 @@ export interface RunsTable {
   stats_json: string | null;
   /** Worker deaths seen by the run's coordinators, over all its sessions (migration 0007). */
   worker_crashes: Generated<number>;
+  /** How long its sandbox results live, from the home's config when it was made (0015; null before). */
+  sandbox_retention_days: number | null;
 }
 
 export interface ArtifactsTable {

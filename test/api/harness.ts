@@ -20,6 +20,7 @@ import { leaseOf } from '../../src/store/work-items-repository.js';
 import { newArtifactId } from '../../src/runs/run-id.js';
 import { getRun, transitionRun } from '../../src/store/runs-repository.js';
 import { tempDir } from '../helpers/cli.js';
+import { SQLITE, type TestDialect } from '../helpers/postgres.js';
 
 /**
  * The API tests' world: a real temporary home with a small archive cataloged into it and a collection
@@ -85,6 +86,8 @@ export interface ApiFixture {
 export async function createApiFixture(
   files: Record<string, Buffer>,
   serverOptions: Pick<ServerOptions, 'host' | 'accessToken' | 'allowedHosts'> = {},
+  /** The home's truth store: its own SQLite file, or a new database on the tests' PostgreSQL server. */
+  dialect: TestDialect = SQLITE,
 ): Promise<ApiFixture> {
   registerApiTestPipeline();
   const { dir, cleanup } = tempDir('archivist-api-');
@@ -93,7 +96,7 @@ export async function createApiFixture(
     fs.mkdirSync(path.dirname(path.join(archive, rel)), { recursive: true });
     fs.writeFileSync(path.join(archive, rel), bytes);
   }
-  const { home } = await initHome(path.join(dir, 'home'));
+  const { home } = await initHome(path.join(dir, 'home'), { databaseUrl: await dialect.newDatabase() });
   const source = await addSource(home, 'archive', archive);
   const summary = await catalogSource(home.db, source, { isJunk: makeJunkFilter(), hashConcurrency: 2 });
   if (summary.errors.length > 0) throw new Error(`catalog errors: ${JSON.stringify(summary.errors)}`);

@@ -43,6 +43,11 @@ describe('a home from before core@2', () => {
     // Back to the schema of the version before: no sidecar_links, 0012 not applied.
     const db = new Database(path.join(home, 'archivist.db'));
     db.exec("drop table sidecar_links; delete from kysely_migration where name = '0012-sidecar-links'");
+    // And the later migrations, which that version did not have either (applied out of order they
+    // would be refused as a corrupted history).
+    db.exec(
+      "alter table runs drop column sandbox_retention_days; delete from kysely_migration where name = '0015-run-settings'",
+    );
     db.close();
 
     const asset = async () =>

@@ -3,7 +3,7 @@ import { ArchivistError } from '../../errors.js';
 import { initHome } from '../../home/home.js';
 import { resolveHomePath } from '../../home/home-path.js';
 import { refuseHomeInsideKnownSource, rememberHome } from '../../home/known-homes.js';
-import { isPostgresUrl, redactUrl } from '../../store/postgres/postgres-database.js';
+import { isPostgresUrl, redactUrl } from '../../store/postgres/postgres-url.js';
 import { emit, type GlobalOptions } from '../output.js';
 
 export function registerInit(program: Command): void {

@@ -4,6 +4,7 @@ import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';
 import { listenForWakeUps } from './wake-up-listener.js';
+import { redactUrl } from './postgres-url.js';
 
 /** OIDs of the types whose JavaScript form must match what SQLite gives back. */
 const INT8 = 20;
@@ -22,21 +23,6 @@ const types = {
     return pg.types.getTypeParser(oid, format) as (value: string) => unknown;
   },
 };
-
-/** The URL with its password hidden, for messages and `doctor`. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
-}
-
-export function isPostgresUrl(value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value);
-}
 
 export function openPostgres(url: string, options: { poolSize?: number } = {}): OpenDatabase {
   const pool = new pg.Pool({

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import {
   drillLog,
   expectedCoreCounts,
@@ -22,15 +23,14 @@ import type { ArtifactRow, RunJson } from './types.js';
  * the store with its recorded hash, no file in the store without its row, the archive identical.
  *
  * The seed (printed) decides the victims and the intervals: ARCHIVIST_CHAOS_SEED=<seed> replays a run.
+ * On both dialects; on PostgreSQL with fewer kills, so that the suite's second run of it stays short.
  */
 
 const track = fixturesPerTest({ realMedia: true });
 
-const KILLS = 10;
+const KILLS = { sqlite: 10, postgres: 6 } as const;
 const MIN_INTERVAL_MS = 2_000;
 const MAX_INTERVAL_MS = 3_000;
-/** Sessions are bounded too: each kill of a coordinator costs one. */
-const MAX_SESSIONS = KILLS + 2;
 
 /** mulberry32: small, seeded, good enough to pick victims. */
 function random(seed: number): () => number {
@@ -66,7 +66,10 @@ const byKey = (f: Pick<ExpectedFailure, 'path' | 'step' | 'reason'>) => `${f.pat
 async function chaos(
   f: RealFixture,
   seed: number,
+  maxKills: number,
 ): Promise<{ run: RunJson; kills: Kill[]; sessions: number }> {
+  /** Sessions are bounded too: each kill of a coordinator costs one. */
+  const maxSessions = maxKills + 2;
   const next = random(seed);
   const kills: Kill[] = [];
   const started = await f.startDetached('core', ['--workers', '2', '--policy', 'production']);
@@ -82,14 +85,14 @@ async function chaos(
       const shown = await f.show(id);
       if (shown.status === 'completed') break;
       expect(shown.status, shown.statusReason ?? '').toBe('interrupted');
-      expect(sessions, 'sessions').toBeLessThan(MAX_SESSIONS);
+      expect(sessions, 'sessions').toBeLessThan(maxSessions);
       const resumed = await f.json<{ coordinatorPid: number }>(['run', 'resume', id, '--detach']);
       coordinatorPid = resumed.coordinatorPid;
       f.track(coordinatorPid);
       sessions++;
       continue;
     }
-    if (kills.length >= KILLS) {
+    if (kills.length >= maxKills) {
       // No more kills: the run is left to finish (bounded by the test's own limit, not WAIT_MS: on a
       // loaded machine what is left of a camera-sized run can take longer than a minute).
       await sleep(500);
@@ -114,19 +117,23 @@ async function chaos(
   return { run: await f.show(id), kills, sessions };
 }
 
-describe('drill H: chaos', () => {
+describeEachDialect('drill H: chaos', (dialect) => {
   it(
     'a production run with a random process SIGKILLed every 2-3 s, resumed until completed, keeps the store exact',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
       const seed = Number(process.env.ARCHIVIST_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-      console.log(`drill H: seed ${seed} (ARCHIVIST_CHAOS_SEED=${seed} replays it)`);
+      console.log(`drill H on ${dialect.name}: seed ${seed} (ARCHIVIST_CHAOS_SEED=${seed} replays it)`);
       // More attempts than kills: however the kills fall on one slow item (a HEIC in vipsthumbnail, a
       // video), its attempts cannot run out, so every good file must end done.
+      const maxKills = KILLS[dialect.name];
       const f = track(
-        await createRealFixture({ config: (c) => (c.runs = { ...c.runs, maxAttempts: KILLS + 2 }) }),
+        await createRealFixture({
+          dialect: dialect.name,
+          config: (c) => (c.runs = { ...c.runs, maxAttempts: maxKills + 2 }),
+        }),
       );
-      const { run, kills, sessions } = await chaos(f, seed);
+      const { run, kills, sessions } = await chaos(f, seed, maxKills);
       console.log(
         `drill H: ${kills.length} kills in ${sessions} sessions: ${kills.map((k) => `${k.kind} (${k.command.slice(0, 40)})`).join(', ')}`,
       );

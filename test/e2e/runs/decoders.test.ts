@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
@@ -13,8 +12,7 @@ import type { RunJson } from './types.js';
  * Issue 13 through the built CLI: a `core` run over a JPEG, an iPhone HEIC, a RAW and a video records,
  * per artifact, the decoder chain that really ran, and `artifact` and `asset` show it; turning the native
  * HEIC path off is a new cache key, so the next run makes new thumbnails instead of reusing those of the
- * other decoder. Drill J (PRODUCT section 6): files changed, swapped for a FIFO or a symlink after the
- * catalog fail at once, with the archive byte-for-byte unchanged.
+ * other decoder. (Drill J, files changed after the catalog, is changed-files.test.ts, on both dialects.)
  */
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'media');
@@ -120,40 +118,4 @@ describe('lineage names the decoder chain that ran', () => {
     }
     expect(archiveManifest(archive)).toEqual(before);
   });
-});
-
-describe('drill J: files changed after the catalog', () => {
-  it('a FIFO, a symlink and an edited file fail at once; nothing is made from them', async () => {
-    const outside = path.join(root, 'outside.jpg');
-    fs.copyFileSync(path.join(FIXTURES, 'jpg', 'Nikon_D70.jpg'), outside);
-    fs.rmSync(path.join(archive, 'camera.jpg'));
-    fs.symlinkSync(outside, path.join(archive, 'camera.jpg'));
-    fs.rmSync(path.join(archive, 'clip.mp4'));
-    execFileSync('mkfifo', [path.join(archive, 'clip.mp4')]);
-    fs.appendFileSync(path.join(archive, 'camera.dng'), 'edited');
-
-    const started = Date.now();
-    const result = await runCli(
-      ['run', 'start', 'core', '--collection', 'all', '--workers', '1', '--force', '--json'],
-      {
-        home,
-      },
-    );
-    const run = JSON.parse(result.stdout) as RunJson;
-    expect(result.code).toBe(3);
-    // At once: no attempt waits for the FIFO's writer or is retried.
-    expect(Date.now() - started).toBeLessThan(60_000);
-    // Failures name `source:path`.
-    const reasons = new Map(
-      run.failures.map((f) => [`${(f.path ?? '').replace(/^archive:/, '')} ${f.step}`, f]),
-    );
-    for (const step of ['metadata', 'thumbnail']) {
-      expect(reasons.get(`camera.jpg ${step}`)).toMatchObject({ reason: 'not-a-regular-file', attempts: 1 });
-      expect(reasons.get(`camera.jpg ${step}`)!.message).toMatch(/is a symlink now/);
-      expect(reasons.get(`clip.mp4 ${step}`)).toMatchObject({ reason: 'not-a-regular-file', attempts: 1 });
-      expect(reasons.get(`camera.dng ${step}`)).toMatchObject({ reason: 'source-changed', attempts: 1 });
-      expect(reasons.get(`camera.dng ${step}`)!.message).toMatch(/archivist catalog/);
-    }
-    expect(run.counts.done).toBe(2); // the HEIC's two items
-  }, 120_000);
 });
