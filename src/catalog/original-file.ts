@@ -59,7 +59,7 @@ export class OriginalFile {
     const { handle, size } = this;
     return Readable.from(
       (async function* chunks() {
-        for (let position = 0; position < size; ) {
+        for (let position = 0; position < size;) {
           const buffer = Buffer.allocUnsafe(Math.min(1024 * 1024, size - position));
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
           if (bytesRead === 0) return;

@@ -15,7 +15,7 @@ const CHUNK = 256 * 1024;
  * stay as they are, and it stays open for the step that owns it (fs read streams close what they read).
  */
 async function* positionalReads(fd: number, start: number, end: number): AsyncGenerator<Buffer> {
-  for (let position = start; position <= end; ) {
+  for (let position = start; position <= end;) {
     const buffer = Buffer.allocUnsafe(Math.min(CHUNK, end - position + 1));
     const { bytesRead } = await read(fd, buffer, 0, buffer.length, position);
     if (bytesRead === 0) return;
