@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { openSourceFile, SourceReadError } from './source-reader.js';
 

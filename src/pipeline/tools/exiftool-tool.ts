@@ -145,11 +145,11 @@ export async function readTags(
   tags: readonly string[] = [],
 ): Promise<RawTags> {
   const readArgs = [...READ_ARGS, ...tags.map((tag) => `-${tag}`)];
-  const readRaw = (file: string) =>
-    untilAborted(
+  const readRaw = (file: string): Promise<RawTags> =>
+    untilAborted<RawTags>(
       instance().then((exiftool) => exiftool.readRaw(file, { readArgs, useMWG: false })),
       signal,
-    ) as Promise<RawTags>;
+    );
   if (typeof source === 'string') return readRaw(source);
   const { original, scratchDir } = source;
   const read =

@@ -31,6 +31,11 @@ const track = fixturesPerTest({ realMedia: true });
 const TMPFS_BYTES = 40 * 1024 * 1024;
 /** Room left for the run beyond the coordinator's 256 KiB reserve: a few artifacts fit, then ENOSPC. */
 const HEADROOM = 1536 * 1024;
+/**
+ * On PostgreSQL only artifacts and run logs take room on the home (the database is elsewhere): a few
+ * thumbnails' worth, so that ENOSPC comes early in the run.
+ */
+const HEADROOM_POSTGRES = 128 * 1024;
 const RESERVE = 256 * 1024;
 
 /** No stack trace and no error that hides the real one. */
@@ -82,7 +87,7 @@ async function drillFullDisk(dialect: FixtureDialect): Promise<void> {
   const f = track(await createRealFixture({ tmpfsBytes: TMPFS_BYTES, dialect }));
   const disk = path.dirname(f.home);
   const filler = path.join(disk, 'filler');
-  fill(filler, freeBytes(disk) - RESERVE - HEADROOM);
+  fill(filler, freeBytes(disk) - RESERVE - (dialect === 'postgres' ? HEADROOM_POSTGRES : HEADROOM));
 
   const start = await f.cli([
     'run',
