@@ -530,6 +530,29 @@ describe('every format: media type, thumbnail decoder chain, metadata', () => {
   });
 });
 
+describe('a HEIF too large to decode whole, at the edge of its thumbnail item', () => {
+  // The 400×310 thumbnail of a 9000×7000 picture: a 300 px output comes from it (a few MB); a 400 px one
+  // would be 400×311, more than the thumbnail, so libvips would decode the primary image whole (435 MB
+  // of RSS measured): refused before the child starts.
+  const file = () => path.join(dir, 'edge-thumb400.heic');
+  beforeAll(() => fs.copyFileSync(path.join(FORMAT_FIXTURES, 'declares-63mp-thumb400.heic'), file()));
+
+  it('300 px: from the thumbnail item', async () => {
+    const outcome = await thumbnailStep.run(
+      context(file(), 'image', { ...THUMBNAIL_DEFAULTS, size: 300 }, { mime: 'image/heic' }),
+    );
+    expect(outcome.status === 'done' && outcome.decoder).toMatch(/^vipsthumbnail /);
+  });
+
+  it('400 px: too-large, the thumbnail being one pixel short', async () => {
+    const outcome = await thumbnailStep.run(
+      context(file(), 'image', { ...THUMBNAIL_DEFAULTS, size: 400 }, { mime: 'image/heic' }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'too-large' });
+    expect(failure(outcome)!.message).toMatch(/no embedded thumbnail of at least 400 px/);
+  });
+});
+
 describe('without the system vipsthumbnail (tools.vipsthumbnail: false)', () => {
   beforeAll(() => configureTools({ vipsthumbnail: false }));
   afterAll(() => configureTools({}));
