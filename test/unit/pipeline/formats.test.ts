@@ -10,6 +10,7 @@ import type { StepOutcome } from '../../../src/pipeline/step.js';
 import { metadataStep } from '../../../src/pipeline/steps/metadata.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
 import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.js';
+import { thumbnailsInDump } from '../../../src/pipeline/tools/vips-cli.js';
 import type { MediaType } from '../../../src/store/schema.js';
 import { REPO_ROOT, tempDir } from '../../helpers/cli.js';
 import { canonCr3WithoutPreview, fujiRaf, minoltaMrw, tiffRaw } from '../../helpers/raw-files.js';
@@ -536,6 +537,18 @@ describe('a HEIF too large to decode whole, at the edge of its thumbnail item', 
   // of RSS measured): refused before the child starts.
   const file = () => path.join(dir, 'edge-thumb400.heic');
   beforeAll(() => fs.copyFileSync(path.join(FORMAT_FIXTURES, 'declares-63mp-thumb400.heic'), file()));
+
+  it.skipIf(!fs.existsSync('/usr/bin/heif-info'))(
+    "reads the thumbnail items from heif-info's box dump (which decodes nothing)",
+    async () => {
+      const dump = async (name: string) =>
+        thumbnailsInDump(
+          (await execFileAsync('heif-info', ['--dump-boxes', path.join(FORMAT_FIXTURES, name)])).stdout,
+        );
+      expect(await dump('declares-63mp-thumb400.heic')).toEqual([{ width: 400, height: 310 }]);
+      expect(await dump('declares-63mp.heic')).toEqual([]);
+    },
+  );
 
   it('300 px: from the thumbnail item', async () => {
     const outcome = await thumbnailStep.run(
