@@ -16,8 +16,8 @@ import { errnoCode } from '../../errors.js';
  * exiftool is handed a named pipe in the worker's scratch folder instead, and this process writes the
  * original into it, read through the descriptor the source reader opened (O_NOATIME where allowed).
  * exiftool reads a pipe as it reads a file, keeping what it read in memory when it must seek back
- * (File::RandomAccess), so the pipe is used up to PIPE_MAX_BYTES; a larger original (a long video)
- * is read by a one-off exiftool whose stdin is the descriptor (seekable, no copy in memory), which
+ * (File::RandomAccess), so the pipe is used up to PIPE_MAX_BYTES; a larger original (a long video),
+ * or one it must seek in (see needsSeeking), is read by a one-off exiftool whose stdin is the descriptor (seekable, no copy in memory), which
  * costs perl's start-up, a few tenths of a second, beside the minutes such a file takes elsewhere.
  */
 export const PIPE_MAX_BYTES = 128 * 1024 * 1024;
@@ -87,6 +87,32 @@ async function feed(
   stop.push(() => socket.destroy());
   // EPIPE (the reader closed its end) or a destroy from `stop` are the normal ways for this to end early.
   await pipeline(content, socket).catch(() => undefined);
+}
+
+/** Top-level boxes of the QuickTime family (MOV, MP4, HEIF, CR3): how such a file may begin. */
+const QUICKTIME_FIRST = new Set(['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip', 'pnot', 'uuid']);
+
+/**
+ * Whether exiftool must be able to seek in this file: a QuickTime-family file (an MP4 or MOV as cameras
+ * and ffmpeg write them) whose index (`moov`, or a HEIF's `meta`) comes after its media data. exiftool
+ * reading a pipe in its -fast mode stops at the media data (it keeps nothing in memory then, so it cannot
+ * come back), and the tags in the index would be lost; such a file goes to the one-off exiftool instead.
+ * A few positional reads of box headers through the descriptor.
+ */
+export async function needsSeeking(original: OriginalFile): Promise<boolean> {
+  for (let position = 0, boxes = 0; position + 8 <= original.size && boxes < 64; boxes++) {
+    const header = await original.readAt(position, 16);
+    if (header.length < 8) return false;
+    const type = header.toString('latin1', 4, 8);
+    if (boxes === 0 && !QUICKTIME_FIRST.has(type)) return false;
+    if (type === 'moov' || type === 'meta') return false;
+    if (type === 'mdat') return true;
+    const size32 = header.readUInt32BE(0);
+    const size = size32 === 1 && header.length >= 16 ? Number(header.readBigUInt64BE(8)) : size32;
+    if (size < 8) return false;
+    position += size;
+  }
+  return false;
 }
 
 /** The file-system tags exiftool reports, as it would have for the original itself. */

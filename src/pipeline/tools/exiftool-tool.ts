@@ -3,7 +3,7 @@ import path from 'node:path';
 import type * as ExiftoolVendored from 'exiftool-vendored';
 import type { ExifTool } from 'exiftool-vendored';
 import type { OriginalFile } from '../../catalog/original-file.js';
-import { fileFactsOf, PIPE_MAX_BYTES, withFedPipe, type FileFacts } from './exiftool-input.js';
+import { fileFactsOf, needsSeeking, PIPE_MAX_BYTES, withFedPipe, type FileFacts } from './exiftool-input.js';
 import { runTool } from './run-tool.js';
 import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
@@ -153,7 +153,7 @@ export async function readTags(
   if (typeof source === 'string') return readRaw(source);
   const { original, scratchDir } = source;
   const read =
-    original.size > PIPE_MAX_BYTES
+    original.size > PIPE_MAX_BYTES || (await needsSeeking(original))
       ? await oneOff(original, scratchDir, [...readArgs, '-json'], signal).then(
           (stdout) => (JSON.parse(stdout.toString('utf8')) as RawTags[])[0] ?? {},
         )
@@ -186,7 +186,8 @@ export async function extractBinaryTag(
     );
   if (typeof source === 'string') return extract(source);
   const { original, scratchDir } = source;
-  if (original.size <= PIPE_MAX_BYTES) return withFedPipe(original, scratchDir, extract);
+  if (original.size <= PIPE_MAX_BYTES && !(await needsSeeking(original)))
+    return withFedPipe(original, scratchDir, extract);
   const bytes = await oneOff(original, scratchDir, ['-b', `-${tag}`], signal);
   if (bytes.length === 0) throw new ToolError('exiftool', 'failed', `exiftool: no ${tag} in this file`);
   return bytes;

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withOriginal } from '../../../src/catalog/original-file.js';
 import { PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
@@ -50,6 +52,20 @@ describe('exiftool reads an original without opening it by name', () => {
       expect(fed[tag], tag).toEqual(byName[tag]);
     }
     expect(fed.SourceFile).toBe(file);
+    expect(fs.readdirSync(scratch)).toEqual([]);
+  });
+
+  it('an MP4 with its index after the media data (ffmpeg, cameras): read where exiftool can seek', async () => {
+    const file = path.join(dir, 'moov-last.mp4');
+    await promisify(execFile)('ffmpeg', [
+      ...['-v', 'error', '-i', fixture('videos/landscape_h264.mp4'), '-t', '2', '-c', 'copy'],
+      ...['-metadata', 'title=index last', file],
+    ]);
+    const { byName, fed } = await bothWays(file);
+    expect(fed['QuickTime:Title']).toBe('index last');
+    for (const tag of ['QuickTime:Duration', 'QuickTime:ImageWidth', 'QuickTime:Title', ...FILE_TAGS]) {
+      expect(fed[tag], tag).toEqual(byName[tag]);
+    }
     expect(fs.readdirSync(scratch)).toEqual([]);
   });
 
