@@ -145,19 +145,30 @@ export async function readTags(
   tags: readonly string[] = [],
 ): Promise<RawTags> {
   const readArgs = [...READ_ARGS, ...tags.map((tag) => `-${tag}`)];
-  const readRaw = (file: string): Promise<RawTags> =>
+  const readRaw = (file: string, args = readArgs): Promise<RawTags> =>
     untilAborted<RawTags>(
-      instance().then((exiftool) => exiftool.readRaw(file, { readArgs, useMWG: false })),
+      instance().then((exiftool) => exiftool.readRaw(file, { readArgs: args, useMWG: false })),
       signal,
     );
   if (typeof source === 'string') return readRaw(source);
   const { original, scratchDir } = source;
-  const read =
-    original.size > PIPE_MAX_BYTES || (await needsSeeking(original))
-      ? await oneOff(original, scratchDir, [...readArgs, '-json'], signal).then(
-          (stdout) => (JSON.parse(stdout.toString('utf8')) as RawTags[])[0] ?? {},
-        )
-      : await withFedPipe(original, scratchDir, readRaw);
+  const seeking = await needsSeeking(original);
+  let read: RawTags;
+  if (!seeking && original.size <= PIPE_MAX_BYTES) read = await withFedPipe(original, scratchDir, readRaw);
+  else if (seeking && original.size <= PIPE_MAX_BYTES) {
+    // Without -fast exiftool keeps what it read of the pipe in memory (at most PIPE_MAX_BYTES) and can
+    // come back to the index after the media data.
+    const args = readArgs.filter((arg) => arg !== '-fast');
+    read = await withFedPipe(original, scratchDir, (pipe) => readRaw(pipe, args));
+  } else if (!seeking) {
+    read = await oneOff(original, scratchDir, [...readArgs, '-json'], signal).then(
+      (stdout) => (JSON.parse(stdout.toString('utf8')) as RawTags[])[0] ?? {},
+    );
+  } else {
+    // exiftool treats its stdin as a pipe; a large file with its index last is read by a name for the
+    // descriptor, a new open file without O_NOATIME (see docs/principles.md, "Still an exception").
+    read = await readRaw(original.descriptorPath);
+  }
   return withFileFacts(
     read,
     original.path,
@@ -186,8 +197,9 @@ export async function extractBinaryTag(
     );
   if (typeof source === 'string') return extract(source);
   const { original, scratchDir } = source;
-  if (original.size <= PIPE_MAX_BYTES && !(await needsSeeking(original)))
-    return withFedPipe(original, scratchDir, extract);
+  if (original.size <= PIPE_MAX_BYTES) return withFedPipe(original, scratchDir, extract);
+  // A binary tag of a large QuickTime-family file sits in its index: read by a name for the descriptor.
+  if (await needsSeeking(original)) return extract(original.descriptorPath);
   const bytes = await oneOff(original, scratchDir, ['-b', `-${tag}`], signal);
   if (bytes.length === 0) throw new ToolError('exiftool', 'failed', `exiftool: no ${tag} in this file`);
   return bytes;
