@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
+import type fs from 'node:fs';
+import { Readable } from 'node:stream';
 import { openSourceFile, SourceReadError } from './source-reader.js';
 
 /**
@@ -38,39 +38,44 @@ export class OriginalFile {
 
   /**
    * A path at which any process of this user reaches this very descriptor (Linux: the kernel resolves
-   * it to the open file, not to the name in the source). For libvips inside this process and for the
-   * long-lived exiftool child. On other systems, the cataloged path (checked, but not swap-proof).
+   * it to the open file, not to the name in the source). For libvips inside this process, on originals
+   * too large to read into memory; a new open of it lacks O_NOATIME, so the kernel may record an access
+   * (see docs/principles.md). On other systems, the cataloged path (checked, but not swap-proof).
    */
   get descriptorPath(): string {
     return process.platform === 'linux' ? `/proc/${process.pid}/fd/${this.fd}` : this.path;
   }
 
-  /**
-   * A name for the descriptor that keeps the original's extension, for tools that read the kind of a
-   * file from its name (exiftool tells NEF, DNG and ARW from TIFF by it): a symlink in the worker's own
-   * scratch folder to /proc/<pid>/fd/<n>. Nothing is created in a source, the original's own name (which
-   * may hold a newline) never reaches the tool, and the link resolves to the open file, not to a path.
-   * Removed by close().
-   */
-  async namedPath(scratchDir: string): Promise<string> {
-    if (process.platform !== 'linux') return this.path;
-    if (this.link) return this.link;
-    const extension = path
-      .extname(this.path)
-      .slice(1)
-      .replace(/[^A-Za-z0-9]/g, '')
-      .slice(0, 10);
-    const link = path.join(
-      scratchDir,
-      `original-${process.pid}-${this.fd}${extension ? `.${extension}` : ''}`,
-    );
-    await fs.promises.unlink(link).catch(() => undefined);
-    await fs.promises.symlink(this.descriptorPath, link);
-    this.link = link;
-    return link;
+  /** The descriptor's own facts (size, times, mode): what exiftool would have read from the file. */
+  stat(): Promise<fs.BigIntStats> {
+    return this.handle.stat({ bigint: true });
   }
 
-  private link: string | undefined;
+  /**
+   * The whole content as a stream of positional reads through the descriptor (its offset and flags stay
+   * as they are; the handle stays open), for feeding a tool through a pipe.
+   */
+  stream(): Readable {
+    const { handle, size } = this;
+    return Readable.from(
+      (async function* chunks() {
+        for (let position = 0; position < size;) {
+          const buffer = Buffer.allocUnsafe(Math.min(1024 * 1024, size - position));
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          if (bytesRead === 0) return;
+          position += bytesRead;
+          yield buffer.subarray(0, bytesRead);
+        }
+      })(),
+    );
+  }
+
+  /** Up to `length` bytes at `position`, read through the descriptor (fewer at the end of the file). */
+  async readAt(position: number, length: number): Promise<Buffer> {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await this.handle.read(buffer, 0, length, position);
+    return buffer.subarray(0, bytesRead);
+  }
 
   /** The whole content, read through the descriptor. */
   async read(): Promise<Buffer> {
@@ -88,8 +93,6 @@ export class OriginalFile {
   }
 
   async close(): Promise<void> {
-    if (this.link) await fs.promises.unlink(this.link).catch(() => undefined);
-    this.link = undefined;
     await this.handle.close();
   }
 }

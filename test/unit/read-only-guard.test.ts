@@ -224,10 +224,10 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: "opens <home>/logs/coordinator-<run>.log for a detached coordinator's output",
     apis: ['fs.openSync'],
   },
-  'src/catalog/original-file.ts': {
+  'src/pipeline/tools/exiftool-input.ts': {
     reason:
-      "links <home>/tmp/work-<pid>/original-<pid>-<fd>.<ext> to /proc/<pid>/fd/<fd> (an original's open descriptor) and unlinks it",
-    apis: ['fs.symlink', 'fs.unlink'],
+      'opens for writing, and unlinks, the named pipe <home>/tmp/work-<pid>/original-<pid>-<n>.<ext> it made to feed exiftool an original',
+    apis: ['fs.openSync', 'fs.unlink'],
   },
   'src/runs/scratch-dirs.ts': {
     reason: "creates and removes workers' scratch folders <home>/tmp/work-<pid>",

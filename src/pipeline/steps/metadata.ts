@@ -135,7 +135,7 @@ async function metadataOf(
   const { asset, signal, scratchDir } = context;
   let tags: RawTags;
   try {
-    tags = withCatalogName(await readTags(await original.namedPath(scratchDir), signal), asset.file);
+    tags = withCatalogName(await readTags({ original, scratchDir }, signal), asset.file);
   } catch (error) {
     return failureOf(error, 'no-metadata');
   }

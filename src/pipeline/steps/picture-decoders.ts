@@ -198,7 +198,12 @@ async function checkHeifDecodeFits(
       return null;
     },
   );
-  if (thumbnails?.some((t) => Math.max(t.width, t.height) >= options.size)) return;
+  // vipsthumbnail takes the thumbnail item only when it is at least the output's size on both edges, as
+  // libvips rounds them: a 400×310 thumbnail of a 9000×7000 picture does not make a 400×311 output, and
+  // the primary image would be decoded whole after all (measured: 435 MB of RSS for it at --size 400).
+  const scale = options.size / Math.max(header.width, header.height);
+  const [wanted, wantedHeight] = [Math.round(header.width * scale), Math.round(header.height * scale)];
+  if (thumbnails?.some((t) => t.width >= wanted && t.height >= wantedHeight)) return;
   const mib = Math.round((header.width * header.height * NATIVE_HEIF_BYTES_PER_PIXEL) / 1048576);
   const why =
     thumbnails === null

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { extractBinaryTag, readTags } from '../tools/exiftool-tool.js';
+import { extractBinaryTag, readTags, type ExifSource } from '../tools/exiftool-tool.js';
 import type { ImageInput } from '../tools/sharp-tool.js';
 import { ToolError } from '../tools/tool.js';
 
@@ -70,7 +70,7 @@ export interface RawPreview {
  * The largest embedded JPEG of a RAW file and the RAW's orientation. Rejects with a `failed` ToolError
  * (an unsupported format, for the caller) when the file embeds none.
  */
-export async function rawPreview(file: string, signal: AbortSignal): Promise<RawPreview> {
+export async function rawPreview(file: ExifSource, signal: AbortSignal): Promise<RawPreview> {
   const tags = await readTags(file, signal, ['Orientation', ...PREVIEW_TAGS]);
   const sizes = new Map<string, number>();
   let orientation = 1;

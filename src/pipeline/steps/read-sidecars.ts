@@ -56,7 +56,7 @@ export async function readSidecars(
           });
           return;
         }
-        const all = await readTags(await file.namedPath(scratchDir), signal);
+        const all = await readTags({ original: file, scratchDir }, signal);
         const tags = Object.fromEntries(Object.entries(all).filter(([key]) => key.startsWith('XMP:')));
         content.xmp = { path: sidecar.path, tags };
         return;

@@ -117,7 +117,7 @@ async function rawThumbnail(
 ) {
   let preview: Awaited<ReturnType<typeof rawPreview>>;
   try {
-    preview = await rawPreview(await original.namedPath(context.scratchDir), context.signal);
+    preview = await rawPreview({ original, scratchDir: context.scratchDir }, context.signal);
   } catch (error) {
     return failureOf(error, 'unsupported-format');
   }

@@ -1,4 +1,4 @@
-import { ffInputOf, ffThreads, runFfTool, type FfSource } from '../tools/ffmpeg-run.js';
+import { ffThreads, runFfTool, withFfInput, type FfSource } from '../tools/ffmpeg-run.js';
 import { mainVideoStream, probeMedia, type FfprobeResult } from '../tools/ffprobe.js';
 import { lumaStats } from '../tools/sharp-tool.js';
 import { ToolError } from '../tools/tool.js';
@@ -46,7 +46,6 @@ async function grab(
   size: number,
   signal: AbortSignal,
 ): Promise<Buffer> {
-  const { input, stdinFd } = ffInputOf(source);
   const filters = [
     // Only frames flagged interlaced are touched (MTS/MPEG-2 camcorder footage).
     'yadif=deint=interlaced',
@@ -55,19 +54,16 @@ async function grab(
     'setsar=1',
     `scale=w='min(iw,${size})':h='min(ih,${size})':force_original_aspect_ratio=decrease:flags=lanczos`,
   ].join(',');
-  const args = [
+  const args = (input: string) => [
     ...['-hide_banner', '-nostdin', '-v', 'error', '-threads', ffThreads()],
     // Before -i: a fast seek to the keyframe before `at`, then decoding up to it exactly.
     ...['-ss', at.toFixed(3), '-i', input],
     ...['-map', `0:${stream}`, '-frames:v', '1', '-an', '-sn', '-dn'],
     ...['-vf', filters, '-f', 'image2pipe', '-c:v', 'png', '-'],
   ];
-  const { stdout } = await runFfTool('ffmpeg', args, {
-    signal,
-    maxStdoutBytes: 64 * 1024 * 1024,
-    input,
-    ...(stdinFd !== undefined ? { stdinFd } : {}),
-  });
+  const { stdout } = await withFfInput(source, (input) =>
+    runFfTool('ffmpeg', args(input), { signal, maxStdoutBytes: 64 * 1024 * 1024, input }),
+  );
   return stdout;
 }
 

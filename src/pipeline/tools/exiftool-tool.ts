@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as ExiftoolVendored from 'exiftool-vendored';
 import type { ExifTool } from 'exiftool-vendored';
+import type { OriginalFile } from '../../catalog/original-file.js';
+import { fileFactsOf, needsSeeking, PIPE_MAX_BYTES, withFedPipe, type FileFacts } from './exiftool-input.js';
+import { runTool } from './run-tool.js';
 import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
 export interface ExiftoolReport extends ToolReport {
@@ -124,30 +127,105 @@ export async function endExiftool(): Promise<void> {
 export type RawTags = Record<string, unknown>;
 
 /**
+ * What exiftool reads: a path of our own (a sidecar in a test, an artifact), or an original through its
+ * checked descriptor, handed over as exiftool-input.ts says (the original's atime stays as it was).
+ */
+export type ExifSource = string | { original: OriginalFile; scratchDir: string };
+
+const READ_ARGS = ['-G', '-n', '-fast', '-api', 'largefilesupport=1'];
+
+/**
  * exiftool's own reading of a file, group-prefixed (`EXIF:DateTimeOriginal`, `QuickTime:CreateDate`: the
  * group says how to read a date) and numeric (`-n`: 0.004, not "1/250"). MWG composites are off: they
  * merge tags by rules of their own, and the precedence we apply must be the one we document.
  */
 export async function readTags(
-  file: string,
+  source: ExifSource,
   signal: AbortSignal,
   tags: readonly string[] = [],
 ): Promise<RawTags> {
-  const read = instance().then((exiftool) =>
-    exiftool.readRaw(file, {
-      readArgs: ['-G', '-n', '-fast', '-api', 'largefilesupport=1', ...tags.map((tag) => `-${tag}`)],
-      useMWG: false,
-    }),
+  const readArgs = [...READ_ARGS, ...tags.map((tag) => `-${tag}`)];
+  const readRaw = (file: string, args = readArgs): Promise<RawTags> =>
+    untilAborted<RawTags>(
+      instance().then((exiftool) => exiftool.readRaw(file, { readArgs: args, useMWG: false })),
+      signal,
+    );
+  if (typeof source === 'string') return readRaw(source);
+  const { original, scratchDir } = source;
+  const seeking = await needsSeeking(original);
+  let read: RawTags;
+  if (!seeking && original.size <= PIPE_MAX_BYTES) read = await withFedPipe(original, scratchDir, readRaw);
+  else if (seeking && original.size <= PIPE_MAX_BYTES) {
+    // Without -fast exiftool keeps what it read of the pipe in memory (at most PIPE_MAX_BYTES) and can
+    // come back to the index after the media data.
+    const args = readArgs.filter((arg) => arg !== '-fast');
+    read = await withFedPipe(original, scratchDir, (pipe) => readRaw(pipe, args));
+  } else if (!seeking) {
+    read = await oneOff(original, scratchDir, [...readArgs, '-json'], signal).then(
+      (stdout) => (JSON.parse(stdout.toString('utf8')) as RawTags[])[0] ?? {},
+    );
+  } else {
+    // exiftool treats its stdin as a pipe; a large file with its index last is read by a name for the
+    // descriptor, a new open file without O_NOATIME (see docs/principles.md, "Still an exception").
+    read = await readRaw(original.descriptorPath);
+  }
+  return withFileFacts(
+    read,
+    original.path,
+    fileFactsOf(await original.stat(), original.path),
+    tags.length === 0,
   );
-  return (await untilAborted(read, signal)) as RawTags;
+}
+
+/** The original's own name and file-system facts in place of the pipe's (all of them for a full read). */
+function withFileFacts(tags: RawTags, file: string, facts: FileFacts, all: boolean): RawTags {
+  const merged: RawTags = { ...tags, SourceFile: file };
+  for (const [key, value] of Object.entries(facts)) if (all || key in tags) merged[key] = value;
+  return merged;
 }
 
 /** The bytes of a binary tag (an embedded preview JPEG), or a rejection when the file has none. */
-export async function extractBinaryTag(tag: string, file: string, signal: AbortSignal): Promise<Buffer> {
-  return untilAborted(
-    instance().then((exiftool) => exiftool.extractBinaryTagToBuffer(tag, file)),
+export async function extractBinaryTag(
+  tag: string,
+  source: ExifSource,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const extract = (file: string) =>
+    untilAborted(
+      instance().then((exiftool) => exiftool.extractBinaryTagToBuffer(tag, file)),
+      signal,
+    );
+  if (typeof source === 'string') return extract(source);
+  const { original, scratchDir } = source;
+  if (original.size <= PIPE_MAX_BYTES) return withFedPipe(original, scratchDir, extract);
+  // A binary tag of a large QuickTime-family file sits in its index: read by a name for the descriptor.
+  if (await needsSeeking(original)) return extract(original.descriptorPath);
+  const bytes = await oneOff(original, scratchDir, ['-b', `-${tag}`], signal);
+  if (bytes.length === 0) throw new ToolError('exiftool', 'failed', `exiftool: no ${tag} in this file`);
+  return bytes;
+}
+
+/**
+ * A one-off exiftool reading the original as its stdin (`-`): a new open file of the descriptor, made by
+ * runTool with O_NOATIME, seekable, so exiftool keeps nothing in memory it can read again.
+ */
+async function oneOff(
+  original: OriginalFile,
+  scratchDir: string,
+  args: readonly string[],
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const exiftool = await instance();
+  const script = await exiftool.exiftoolPath();
+  const perl = perlFor(exiftool);
+  const [executable, leading] = perl ? [perl, [script]] : [script, []];
+  const { stdout } = await runTool('exiftool', executable, [...leading, ...args, '-'], {
     signal,
-  );
+    stdinFd: original.fd,
+    cwd: scratchDir,
+    maxStdoutBytes: 256 * 1024 * 1024,
+  });
+  return stdout;
 }
 
 /**

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Config } from '../../home/config.js';
 import { detectFfTool, locateFfTool, type FfmpegToolName } from './ffmpeg-tool.js';
+import { serveDescriptor } from './descriptor-http.js';
 import { runTool, type ToolRunResult } from './run-tool.js';
 import { ToolError } from './tool.js';
 
@@ -84,8 +85,6 @@ export interface FfRunOptions {
   maxStdoutBytes?: number;
   /** The input argument, left out of failure messages: ffmpeg prefixes its verdict with it. */
   input?: string;
-  /** The original's descriptor, read by ffmpeg as ORIGINAL_INPUT (see ffInputOf). */
-  stdinFd?: number;
 }
 
 /**
@@ -102,7 +101,6 @@ export function runFfTool(
   return runTool(name, found.path, args, {
     signal: options.signal,
     ...(options.maxStdoutBytes !== undefined ? { maxStdoutBytes: options.maxStdoutBytes } : {}),
-    ...(options.stdinFd !== undefined ? { stdinFd: options.stdinFd } : {}),
     verdict: (stderr) => verdictOf(stderr, options.input),
   });
 }
@@ -136,18 +134,32 @@ export function ffInput(file: string): string {
  */
 export type FfSource = string | { fd: number };
 
+export interface FfInput {
+  /** The `-i` argument. */
+  input: string;
+  close: () => Promise<void>;
+}
+
 /**
- * The `-i` argument and stdin for a source. A descriptor becomes the child's stdin, read as
- * /proc/self/fd/0: the kernel resolves that to the file we opened and checked, so a path swapped since is
- * never followed, and seeking works (a `pipe:` input cannot seek, and an MP4 with its index at the end
- * needs to).
+ * The `-i` argument for a source. A descriptor is served to the child over loopback HTTP with byte
+ * ranges (descriptor-http.ts): ffmpeg seeks as an MP4 with its index at the end needs, every byte is
+ * read through the descriptor we opened and checked (a path swapped since is never followed), and the
+ * original's access time stays as it was, which a path to the descriptor would not keep.
  */
-export function ffInputOf(source: FfSource): { input: string; stdinFd?: number } {
-  if (typeof source === 'string') return { input: ffInput(source) };
-  return {
-    input: process.platform === 'linux' ? 'file:/proc/self/fd/0' : 'file:/dev/fd/0',
-    stdinFd: source.fd,
-  };
+export async function openFfInput(source: FfSource): Promise<FfInput> {
+  if (typeof source === 'string') return { input: ffInput(source), close: () => Promise.resolve() };
+  const served = await serveDescriptor(source.fd);
+  return { input: served.url, close: served.close };
+}
+
+/** Runs `use` with the source's input, and stops serving it afterwards whatever happens. */
+export async function withFfInput<T>(source: FfSource, use: (input: string) => Promise<T>): Promise<T> {
+  const { input, close } = await openFfInput(source);
+  try {
+    return await use(input);
+  } finally {
+    await close();
+  }
 }
 
 /** Threads per ffmpeg: the coordinator's share of the cores for this worker, as for libvips. */

@@ -1,4 +1,4 @@
-import { ffInputOf, runFfTool, type FfSource } from './ffmpeg-run.js';
+import { runFfTool, withFfInput, type FfSource } from './ffmpeg-run.js';
 import { ToolError } from './tool.js';
 
 /** The parts of `ffprobe -show_format -show_streams` JSON that Archivist reads; the rest is kept as is. */
@@ -26,11 +26,12 @@ export interface FfprobeResult {
 
 /** Probes a media file; a file ffprobe cannot open rejects with a `failed` ToolError carrying its stderr. */
 export async function probeMedia(source: FfSource, signal: AbortSignal): Promise<FfprobeResult> {
-  const { input, stdinFd } = ffInputOf(source);
-  const { stdout } = await runFfTool(
-    'ffprobe',
-    ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', input],
-    { signal, maxStdoutBytes: 16 * 1024 * 1024, input, ...(stdinFd !== undefined ? { stdinFd } : {}) },
+  const { stdout } = await withFfInput(source, (input) =>
+    runFfTool(
+      'ffprobe',
+      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', input],
+      { signal, maxStdoutBytes: 16 * 1024 * 1024, input },
+    ),
   );
   try {
     return JSON.parse(stdout.toString('utf8')) as FfprobeResult;

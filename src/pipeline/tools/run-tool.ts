@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { openSourceFile } from '../../catalog/source-reader.js';
 import { firstLineOf, tailOf, ToolError } from './tool.js';
 
 /**
@@ -13,6 +14,8 @@ export interface RunToolOptions {
   /**
    * An open descriptor of the original, given to the child as its stdin: the child reads the file we
    * opened (O_NOFOLLOW, checked against the catalog), never a path that may have been swapped since.
+   * The child gets its own open file of it (see stdinFor), so its reads keep the access time and start
+   * at byte 0 whatever an earlier child read.
    */
   stdinFd?: number;
   /** Variables to remove from the child's environment (sharp sets VIPSHOME for its own libvips). */
@@ -32,14 +35,41 @@ export interface ToolRunResult {
  * Resolves with stdout and stderr on exit code 0; rejects with a ToolError: `missing` when the binary
  * cannot be started, `aborted` when the signal fired, and `failed` with the stderr tail otherwise.
  */
-export function runTool(
+export async function runTool(
   name: string,
   executable: string,
   args: readonly string[],
   options: RunToolOptions,
 ): Promise<ToolRunResult> {
-  if (options.signal.aborted)
-    return Promise.reject(new ToolError(name, 'aborted', `${name} was not started: aborted`));
+  if (options.signal.aborted) throw new ToolError(name, 'aborted', `${name} was not started: aborted`);
+  const stdin = options.stdinFd === undefined ? undefined : await stdinFor(options.stdinFd);
+  try {
+    return await spawnTool(name, executable, args, options, stdin?.fd);
+  } finally {
+    await stdin?.close();
+  }
+}
+
+/**
+ * A new open file of the descriptor, made here with the source reader's flags (O_NOATIME where the
+ * kernel allows it) through /proc/self/fd/<n>, which resolves to the open file, never to a path. Handed
+ * the descriptor itself, a child would share its file offset (a second child would start where the first
+ * stopped reading); and a child that opened /proc/self/fd/0 itself would get an open file without
+ * O_NOATIME, whose reads the kernel records as an access of the original.
+ */
+async function stdinFor(fd: number): Promise<{ fd: number; close: () => Promise<void> }> {
+  if (process.platform !== 'linux') return { fd, close: () => Promise.resolve() };
+  const handle = await openSourceFile(`/proc/${process.pid}/fd/${fd}`);
+  return { fd: handle.fd, close: () => handle.close() };
+}
+
+function spawnTool(
+  name: string,
+  executable: string,
+  args: readonly string[],
+  options: RunToolOptions,
+  stdinFd: number | undefined,
+): Promise<ToolRunResult> {
   const maxStdout = options.maxStdoutBytes ?? 256 * 1024 * 1024;
   let env: NodeJS.ProcessEnv | undefined;
   if (options.unsetEnv && options.unsetEnv.some((key) => key in process.env)) {
@@ -49,7 +79,7 @@ export function runTool(
 
   return new Promise((resolve, reject) => {
     const child = spawn(executable, args, {
-      stdio: [options.stdinFd ?? 'ignore', 'pipe', 'pipe'],
+      stdio: [stdinFd ?? 'ignore', 'pipe', 'pipe'],
       signal: options.signal,
       killSignal: 'SIGKILL',
       windowsHide: true,

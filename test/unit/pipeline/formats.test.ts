@@ -10,6 +10,7 @@ import type { StepOutcome } from '../../../src/pipeline/step.js';
 import { metadataStep } from '../../../src/pipeline/steps/metadata.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
 import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.js';
+import { thumbnailsInDump } from '../../../src/pipeline/tools/vips-cli.js';
 import type { MediaType } from '../../../src/store/schema.js';
 import { REPO_ROOT, tempDir } from '../../helpers/cli.js';
 import { canonCr3WithoutPreview, fujiRaf, minoltaMrw, tiffRaw } from '../../helpers/raw-files.js';
@@ -527,6 +528,41 @@ describe('every format: media type, thumbnail decoder chain, metadata', () => {
       expect(metadata).toMatchObject({ status: 'failed', reason: c.metadata.reason });
       expect(failure(metadata)!.message).toMatch(c.metadata.message);
     }
+  });
+});
+
+describe('a HEIF too large to decode whole, at the edge of its thumbnail item', () => {
+  // The 400×310 thumbnail of a 9000×7000 picture: a 300 px output comes from it (a few MB); a 400 px one
+  // would be 400×311, more than the thumbnail, so libvips would decode the primary image whole (435 MB
+  // of RSS measured): refused before the child starts.
+  const file = () => path.join(dir, 'edge-thumb400.heic');
+  beforeAll(() => fs.copyFileSync(path.join(FORMAT_FIXTURES, 'declares-63mp-thumb400.heic'), file()));
+
+  it.skipIf(!fs.existsSync('/usr/bin/heif-info'))(
+    "reads the thumbnail items from heif-info's box dump (which decodes nothing)",
+    async () => {
+      const dump = async (name: string) =>
+        thumbnailsInDump(
+          (await execFileAsync('heif-info', ['--dump-boxes', path.join(FORMAT_FIXTURES, name)])).stdout,
+        );
+      expect(await dump('declares-63mp-thumb400.heic')).toEqual([{ width: 400, height: 310 }]);
+      expect(await dump('declares-63mp.heic')).toEqual([]);
+    },
+  );
+
+  it('300 px: from the thumbnail item', async () => {
+    const outcome = await thumbnailStep.run(
+      context(file(), 'image', { ...THUMBNAIL_DEFAULTS, size: 300 }, { mime: 'image/heic' }),
+    );
+    expect(outcome.status === 'done' && outcome.decoder).toMatch(/^vipsthumbnail /);
+  });
+
+  it('400 px: too-large, the thumbnail being one pixel short', async () => {
+    const outcome = await thumbnailStep.run(
+      context(file(), 'image', { ...THUMBNAIL_DEFAULTS, size: 400 }, { mime: 'image/heic' }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'too-large' });
+    expect(failure(outcome)!.message).toMatch(/no embedded thumbnail of at least 400 px/);
   });
 });
 

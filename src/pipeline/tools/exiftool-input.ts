@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import type { OriginalFile } from '../../catalog/original-file.js';
+import { errnoCode } from '../../errors.js';
+
+/**
+ * How exiftool reads an original without the kernel recording an access. exiftool runs long-lived
+ * (`-stay_open`) and opens what it is told by name; any name for the original (the cataloged path, a
+ * link to /proc/<pid>/fd/<n>) makes a new open file without our O_NOATIME, and its reads change the
+ * original's atime (always under `strictatime`; under `relatime` daily, or when atime <= mtime). So
+ * exiftool is handed a named pipe in the worker's scratch folder instead, and this process writes the
+ * original into it, read through the descriptor the source reader opened (O_NOATIME where allowed).
+ * exiftool reads a pipe as it reads a file, keeping what it read in memory when it must seek back
+ * (File::RandomAccess), so the pipe is used up to PIPE_MAX_BYTES; a larger original (a long video),
+ * or one it must seek in (see needsSeeking), is read by a one-off exiftool whose stdin is the descriptor (seekable, no copy in memory), which
+ * costs perl's start-up, a few tenths of a second, beside the minutes such a file takes elsewhere.
+ */
+export const PIPE_MAX_BYTES = 128 * 1024 * 1024;
+
+const execFileAsync = promisify(execFile);
+const { O_WRONLY, O_NONBLOCK } = fs.constants;
+let pipes = 0;
+
+/**
+ * Runs `read` with the path of a named pipe fed with the original's content for each time `read`'s
+ * exiftool opens it; the pipe keeps the original's extension (exiftool tells NEF, DNG and ARW from TIFF
+ * by it) and is removed afterwards.
+ */
+export async function withFedPipe<T>(
+  original: OriginalFile,
+  scratchDir: string,
+  read: (pipePath: string) => Promise<T>,
+): Promise<T> {
+  const extension = path
+    .extname(original.path)
+    .slice(1)
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 10);
+  const pipePath = path.join(
+    scratchDir,
+    `original-${process.pid}-${++pipes}${extension ? `.${extension}` : ''}`,
+  );
+  // Node has no mkfifo; coreutils' is on every Linux. Mode 600: only this user may read it.
+  await execFileAsync('mkfifo', ['-m', '600', pipePath]);
+  let over = false;
+  const stop: (() => void)[] = [];
+  const feeding = feed(pipePath, original, () => over, stop);
+  try {
+    return await read(pipePath);
+  } finally {
+    over = true;
+    // exiftool answered, so it is done with the pipe: stop writing what it will never read.
+    for (const halt of stop) halt();
+    await feeding;
+    await fs.promises.unlink(pipePath).catch(() => undefined);
+  }
+}
+
+/**
+ * Feeds the pipe once exiftool has opened it (a non-blocking open for writing fails with ENXIO until a
+ * reader is there: waiting in a blocking open would hold a libuv thread for as long as exiftool never
+ * comes). A reader that stops early (a JPEG read with -fast) closes its end, which ends the write.
+ */
+async function feed(
+  pipePath: string,
+  original: OriginalFile,
+  over: () => boolean,
+  stop: (() => void)[],
+): Promise<void> {
+  let fd: number | undefined;
+  for (let wait = 1; fd === undefined; wait = Math.min(wait * 2, 20)) {
+    if (over()) return;
+    try {
+      fd = fs.openSync(pipePath, O_WRONLY | O_NONBLOCK);
+    } catch (error) {
+      if (errnoCode(error) !== 'ENXIO') return;
+      await sleep(wait);
+    }
+  }
+  const socket = new net.Socket({ fd, readable: false, writable: true });
+  const content = original.stream();
+  stop.push(() => socket.destroy());
+  // EPIPE (the reader closed its end) or a destroy from `stop` are the normal ways for this to end early.
+  await pipeline(content, socket).catch(() => undefined);
+}
+
+/** Top-level boxes of the QuickTime family (MOV, MP4, HEIF, CR3): how such a file may begin. */
+const QUICKTIME_FIRST = new Set(['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip', 'pnot', 'uuid']);
+
+/**
+ * Whether exiftool must be able to seek in this file: a QuickTime-family file (an MP4 or MOV as cameras
+ * and ffmpeg write them) whose index (`moov`, or a HEIF's `meta`) comes after its media data. exiftool
+ * reading a pipe in its -fast mode stops at the media data (it keeps nothing in memory then, so it cannot
+ * come back), and the tags in the index would be lost; such a file goes to the one-off exiftool instead.
+ * A few positional reads of box headers through the descriptor.
+ */
+export async function needsSeeking(original: OriginalFile): Promise<boolean> {
+  for (let position = 0, boxes = 0; position + 8 <= original.size && boxes < 64; boxes++) {
+    const header = await original.readAt(position, 16);
+    if (header.length < 8) return false;
+    const type = header.toString('latin1', 4, 8);
+    if (boxes === 0 && !QUICKTIME_FIRST.has(type)) return false;
+    if (type === 'moov' || type === 'meta') return false;
+    if (type === 'mdat') return true;
+    const size32 = header.readUInt32BE(0);
+    const size = size32 === 1 && header.length >= 16 ? Number(header.readBigUInt64BE(8)) : size32;
+    if (size < 8) return false;
+    position += size;
+  }
+  return false;
+}
+
+/** The file-system tags exiftool reports, as it would have for the original itself. */
+export type FileFacts = Record<string, string | number>;
+
+/**
+ * exiftool's File group describes what it opened: the pipe (no size, its own dates and mode) or stdin.
+ * These are the original's, from the descriptor, in exiftool's own form (`-n`: bytes, local time with
+ * the zone, the mode as octal digits).
+ */
+export function fileFactsOf(stat: fs.BigIntStats, file: string): FileFacts {
+  return {
+    'File:FileName': path.basename(file),
+    'File:Directory': path.dirname(file),
+    'File:FileSize': Number(stat.size),
+    'File:FileModifyDate': exifDate(stat.mtimeMs),
+    'File:FileAccessDate': exifDate(stat.atimeMs),
+    'File:FileInodeChangeDate': exifDate(stat.ctimeMs),
+    'File:FilePermissions': Number(Number(stat.mode).toString(8)),
+  };
+}
+
+/** "2026:12:01 15:35:05+01:00": local time, as exiftool prints a file's dates. */
+function exifDate(ms: bigint): string {
+  const date = new Date(Number(ms));
+  const two = (n: number) => String(n).padStart(2, '0');
+  const offset = -date.getTimezoneOffset();
+  const zone = `${offset < 0 ? '-' : '+'}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`;
+  return (
+    `${date.getFullYear()}:${two(date.getMonth() + 1)}:${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}${zone}`
+  );
+}

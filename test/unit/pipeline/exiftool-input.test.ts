@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withOriginal } from '../../../src/catalog/original-file.js';
+import { PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
+import { endExiftool, readTags } from '../../../src/pipeline/tools/exiftool-tool.js';
+import { tempDir } from '../../helpers/cli.js';
+import { fixture } from './media-helpers.js';
+
+/**
+ * exiftool reads an original through a pipe this process feeds (up to PIPE_MAX_BYTES) or, beyond, a
+ * one-off exiftool with the descriptor as stdin (exiftool-input.ts): either way it must see what it sees
+ * when it opens the file by name, its file-system tags must be the original's, and nothing may be left
+ * in the scratch folder.
+ */
+
+let dir: string;
+let cleanup: () => void;
+let scratch: string;
+const signal = new AbortController().signal;
+
+beforeAll(() => {
+  ({ dir, cleanup } = tempDir('archivist-exif-input-'));
+  scratch = path.join(dir, 'scratch');
+  fs.mkdirSync(scratch);
+});
+afterAll(async () => {
+  await endExiftool();
+  cleanup();
+});
+
+async function bothWays(file: string) {
+  const byName = await readTags(file, signal);
+  const stat = fs.statSync(file);
+  const fed = await withOriginal(file, { size: stat.size }, (original) =>
+    readTags({ original, scratchDir: scratch }, signal),
+  );
+  return { byName, fed };
+}
+
+const FILE_TAGS = ['File:FileName', 'File:Directory', 'File:FileSize', 'File:FileModifyDate'];
+
+describe('exiftool reads an original without opening it by name', () => {
+  it('a JPEG through the fed pipe: the same tags as by name, the pipe removed', async () => {
+    const file = path.join(dir, 'camera.jpg');
+    fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
+    const { byName, fed } = await bothWays(file);
+    expect(fed['EXIF:Make']).toBe('Canon');
+    for (const tag of ['EXIF:Model', 'EXIF:DateTimeOriginal', 'File:ImageWidth', ...FILE_TAGS]) {
+      expect(fed[tag], tag).toEqual(byName[tag]);
+    }
+    expect(fed.SourceFile).toBe(file);
+    expect(fs.readdirSync(scratch)).toEqual([]);
+  });
+
+  it('an MP4 with its index after the media data (ffmpeg, cameras): read where exiftool can seek', async () => {
+    const file = path.join(dir, 'moov-last.mp4');
+    await promisify(execFile)('ffmpeg', [
+      ...['-v', 'error', '-i', fixture('videos/landscape_h264.mp4'), '-t', '2', '-c', 'copy'],
+      ...['-metadata', 'title=index last', file],
+    ]);
+    const { byName, fed } = await bothWays(file);
+    expect(fed['QuickTime:Title']).toBe('index last');
+    for (const tag of ['QuickTime:Duration', 'QuickTime:ImageWidth', 'QuickTime:Title', ...FILE_TAGS]) {
+      expect(fed[tag], tag).toEqual(byName[tag]);
+    }
+    expect(fs.readdirSync(scratch)).toEqual([]);
+  });
+
+  it(
+    `a video over ${PIPE_MAX_BYTES / 1048576} MiB through a one-off exiftool reading the descriptor`,
+    { timeout: 60_000 },
+    async () => {
+      const file = path.join(dir, 'long.mp4');
+      fs.copyFileSync(fixture('videos/landscape_h264.mp4'), file);
+      // A `free` box after the movie: a file as large as a long video, read as one by exiftool.
+      const padding = PIPE_MAX_BYTES + 1024 * 1024;
+      const header = Buffer.alloc(8);
+      header.writeUInt32BE(padding, 0);
+      header.write('free', 4, 'latin1');
+      const fd = fs.openSync(file, 'a');
+      fs.writeSync(fd, header);
+      fs.ftruncateSync(fd, fs.fstatSync(fd).size + padding - 8);
+      fs.closeSync(fd);
+      const { byName, fed } = await bothWays(file);
+      expect(fed['File:FileSize']).toBe(fs.statSync(file).size);
+      for (const tag of ['QuickTime:Make', 'QuickTime:CreateDate', 'QuickTime:ImageWidth', ...FILE_TAGS]) {
+        expect(fed[tag], tag).toEqual(byName[tag]);
+      }
+      expect(fed['QuickTime:Make']).toBeDefined();
+      expect(fs.readdirSync(scratch)).toEqual([]);
+    },
+  );
+});
