@@ -4,7 +4,13 @@ import { artifactsOfAsset } from '../store/artifacts-repository.js';
 import type { AssetWithLocations } from '../store/assets-repository.js';
 import type { Db } from '../store/database.js';
 import { mediaOfSourceAt } from '../store/related-repository.js';
-import { mayPair, pairingKeysOfMetadata, relationBetween, siblingPaths, type Relation } from './relation-rules.js';
+import {
+  mayPair,
+  pairingKeysOfMetadata,
+  relationBetween,
+  siblingPaths,
+  type Relation,
+} from './relation-rules.js';
 
 /**
  * The files that belong with an asset (PRODUCT section 4b), decided when asked from the catalog (same
@@ -45,10 +51,21 @@ export async function relatedAssets(
   const seen = new Set<string>([asset.id]);
   for (const location of asset.locations.filter((l) => l.status === 'present')) {
     const siblings = await mediaOfSourceAt(db, location.source, siblingPaths(location.path));
-    const self = { assetId: asset.id, path: location.path, mediaType: asset.media_type, mime: asset.mime, keys };
+    const self = {
+      assetId: asset.id,
+      path: location.path,
+      mediaType: asset.media_type,
+      mime: asset.mime,
+      keys,
+    };
     for (const sibling of siblings) {
       if (seen.has(sibling.asset_id)) continue;
-      const other = { assetId: sibling.asset_id, path: sibling.path, mediaType: sibling.media_type, mime: sibling.mime };
+      const other = {
+        assetId: sibling.asset_id,
+        path: sibling.path,
+        mediaType: sibling.media_type,
+        mime: sibling.mime,
+      };
       // Only a file that may be a pair needs the relative's metadata read from the store.
       if (!keys || !mayPair(self, other)) continue;
       const theirs = pairingKeysOfMetadata(

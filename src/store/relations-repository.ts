@@ -74,7 +74,10 @@ export async function foldersOfSource(
 }
 
 /** Present locations of an asset, for the groups a new metadata result may change. */
-export async function presentLocationsOf(db: Db, assetId: string): Promise<{ source_id: number; path: string }[]> {
+export async function presentLocationsOf(
+  db: Db,
+  assetId: string,
+): Promise<{ source_id: number; path: string }[]> {
   const rows = await db
     .selectFrom('locations')
     .select(['source_id', 'path'])
@@ -164,7 +167,10 @@ export async function replaceRelations(
         : del.where('group_key', 'in', scope.groupKeys.length > 0 ? [...scope.groupKeys] : ['']);
     await del.execute();
     for (let i = 0; i < rows.length; i += 200)
-      await trx.insertInto('asset_relations').values(rows.slice(i, i + 200)).execute();
+      await trx
+        .insertInto('asset_relations')
+        .values(rows.slice(i, i + 200))
+        .execute();
   };
   // Inside a caller's transaction (a work item's completion) as part of it; else in one of its own.
   if (db.isTransaction) await write(db);
@@ -191,7 +197,10 @@ export async function dropRelationsOfEmptyFolders(db: Db, sourceId: number): Pro
     .execute();
 }
 
-/** The indexed relatives of these assets (the grid's badges), each (asset, relative, relation) once. */
+/**
+ * The indexed relatives of these assets (the grid's badges), each (asset, relative, relation) once, and
+ * `motion-video-of` for a motion photo with an extracted video.
+ */
 export async function relationsOfAssets(
   db: Db,
   ids: readonly string[],
@@ -207,6 +216,16 @@ export async function relationsOfAssets(
     .orderBy('relation')
     .orderBy('related_asset_id')
     .execute();
+  const motion = await db
+    .selectFrom('artifacts')
+    .select('asset_id')
+    .distinct()
+    .where('kind', '=', 'motion-video')
+    .where('asset_id', 'in', [...new Set(ids)])
+    .execute();
+  // `motion-video-of` names the picture itself, as asset --json does.
+  for (const m of motion)
+    rows.push({ asset_id: m.asset_id, related_asset_id: m.asset_id, relation: 'motion-video-of' });
   for (const r of rows) {
     const list = found.get(r.asset_id) ?? [];
     list.push({ assetId: r.related_asset_id, relation: r.relation });
@@ -221,7 +240,7 @@ type FactsScope = Database & { f: Database['asset_facts'] };
  * The grid's relation filters, as conditions on `asset_facts f` (listing-filters.ts):
  * - `foldPairs`: leave out an asset that is folded into a relative's tile (a Live Photo's video, a RAW
  *   with its JPEG), probed per row on asset_relations_related (related_asset_id, relation);
- * - `relatives`: only assets with a relative (asset_relations_asset).
+ * - `relatives`: only assets with a relative (asset_relations_asset), or a motion photo's video.
  */
 export function relationConditions(
   eb: ExpressionBuilder<FactsScope, 'f'>,
@@ -242,9 +261,22 @@ export function relationConditions(
     );
   if (filters.relatives)
     and.push(
-      eb.exists(
-        eb.selectFrom('asset_relations as rr').select('rr.asset_id').whereRef('rr.asset_id', '=', 'f.asset_id'),
-      ),
+      eb.or([
+        eb.exists(
+          eb
+            .selectFrom('asset_relations as rr')
+            .select('rr.asset_id')
+            .whereRef('rr.asset_id', '=', 'f.asset_id'),
+        ),
+        // A motion photo is related to its own video artifact (artifacts_kind_asset: kind, asset_id).
+        eb.exists(
+          eb
+            .selectFrom('artifacts as mv')
+            .select('mv.id')
+            .where('mv.kind', '=', 'motion-video')
+            .whereRef('mv.asset_id', '=', 'f.asset_id'),
+        ),
+      ]),
     );
   return and;
 }

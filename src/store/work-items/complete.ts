@@ -79,7 +79,9 @@ export async function recordCompletions(
       const current = result.makeCurrent !== null;
       await recordCaptureFacts(trx, entries[i]!.item.asset_id, artifactId, result.capture, { current });
       // And the pairs it is part of (relation-index.ts), for the grid's folded tiles and filters.
-      await indexRelationsAfterMetadata(trx, entries[i]!.item.asset_id, artifactId, result.capture, { current });
+      await indexRelationsAfterMetadata(trx, entries[i]!.item.asset_id, artifactId, result.capture, {
+        current,
+      });
     }
   }
   const byRun = new Map<string, { done: number; refused: number }>();
