@@ -40,14 +40,18 @@ function members(db: Db, sourceId: number) {
     .where('assets.media_type', 'in', ['image', 'video']);
 }
 
-/** Present pictures and videos of one folder group: `key` itself or `key.` followed by anything. */
+/**
+ * Present pictures and videos of one folder group: `key.` followed by anything, and `key` itself (a file
+ * without an extension). Two index reads: an OR of the two makes SQLite give up the path range.
+ */
 export async function membersOfGroup(db: Db, sourceId: number, key: string): Promise<MemberRow[]> {
-  return members(db, sourceId)
-    .where((eb) =>
-      eb.or([eb('locations.path', '=', key), pathStartsWith(db, sql.ref('locations.path'), `${key}.`)]),
-    )
-    .orderBy('locations.path')
-    .execute();
+  const [bare, named] = await Promise.all([
+    members(db, sourceId).where('locations.path', '=', key).execute(),
+    members(db, sourceId)
+      .where(pathStartsWith(db, sql.ref('locations.path'), `${key}.`))
+      .execute(),
+  ]);
+  return [...bare, ...named].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Present pictures and videos of one folder (locations_source_dir). */
