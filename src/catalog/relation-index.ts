@@ -86,8 +86,15 @@ function groupsOf(files: readonly MemberRow[]): Map<string, MemberRow[]> {
   return groups;
 }
 
-/** Every group of a source anew, folder by folder; returns how many relation rows it holds now. */
-export async function indexRelationsOfSource(db: Db, sourceId: number): Promise<number> {
+/**
+ * Every group of a source anew, folder by folder, each folder's rows replaced in a transaction of its
+ * own (`inTransaction`: the caller's, as a migration's); returns how many relation rows it holds now.
+ */
+export async function indexRelationsOfSource(
+  db: Db,
+  sourceId: number,
+  options: { inTransaction?: boolean } = {},
+): Promise<number> {
   let total = 0;
   let after: string | null = null;
   for (;;) {
@@ -103,7 +110,8 @@ export async function indexRelationsOfSource(db: Db, sourceId: number): Promise<
         groups.flatMap(([, files]) => files.map((f) => f.asset_id)),
       );
       const rows = groups.flatMap(([key, files]) => rowsOfGroup(sourceId, key, files, keys));
-      await replaceRelations(db, sourceId, { dir }, rows);
+      if (options.inTransaction) await replaceRelations(db, sourceId, { dir }, rows);
+      else await db.transaction().execute((trx) => replaceRelations(trx, sourceId, { dir }, rows));
       total += rows.length;
     }
   }

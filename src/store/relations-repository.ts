@@ -156,29 +156,27 @@ export async function writePairingKeys(
 
 export type RelationRow = AssetRelationsTable;
 
-/** Replaces the rows of these groups (or of a whole folder) of a source with `rows`, in one transaction. */
+/**
+ * Replaces the rows of these groups (or of a whole folder) of a source with `rows`. Statements only: the
+ * caller gives the transaction (a work item's completion, or one per folder of the catalog's pass).
+ */
 export async function replaceRelations(
-  db: Db,
+  trx: Db,
   sourceId: number,
   scope: { groupKeys: readonly string[] } | { dir: string },
   rows: readonly RelationRow[],
 ): Promise<void> {
-  const write = async (trx: Db) => {
-    let del = trx.deleteFrom('asset_relations').where('source_id', '=', sourceId);
-    del =
-      'dir' in scope
-        ? del.where('dir', '=', scope.dir)
-        : del.where('group_key', 'in', scope.groupKeys.length > 0 ? [...scope.groupKeys] : ['']);
-    await del.execute();
-    for (let i = 0; i < rows.length; i += 200)
-      await trx
-        .insertInto('asset_relations')
-        .values(rows.slice(i, i + 200))
-        .execute();
-  };
-  // Inside a caller's transaction (a work item's completion) as part of it; else in one of its own.
-  if (db.isTransaction) await write(db);
-  else await db.transaction().execute(write);
+  let del = trx.deleteFrom('asset_relations').where('source_id', '=', sourceId);
+  del =
+    'dir' in scope
+      ? del.where('dir', '=', scope.dir)
+      : del.where('group_key', 'in', scope.groupKeys.length > 0 ? [...scope.groupKeys] : ['']);
+  await del.execute();
+  for (let i = 0; i < rows.length; i += 200)
+    await trx
+      .insertInto('asset_relations')
+      .values(rows.slice(i, i + 200))
+      .execute();
 }
 
 /** Rows of folders of a source that no longer hold a present file (a deleted or emptied folder). */

@@ -90,7 +90,7 @@ async function up(raw: Kysely<unknown>, artifactsDir: string | undefined): Promi
     if (values.length > 0) await db.insertInto('pairing_keys').values(values).execute();
   }
   for (const source of await db.selectFrom('sources').select('id').execute())
-    await indexRelationsOfSource(db, Number(source.id));
+    await indexRelationsOfSource(db, Number(source.id), { inTransaction: true });
 }
 
 function readJson(artifactsDir: string | undefined, relative: string): unknown {
