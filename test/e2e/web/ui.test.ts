@@ -235,9 +235,13 @@ describe('the web UI', () => {
     await f.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: f.url });
     await facts.getByTestId('copy-coordinates').click();
     await poll(() => facts.getByTestId('copy-coordinates').textContent()).toBe('copied');
-    expect(await f.page.evaluate(() => navigator.clipboard.readText())).toBe(
-      await facts.getByTestId('coordinates').textContent(),
-    );
+    expect(
+      await f.page.evaluate(() =>
+        (
+          globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+        ).navigator.clipboard.readText(),
+      ),
+    ).toBe(await facts.getByTestId('coordinates').textContent());
     // The thumbnail (320 px here, no preview step in core@1) is shown at its size at most.
     const image = f.page.getByTestId('viewer-image');
     await until(

@@ -3,11 +3,11 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { archiveManifest, type ManifestEntry } from '../helpers/archive-manifest.js';
-import { runCli, tempDir } from '../helpers/cli.js';
-import { CORE2_FILES as F, makeCore2Archive } from '../helpers/core2-archive.js';
-import { queryDatabase } from '../helpers/db-query.js';
-import { CHROMIUM, SCREENSHOTS, startServe, until } from './web/harness.js';
+import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
+import { runCli, tempDir } from '../../helpers/cli.js';
+import { CORE2_FILES as F, makeCore2Archive } from '../../helpers/core2-archive.js';
+import { queryDatabase } from '../../helpers/db-query.js';
+import { CHROMIUM, SCREENSHOTS, startServe, until } from './harness.js';
 
 /**
  * The relation index (issue 15: files that belong together, indexed in asset_relations, migration 0013)
