@@ -2,7 +2,7 @@ import type { Db } from '../store/database.js';
 import {
   dropRelationsOfEmptyFolders,
   foldersOfSource,
-  membersOfFolder,
+  membersOfFolders,
   membersOfGroup,
   pairingKeysOfAssets,
   presentLocationsOf,
@@ -87,8 +87,9 @@ function groupsOf(files: readonly MemberRow[]): Map<string, MemberRow[]> {
 }
 
 /**
- * Every group of a source anew, folder by folder, each folder's rows replaced in a transaction of its
- * own (`inTransaction`: the caller's, as a migration's); returns how many relation rows it holds now.
+ * Every group of a source anew, a batch of folders at a time (one read of their files, one transaction
+ * replacing their rows; `inTransaction`: the caller's, as a migration's), so memory and statements grow
+ * with the batch, not with the source. Returns how many relation rows the source has now.
  */
 export async function indexRelationsOfSource(
   db: Db,
@@ -101,19 +102,18 @@ export async function indexRelationsOfSource(
     const dirs = await foldersOfSource(db, sourceId, after, FOLDERS_PER_BATCH);
     if (dirs.length === 0) break;
     after = dirs.at(-1)!;
-    for (const dir of dirs) {
-      const groups = [...groupsOf(await membersOfFolder(db, sourceId, dir))].filter(
-        ([, files]) => new Set(files.map((f) => f.asset_id)).size > 1,
-      );
-      const keys = await pairingKeysOfAssets(
-        db,
-        groups.flatMap(([, files]) => files.map((f) => f.asset_id)),
-      );
-      const rows = groups.flatMap(([key, files]) => rowsOfGroup(sourceId, key, files, keys));
-      if (options.inTransaction) await replaceRelations(db, sourceId, { dir }, rows);
-      else await db.transaction().execute((trx) => replaceRelations(trx, sourceId, { dir }, rows));
-      total += rows.length;
-    }
+    const files = (await membersOfFolders(db, sourceId, dirs)).sort((a, b) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
+    );
+    const groups = [...groupsOf(files)].filter(([, group]) => new Set(group.map((f) => f.asset_id)).size > 1);
+    const keys = await pairingKeysOfAssets(
+      db,
+      groups.flatMap(([, group]) => group.map((f) => f.asset_id)),
+    );
+    const rows = groups.flatMap(([key, group]) => rowsOfGroup(sourceId, key, group, keys));
+    if (options.inTransaction) await replaceRelations(db, sourceId, { dirs }, rows);
+    else await db.transaction().execute((trx) => replaceRelations(trx, sourceId, { dirs }, rows));
+    total += rows.length;
   }
   await dropRelationsOfEmptyFolders(db, sourceId);
   return total;

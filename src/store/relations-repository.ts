@@ -54,9 +54,19 @@ export async function membersOfGroup(db: Db, sourceId: number, key: string): Pro
   return [...bare, ...named].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Present pictures and videos of one folder (locations_source_dir). */
-export async function membersOfFolder(db: Db, sourceId: number, dir: string): Promise<MemberRow[]> {
-  return members(db, sourceId).where('locations.dir', '=', dir).orderBy('locations.path').execute();
+/**
+ * Present pictures and videos of these folders (locations_source_dir), in no order: an ORDER BY path
+ * would make SQLite read the source's whole (source_id, path) index instead, for every batch.
+ */
+export async function membersOfFolders(
+  db: Db,
+  sourceId: number,
+  dirs: readonly string[],
+): Promise<MemberRow[]> {
+  if (dirs.length === 0) return [];
+  return members(db, sourceId)
+    .where('locations.dir', 'in', [...dirs])
+    .execute();
 }
 
 /** Folders of a source holding present files, after `after`, in order (locations_source_dir). */
@@ -163,13 +173,13 @@ export type RelationRow = AssetRelationsTable;
 export async function replaceRelations(
   trx: Db,
   sourceId: number,
-  scope: { groupKeys: readonly string[] } | { dir: string },
+  scope: { groupKeys: readonly string[] } | { dirs: readonly string[] },
   rows: readonly RelationRow[],
 ): Promise<void> {
   let del = trx.deleteFrom('asset_relations').where('source_id', '=', sourceId);
   del =
-    'dir' in scope
-      ? del.where('dir', '=', scope.dir)
+    'dirs' in scope
+      ? del.where('dir', 'in', scope.dirs.length > 0 ? [...scope.dirs] : [''])
       : del.where('group_key', 'in', scope.groupKeys.length > 0 ? [...scope.groupKeys] : ['']);
   await del.execute();
   for (let i = 0; i < rows.length; i += 200)

@@ -7,7 +7,7 @@ import { initHome, type Home } from '../../src/home/home.js';
 import { factsRowOf } from '../../src/store/asset-facts-repository.js';
 import type { Db } from '../../src/store/database.js';
 import { timePage } from '../../src/store/listing-repository.js';
-import { membersOfGroup } from '../../src/store/relations-repository.js';
+import { membersOfFolders, membersOfGroup } from '../../src/store/relations-repository.js';
 import { mediaWithPrefix } from '../../src/store/sidecars-repository.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
@@ -110,6 +110,15 @@ describeEachDialect('path-prefix queries read an index range', (dialect: TestDia
     if (dialect.name === 'postgres') expect(plan).not.toMatch(/Seq Scan on locations/);
     else expect(plan).toMatch(/path>\? AND path<\?/);
     expect((await membersOfGroup(home.db, source.id, key)).map((m) => m.path)).toEqual([target]);
+  });
+
+  it('the catalog’s pass reads a batch of folders from locations_source_dir, not the source', async () => {
+    const dirs = [...new Set(paths.map((p) => p.slice(0, p.lastIndexOf('/'))))].slice(0, 3);
+    const plan = await planOf((db) => membersOfFolders(db, source.id, dirs));
+    if (dialect.name === 'sqlite') expect(plan).toContain('locations_source_dir (source_id=? AND dir=?)');
+    else expect(plan).not.toMatch(/Seq Scan on locations/);
+    const found = (await membersOfFolders(home.db, source.id, dirs)).map((m) => m.path).sort();
+    expect(found).toEqual(paths.filter((p) => dirs.includes(p.slice(0, p.lastIndexOf('/')))).sort());
   });
 
   it('folding pairs in the grid probes asset_relations_related per row', async () => {
