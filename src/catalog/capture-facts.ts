@@ -17,6 +17,10 @@ export interface CaptureFacts {
   camera: string | null;
   /** A video's length in seconds. */
   durationSec: number | null;
+  /** core@2: Apple's content identifier, which pairs a Live Photo's still and video (relation-rules.ts). */
+  contentIdentifier?: string | null;
+  /** The metadata has schema 2's `takenAtLocal` field (even null): its `takenAt` is then an instant. */
+  hasLocalTime?: boolean;
 }
 
 export const NO_FACTS: CaptureFacts = {
@@ -52,6 +56,8 @@ export function captureFactsOf(metadata: unknown): CaptureFacts {
     timeZoneSource: text(m.timeZoneSource),
     camera,
     durationSec: typeof duration === 'number' && Number.isFinite(duration) ? duration : null,
+    contentIdentifier: text(m.contentIdentifier),
+    hasLocalTime: 'takenAtLocal' in m,
   };
 }
 

@@ -20,6 +20,7 @@ import type { LocationRow, SourceRow } from '../store/schema.js';
 import { sourceFilePath } from './file-names.js';
 import { detectMediaKind } from './media-type.js';
 import { linkSidecars, type SidecarLinkSummary } from './sidecar-links.js';
+import { indexRelationsOfSource } from './relation-index.js';
 import { hashSourceFile, isLocalFilesystem, SourceReadError, type SourcePath } from './source-reader.js';
 import { reconcileMoves } from './reconcile-moves.js';
 import { walkSource, type WalkedFile } from './walk-source.js';
@@ -324,6 +325,9 @@ export async function catalogSource(
   summary.sidecars = await linkSidecars(db, source.id, {
     namesChanged: summary.new + summary.moved + summary.missing + summary.restored > 0,
   });
+  // Pairs (Live Photos, RAW+JPEG) are by name within a folder: redone when any file came, went or changed.
+  if (summary.new + summary.moved + summary.missing + summary.restored + summary.changed > 0)
+    await indexRelationsOfSource(db, source.id);
   summary.durationMs = Date.now() - started;
   await finishScan(db, scanId, now(), summary);
   return summary;

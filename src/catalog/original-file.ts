@@ -92,6 +92,26 @@ export class OriginalFile {
     return buffer;
   }
 
+  /**
+   * Up to `length` bytes at `position`, read through the descriptor (fewer only at the end of the file):
+   * for steps that need a part of a large original, not all of it in memory. A file that got shorter
+   * than it was when opened is `changed-during-read`.
+   */
+  async readAt(position: number, length: number): Promise<Buffer> {
+    const wanted = Math.max(0, Math.min(length, this.size - position));
+    const buffer = Buffer.allocUnsafe(wanted);
+    let offset = 0;
+    while (offset < wanted) {
+      const { bytesRead } = await this.handle.read(buffer, offset, wanted - offset, position + offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    if (offset !== wanted) {
+      throw new SourceReadError('changed-during-read', `${this.path} changed while it was being read`);
+    }
+    return buffer;
+  }
+
   async close(): Promise<void> {
     await this.handle.close();
   }

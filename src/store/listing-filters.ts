@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kysely';
 import { dialectOf } from './dialect.js';
 import type { Db } from './database.js';
+import { relationConditions } from './relations-repository.js';
 import type { Database, MediaType } from './schema.js';
 
 /**
@@ -31,6 +32,10 @@ export interface ListingFilters {
   camera?: { name: string; match: 'exact' | 'contains' };
   /** Only assets at more than one present location. */
   duplicates?: boolean;
+  /** Leave out a Live Photo's video and a RAW with its JPEG: each pair is one tile (relations-repository). */
+  foldPairs?: boolean;
+  /** Only assets with a related file (a Live Photo's other half, a RAW+JPEG twin). */
+  relatives?: boolean;
 }
 
 type FactsScope = Database & { f: Database['asset_facts'] };
@@ -138,5 +143,6 @@ export function factsConditions(
       ),
     );
   }
+  and.push(...relationConditions(eb, filters));
   return eb.and(and);
 }

@@ -18,6 +18,8 @@ export interface Database {
   run_workers: RunWorkersTable;
   sidecar_links: SidecarLinksTable;
   asset_facts: AssetFactsTable;
+  asset_relations: AssetRelationsTable;
+  pairing_keys: PairingKeysTable;
 }
 
 export interface MetaTable {
@@ -246,3 +248,32 @@ export interface AssetFactsTable {
   duration_sec: number | null;
 }
 export type AssetFactsRow = Selectable<AssetFactsTable>;
+
+/**
+ * The files that belong together, indexed (migration 0013, src/catalog/relation-index.ts): one row per
+ * (asset, relative, relation) and folder group, in both directions, kept by the catalog and by every
+ * metadata result, so the grid folds pairs and filters relatives without working them out per asset.
+ */
+export interface AssetRelationsTable {
+  asset_id: string;
+  related_asset_id: string;
+  /** What the relative is to the asset (relation-rules.ts Relation). */
+  relation: string;
+  /** `content-identifier` or `name-and-time`. */
+  by: string;
+  source_id: number;
+  /** The folder (as locations.dir) and `dir/stem` of the group: what a recomputation replaces. */
+  dir: string;
+  group_key: string;
+  /** The relative's source-relative path. */
+  path: string;
+}
+
+/** What pairing reads from an asset's metadata (migration 0013), written with each metadata result. */
+export interface PairingKeysTable {
+  asset_id: string;
+  metadata_artifact_id: string;
+  instant_ms: number | null;
+  local_ms: number | null;
+  content_identifier: string | null;
+}

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
+import { pathStartsWith } from './relations-repository.js';
 import type { MediaType, SidecarKind } from './schema.js';
 
 /** The SQL of sidecar links (migration 0012): which sidecar location feeds which media location. */
@@ -64,8 +65,9 @@ export async function mediaWithPrefix(db: Db, sourceId: number, prefix: string):
       .select(['locations.id', 'locations.path', 'assets.media_type'])
       .where('locations.source_id', '=', sourceId)
       .where('locations.status', '=', 'present')
-      // substr, not LIKE: no wildcard in a file name to escape, and the same meaning on both dialects.
-      .where(sql<string>`substr(locations.path, 1, ${prefix.length})`, '=', prefix)
+      // An index range on both dialects (relations-repository.ts pathStartsWith; on PostgreSQL
+      // locations_source_path_pattern of migration 0013), not a substr() over every file of the source.
+      .where(pathStartsWith(db, sql.ref('locations.path'), prefix))
       .where('assets.media_type', 'in', ['image', 'video'])
       .limit(50)
       .execute()

@@ -11,7 +11,8 @@ import { writeXmpSidecar } from '../helpers/core2-archive.js';
  * migration 0012 by the first command, its core@1 artifacts stay as they were (and are said not to read
  * sidecars), its sidecars are linked at the next catalog, and a core@2 run reuses what it can.
  * "Before" is made by taking 0012 back out of a fresh home (the table and its row in kysely_migration):
- * migration 0012 is the only schema change of core@2, so this is the schema an earlier version wrote.
+ * migration 0012 was the only schema change of core@2 (0013, the relation index, came after it and is taken
+ * out too), so this is the schema an earlier version wrote.
  */
 
 const { dir: root, cleanup } = tempDir('archivist-core2-migration-');
@@ -40,9 +41,11 @@ describe('a home from before core@2', () => {
     const old = await cli(['run', 'start', 'core', '--collection', 'all', '--policy', 'production']);
     expect(old.pipeline).toEqual({ name: 'core', version: 1 });
 
-    // Back to the schema of the version before: no sidecar_links, 0012 not applied.
+    // Back to the schema of the version before: no sidecar_links, 0012 not applied (nor 0013, the
+    // relation index, which came after it).
     const db = new Database(path.join(home, 'archivist.db'));
-    db.exec("drop table sidecar_links; delete from kysely_migration where name = '0012-sidecar-links'");
+    db.exec(`drop table sidecar_links; drop table asset_relations; drop table pairing_keys;
+      delete from kysely_migration where name in ('0012-sidecar-links', '0013-asset-relations')`);
     // And the later migrations, which that version did not have either (applied out of order they
     // would be refused as a corrupted history).
     db.exec(

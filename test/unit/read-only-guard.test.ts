@@ -224,6 +224,15 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: "opens <home>/logs/coordinator-<run>.log for a detached coordinator's output",
     apis: ['fs.openSync'],
   },
+  'src/pipeline/steps/motion-video.ts': {
+    reason:
+      "writes a motion photo's embedded MP4 into the worker's scratch folder (<home>/tmp/work-<pid>/), removes it on failure",
+    apis: ['fs.open', 'fs.rm'],
+  },
+  'src/store/migrations/0013-asset-relations.ts': {
+    reason: 'reads metadata artifacts from <home>/artifacts to fill the relation index (as 0011 does)',
+    apis: ['fs.readFileSync'],
+  },
   'src/pipeline/tools/exiftool-input.ts': {
     reason:
       'opens for writing, and unlinks, the named pipe <home>/tmp/work-<pid>/original-<pid>-<n>.<ext> it made to feed exiftool an original',

@@ -15,6 +15,7 @@ import {
   pathPage,
   timePage,
 } from '../../store/listing-repository.js';
+import { relationsOfAssets } from '../../store/relations-repository.js';
 import type { MediaType } from '../../store/schema.js';
 import { findRun } from '../../store/runs-repository.js';
 import { findSourceByName, listSources } from '../../store/sources-repository.js';
@@ -45,6 +46,16 @@ export const AssetsQuery = z
       .enum(['true', 'false', '1', '0'])
       .transform((v) => v === 'true' || v === '1')
       .optional(),
+    /** One tile per pair: leave out a Live Photo's video and a RAW+JPEG pair's RAW (the grid's default). */
+    foldPairs: z
+      .enum(['true', 'false', '1', '0'])
+      .transform((v) => v === 'true' || v === '1')
+      .optional(),
+    /** Only assets with a related file (core@2: a Live Photo's other half, a RAW+JPEG twin). */
+    relatives: z
+      .enum(['true', 'false', '1', '0'])
+      .transform((v) => v === 'true' || v === '1')
+      .optional(),
     /** Capture time newest or oldest first, or `source/path` (the CLI's order, and the default). */
     sort: z.enum(['newest', 'oldest', 'path']).default('path'),
     cursor: z.string().min(1).optional(),
@@ -66,6 +77,8 @@ export type AssetListItem = AssetJson & {
   time: ListingTime | null;
   durationSec: number | null;
   failure: TileFailure | null;
+  /** Its related files from the relation index (a tile's LIVE or RAW+JPEG badge); `asset` has the detail. */
+  relatives: { assetId: string; relation: string }[];
 };
 export type { ListingTime, TileFailure };
 
@@ -112,6 +125,8 @@ async function filtersOf(ctx: ApiContext, q: AssetsQuery): Promise<ListingFilter
       ? { name: q.camera, match: (await isKnownCamera(db, q.camera)) ? 'exact' : 'contains' }
       : undefined,
     duplicates: q.duplicates,
+    foldPairs: q.foldPairs,
+    relatives: q.relatives,
   };
 }
 
@@ -166,11 +181,12 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
         ctx.totals.get(`${version}|${JSON.stringify(filters)}`, () => countListed(db, filters)),
       ),
     ]);
-    const [assets, thumbnails, failures, facts] = await Promise.all([
+    const [assets, thumbnails, failures, facts, relatives] = await Promise.all([
       assetsByIds(db, ids),
       artifactOfKindFor(db, ids, 'thumbnail'),
       latestFailures(db, ids),
       factsOfAssets(db, ids),
+      relationsOfAssets(db, ids),
     ]);
     const items: AssetListItem[] = assets.map((asset) => {
       const row = facts.get(asset.id);
@@ -181,6 +197,7 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
         time: listingTime(captured, row ? Number(row.file_mtime_ms) : undefined),
         durationSec: captured?.durationSec ?? null,
         failure: failures.get(asset.id) ?? null,
+        relatives: relatives.get(asset.id) ?? [],
       };
     });
     return {

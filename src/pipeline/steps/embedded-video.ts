@@ -28,38 +28,62 @@ export interface EmbeddedVideo {
   brand: string;
 }
 
-/** Walks top-level boxes from `start`; true when they end exactly at the end and one is `moov`. */
-function boxesRunToEnd(data: Buffer, start: number): boolean {
-  let offset = start;
-  let sawMoov = false;
-  while (offset < data.length) {
-    if (offset + 8 > data.length) return false;
-    let size = data.readUInt32BE(offset);
-    const type = data.toString('latin1', offset + 4, offset + 8);
-    if (!/^[\x20-\x7e]{4}$/.test(type)) return false;
-    if (size === 1) {
-      if (offset + 16 > data.length) return false;
-      size = Number(data.readBigUInt64BE(offset + 8));
-    } else if (size === 0) {
-      size = data.length - offset;
-    }
-    if (size < 8) return false;
-    if (type === 'moov') sawMoov = true;
-    offset += size;
-  }
-  return offset === data.length && sawMoov;
+/** Reads up to `length` bytes at `position` (fewer at the end of the file). */
+export type ReadAt = (position: number, length: number) => Promise<Buffer>;
+
+/** A buffer read as a file: what the unit tests and small pictures use. */
+export function bufferReader(data: Buffer): ReadAt {
+  return (position, length) => Promise.resolve(data.subarray(position, position + length));
 }
 
-export function findEmbeddedVideo(data: Buffer): EmbeddedVideo | null {
-  let at = data.indexOf('ftyp', 5, 'latin1');
-  while (at !== -1) {
-    const start = at - 4;
-    const size = data.readUInt32BE(start);
-    const brand = data.toString('latin1', at + 4, at + 8);
-    if (size >= 8 && size <= 512 && VIDEO_BRANDS.has(brand) && boxesRunToEnd(data, start)) {
-      return { start, length: data.length - start, brand };
+/** Walks top-level boxes from `start`; true when they end exactly at `size` and one is `moov`. */
+async function boxesRunToEnd(readAt: ReadAt, size: number, start: number): Promise<boolean> {
+  let offset = start;
+  let sawMoov = false;
+  while (offset < size) {
+    if (offset + 8 > size) return false;
+    const header = await readAt(offset, 16);
+    let box = header.readUInt32BE(0);
+    const type = header.toString('latin1', 4, 8);
+    if (!/^[\x20-\x7e]{4}$/.test(type)) return false;
+    if (box === 1) {
+      if (offset + 16 > size) return false;
+      box = Number(header.readBigUInt64BE(8));
+    } else if (box === 0) {
+      box = size - offset;
     }
-    at = data.indexOf('ftyp', at + 4, 'latin1');
+    if (box < 8) return false;
+    if (type === 'moov') sawMoov = true;
+    offset += box;
+  }
+  return offset === size && sawMoov;
+}
+
+/** How much of the picture is searched at a time: the memory a search holds, whatever the file's size. */
+const WINDOW = 1024 * 1024;
+
+/**
+ * Searches a file of `size` bytes window by window (each window starts 4 bytes early and reads 12 past
+ * its end, so a box header across a boundary is seen whole, and each `ftyp` is looked at once).
+ */
+export async function findEmbeddedVideoIn(readAt: ReadAt, size: number): Promise<EmbeddedVideo | null> {
+  for (let from = 0; from < size; from += WINDOW) {
+    const base = Math.max(0, from - 4);
+    const window = await readAt(base, from - base + WINDOW + 12);
+    let i = window.indexOf('ftyp', Math.max(from - base, 5 - base), 'latin1');
+    while (i !== -1 && base + i < from + WINDOW) {
+      const start = base + i - 4;
+      const box = window.readUInt32BE(i - 4);
+      const brand = window.toString('latin1', i + 4, i + 8);
+      if (box >= 8 && box <= 512 && VIDEO_BRANDS.has(brand) && (await boxesRunToEnd(readAt, size, start)))
+        return { start, length: size - start, brand };
+      i = window.indexOf('ftyp', i + 4, 'latin1');
+    }
   }
   return null;
+}
+
+/** The same search in a buffer held in memory. */
+export function findEmbeddedVideo(data: Buffer): Promise<EmbeddedVideo | null> {
+  return findEmbeddedVideoIn(bufferReader(data), data.length);
 }

@@ -10,6 +10,7 @@ import * as m0007 from './0007-crashes-and-store-paths.js';
 import * as m0010 from './0010-catalog-folders.js';
 import { assetFactsMigration } from './0011-asset-facts.js';
 import * as m0012 from './0012-sidecar-links.js';
+import { assetRelationsMigration } from './0013-asset-relations.js';
 import * as m0015 from './0015-run-settings.js';
 
 /**
@@ -27,16 +28,21 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010-catalog-folders': m0010,
   '0011-asset-facts': assetFactsMigration(undefined),
   '0012-sidecar-links': m0012,
+  '0013-asset-relations': assetRelationsMigration(undefined),
   '0015-run-settings': m0015,
 };
 
-/** What a migration may read besides the database: 0011 fills capture facts from the artifact store. */
+/** What a migration may read besides the database: 0011 and 0013 read metadata from the artifact store. */
 export interface MigrationContext {
   artifactsDir?: string;
 }
 
 function withContext(context: MigrationContext): Record<string, Migration> {
-  return { ...MIGRATIONS, '0011-asset-facts': assetFactsMigration(context.artifactsDir) };
+  return {
+    ...MIGRATIONS,
+    '0011-asset-facts': assetFactsMigration(context.artifactsDir),
+    '0013-asset-relations': assetRelationsMigration(context.artifactsDir),
+  };
 }
 
 /** The migrations as a dialect runs them (PostgreSQL through its schema translation). */

@@ -12,6 +12,7 @@ import type { WorkItemRow } from '../schema.js';
 import { countForWorker } from '../run-workers-repository.js';
 import type { CaptureFacts } from '../../catalog/capture-facts.js';
 import { recordCaptureFacts } from '../asset-facts-repository.js';
+import { indexRelationsAfterMetadata } from '../../catalog/relation-index.js';
 
 export interface DoneResult {
   durationMs: number;
@@ -77,6 +78,10 @@ export async function recordCompletions(
       // The listings' facts move with the metadata, in this same transaction.
       const current = result.makeCurrent !== null;
       await recordCaptureFacts(trx, entries[i]!.item.asset_id, artifactId, result.capture, { current });
+      // And the pairs it is part of (relation-index.ts), for the grid's folded tiles and filters.
+      await indexRelationsAfterMetadata(trx, entries[i]!.item.asset_id, artifactId, result.capture, {
+        current,
+      });
     }
   }
   const byRun = new Map<string, { done: number; refused: number }>();

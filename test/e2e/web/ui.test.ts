@@ -231,6 +231,17 @@ describe('the web UI', () => {
     // position's zone agrees with that offset (in summer), else the offset itself; the place to 5 decimals.
     expect(text).toMatch(/Taken\d+ [A-Z][a-z]{2} 20\d\d, \d{2}:\d{2} (Europe\/Zurich|\+02:00)Camera/);
     expect(await facts.getByTestId('coordinates').textContent()).toMatch(/^46\.\d{5}, 7\.\d{5}$/);
+    // The copy link puts exactly the coordinates shown on the clipboard (issue 16: "a link that copies").
+    await f.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: f.url });
+    await facts.getByTestId('copy-coordinates').click();
+    await poll(() => facts.getByTestId('copy-coordinates').textContent()).toBe('copied');
+    expect(
+      await f.page.evaluate(() =>
+        (
+          globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }
+        ).navigator.clipboard.readText(),
+      ),
+    ).toBe(await facts.getByTestId('coordinates').textContent());
     // The thumbnail (320 px here, no preview step in core@1) is shown at its size at most.
     const image = f.page.getByTestId('viewer-image');
     await until(
@@ -356,10 +367,20 @@ describe('the web UI', () => {
     expect(retry.parentRunId).toBe(firstRun);
     expect(new Set(retry.failures.map((x) => x.path))).toEqual(new Set(before.failures.map((x) => x.path)));
     await poll(() => f.page.getByTestId('status').first().textContent()).toBe('completed');
+    // The run's Figures: rows in words, memory in MiB, times in s (issue 16: readable numbers).
+    const figures = (await f.page.getByTestId('figures').textContent())!;
+    expect(figures).toMatch(/Peak worker memory\d+(\.\d)? MiB/);
+    expect(figures).toMatch(/Wall-clock time\d+(\.\d+)? (s|ms|min)/);
+    expect(figures).not.toMatch(/peakWorkerRssBytes|wallSeconds|throughputPerSec/);
     await f.page.getByRole('link', { name: `Compare with ${firstRun}` }).click();
     await f.page.waitForURL(/\/compare\?/);
     await poll(() => f.page.getByTestId('verdict').textContent()).toMatch(/Faster/);
-    expect(await f.page.getByTestId('compare').textContent()).toContain(retryId);
+    const compared = (await f.page.getByTestId('compare').textContent())!;
+    expect(compared).toContain(retryId);
+    // The Compare table labels its rows in words, not field names, with units.
+    expect(compared).toMatch(/Peak worker memory\d+(\.\d)? MiB/);
+    expect(compared).toContain('Items in scope');
+    expect(compared).not.toMatch(/peakWorkerRssBytes|wallSeconds|meanMs|p95Ms/);
     await f.screenshot('compare.png');
   });
 

@@ -26,12 +26,12 @@ describe('the video inside a motion photo', () => {
       const jpeg = await sharp({ create: { width: 40, height: 30, channels: 3, background: 'red' } })
         .jpeg()
         .toBuffer();
-      expect(findEmbeddedVideo(jpeg)).toBeNull();
-      const found = findEmbeddedVideo(Buffer.concat([jpeg, mp4]));
+      expect(await findEmbeddedVideo(jpeg)).toBeNull();
+      const found = await findEmbeddedVideo(Buffer.concat([jpeg, mp4]));
       expect(found).toEqual({ start: jpeg.length, length: mp4.length, brand: 'isom' });
       // A stray `ftyp` whose boxes do not run to the end is not a video.
       const stray = Buffer.concat([jpeg, mp4.subarray(0, 40), Buffer.from('tail')]);
-      expect(findEmbeddedVideo(stray)).toBeNull();
+      expect(await findEmbeddedVideo(stray)).toBeNull();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -10,6 +10,18 @@ export function failureText(failure: NonNullable<AssetListItem['failure']>): str
   }${failure.attempts > 1 ? `, after ${failure.attempts} attempts` : ''}`;
 }
 
+/** A tile's pair badge: a Live Photo, or a RAW+JPEG pair (from the relation index); null for none. */
+export function pairBadge(asset: AssetListItem): { text: string; title: string } | null {
+  const relations = new Set(asset.relatives.map((r) => r.relation));
+  if (relations.has('live-photo-video') || relations.has('live-photo-still'))
+    return { text: 'LIVE', title: 'Live Photo: a still and its video (both on the asset page)' };
+  if (relations.has('raw-twin') || relations.has('jpeg-twin'))
+    return { text: 'RAW+JPEG', title: 'RAW+JPEG pair: the same picture as a RAW and a JPEG' };
+  if (relations.has('motion-video-of'))
+    return { text: 'MOTION', title: 'Motion photo: its video plays on the asset page' };
+  return null;
+}
+
 /**
  * One grid tile: the thumbnail when a run made one, else a placeholder with the file's name (a failed
  * one is marked as such, apart from one no run processed yet); the date it is sorted by; for a video a
@@ -27,6 +39,7 @@ export function AssetTile({
   const name = first ? first.path.split('/').at(-1) : asset.id.slice(0, 12);
   const failure = asset.failure;
   const date = asset.time ? formatWallClock(asset.time.local, false) : null;
+  const pair = pairBadge(asset);
   return (
     <Link
       href={`/assets/${asset.id}`}
@@ -52,6 +65,15 @@ export function AssetTile({
       {failure && (
         <span className="tile-badge badge-failed" data-testid="failed-badge" title={failureText(failure)}>
           ! {failure.reason ?? 'failed'}
+        </span>
+      )}
+      {pair && (
+        <span
+          className={failure ? 'tile-badge badge-pair badge-second' : 'tile-badge badge-pair'}
+          data-testid="pair-badge"
+          title={pair.title}
+        >
+          {pair.text}
         </span>
       )}
       {asset.mediaType === 'video' && (

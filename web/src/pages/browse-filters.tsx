@@ -5,6 +5,8 @@ import { useDebounced, useJson } from '../hooks.js';
 export const FILTER_KEYS = [
   'sort',
   'duplicates',
+  'relatives',
+  'allFiles',
   'source',
   'type',
   'path',
@@ -44,6 +46,17 @@ export function filtersToQuery(filters: Filters): string {
   const params = new URLSearchParams();
   for (const key of FILTER_KEYS) if (filters[key]) params.set(key, filters[key]);
   return params.toString();
+}
+
+/**
+ * The API query of the grid's listing: the filters as they are, and one tile per pair (a Live Photo's
+ * video and a RAW+JPEG pair's RAW folded into their partner's tile) unless "every file" is asked for.
+ */
+export function listingQuery(filters: Filters): string {
+  const { allFiles, ...rest } = filters;
+  const query = filtersToQuery(rest);
+  if (allFiles === 'true') return query;
+  return query ? `${query}&foldPairs=true` : 'foldPairs=true';
 }
 
 function Select(props: {
@@ -109,6 +122,24 @@ export function BrowseFilters({ filters, onChange }: { filters: Filters; onChang
           onChange={(e) => set('duplicates', e.target.checked ? 'true' : '')}
         />
         Duplicates only
+      </label>
+      <label className="check" title="Live Photos and RAW+JPEG pairs (found by core@2's metadata)">
+        <input
+          type="checkbox"
+          name="relatives"
+          checked={filters.relatives === 'true'}
+          onChange={(e) => set('relatives', e.target.checked ? 'true' : '')}
+        />
+        Relatives only
+      </label>
+      <label className="check" title="A pair is one tile with a badge; show each of its files as a tile">
+        <input
+          type="checkbox"
+          name="allFiles"
+          checked={filters.allFiles === 'true'}
+          onChange={(e) => set('allFiles', e.target.checked ? 'true' : '')}
+        />
+        Every file of a pair
       </label>
       <Select
         name="source"

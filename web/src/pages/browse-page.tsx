@@ -7,7 +7,14 @@ import { formatMonth } from '../format.js';
 import { useJson, useStatus } from '../hooks.js';
 import { Link, navigate, useLocation } from '../router.js';
 import { useAssetBlocks } from './asset-blocks.js';
-import { BrowseFilters, filtersFrom, filtersToQuery, sortOf, type Filters } from './browse-filters.js';
+import {
+  BrowseFilters,
+  filtersFrom,
+  filtersToQuery,
+  listingQuery,
+  sortOf,
+  type Filters,
+} from './browse-filters.js';
 import { Viewer } from './viewer.js';
 
 const MIN_CELL = 168;
@@ -68,7 +75,7 @@ export function BrowsePage() {
   const { query } = useLocation();
   const filters = filtersFrom(query);
   const sort = sortOf(filters);
-  const listing = filtersToQuery({ ...filters, sort });
+  const listing = listingQuery({ ...filters, sort });
   const status = useStatus();
   const version = status ? `${status.assets}|${status.artifacts}|${status.lastArtifactAt ?? ''}` : 'initial';
   const blocks = useAssetBlocks(listing, version);
