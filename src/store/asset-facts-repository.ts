@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { cameraKey, NO_FACTS, placementOf, type CaptureFacts } from '../catalog/capture-facts.js';
+import { syncMarksWithFacts } from './asset-marks-repository.js';
 import type { Db } from './database.js';
 import type { AssetFactsTable, MediaType } from './schema.js';
 
@@ -145,6 +146,8 @@ export async function recordCaptureFacts(
   // listed, media_type and the file time are the catalog's, written back as they were read.
   if (row) await trx.updateTable('asset_facts').set(next).where('asset_id', '=', assetId).execute();
   else await trx.insertInto('asset_facts').values(next).execute();
+  // The marks carry the asset's place too (its filtered listings are read from them).
+  await syncMarksWithFacts(trx, [assetId]);
 }
 
 /** An asset with no facts row yet (made by hand, as tests do): listed when it has a location. */

@@ -1,5 +1,10 @@
 import { sql } from 'kysely';
 import { listCatalogedAssets, unlistOrphans } from './asset-facts-repository.js';
+import {
+  refreshLocationMarks,
+  refreshLocationMarksAt,
+  syncMarksWithFacts,
+} from './asset-marks-repository.js';
 import type { Db } from './database.js';
 import type { LocationRow, MediaType } from './schema.js';
 
@@ -98,14 +103,22 @@ export async function knownFolders(db: Db, sourceId: number, after: string | nul
 
 /** Marks the present locations of a folder missing (a folder that is gone); how many were. */
 export async function markFolderMissing(db: Db, sourceId: number, dir: string, now: string): Promise<number> {
-  const result = await db
-    .updateTable('locations')
-    .set({ status: 'missing', missing_since: now })
-    .where('source_id', '=', sourceId)
-    .where('dir', '=', dir)
-    .where('status', '=', 'present')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable('locations')
+      .set({ status: 'missing', missing_since: now })
+      .where('source_id', '=', sourceId)
+      .where('dir', '=', dir)
+      .where('status', '=', 'present')
+      .returning('asset_id')
+      .execute();
+    // A copy gone missing may leave its asset with one present location: no longer a duplicate.
+    await refreshLocationMarks(
+      trx,
+      rows.map((r) => r.asset_id),
+    );
+    return rows.length;
+  });
 }
 
 /** The highest location id so far: locations inserted later are this scan's arrivals. */
@@ -267,6 +280,14 @@ export async function applyCatalogWrites(
     );
     const repointed = writes.flatMap((w) => (w.kind === 'repoint' ? [w.previousAssetId] : []));
     if (repointed.length > 0) await unlistOrphans(trx, repointed);
+    // The filters' marks follow the facts and locations written above, in this same transaction.
+    const changed = [...assets.keys(), ...repointed];
+    await syncMarksWithFacts(trx, changed);
+    await refreshLocationMarks(trx, changed);
+    await refreshLocationMarksAt(
+      trx,
+      writes.flatMap((w) => (w.kind === 'touch' ? [w.locationId] : [])),
+    );
   });
 }
 
@@ -284,6 +305,7 @@ export async function markMissing(db: Db, ids: readonly number[], now: string): 
         .where('id', 'in', ids.slice(i, i + 500))
         .execute();
     }
+    await refreshLocationMarksAt(trx, ids);
   });
 }
 
@@ -306,6 +328,10 @@ export async function recordMoves(
         .where('id', '=', move.toId)
         .execute();
     }
+    await refreshLocationMarksAt(
+      trx,
+      moves.map((m) => m.toId),
+    );
   });
 }
 

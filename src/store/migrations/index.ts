@@ -10,6 +10,7 @@ import * as m0007 from './0007-crashes-and-store-paths.js';
 import * as m0010 from './0010-catalog-folders.js';
 import { assetFactsMigration } from './0011-asset-facts.js';
 import * as m0012 from './0012-sidecar-links.js';
+import * as m0014 from './0014-asset-marks.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -26,6 +27,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0010-catalog-folders': m0010,
   '0011-asset-facts': assetFactsMigration(undefined),
   '0012-sidecar-links': m0012,
+  '0014-asset-marks': m0014,
 };
 
 /** What a migration may read besides the database: 0011 fills capture facts from the artifact store. */
