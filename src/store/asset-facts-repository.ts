@@ -52,7 +52,7 @@ const ROWS_PER_INSERT = 400;
 export async function listCatalogedAssets(
   trx: Db,
   assets: readonly { assetId: string; mediaType: MediaType; mtimeMs: number }[],
-): Promise<void> {
+): Promise<Map<string, { sortMs: number; month: string }>> {
   const byId = new Map<string, (typeof assets)[number]>();
   for (const a of assets) {
     const had = byId.get(a.assetId);
@@ -85,6 +85,8 @@ export async function listCatalogedAssets(
       )
       .execute();
   }
+  // Where each would be placed by its file time: what a new asset's row says (an existing one may differ).
+  return new Map(rows.map((r) => [r.asset_id, { sortMs: r.sort_ms, month: r.month }]));
 }
 
 /** Assets whose last location went (its file now holds other bytes): no longer listed. */

@@ -101,6 +101,30 @@ export async function addMarks(trx: Db, marks: readonly { assetId: string; mark:
   }
 }
 
+/**
+ * Marks of assets this transaction created, with the place their new facts row gave them: plain rows
+ * (nothing to join or replace), which is what a first pass writes for nearly every file.
+ */
+export async function insertFreshMarks(
+  trx: Db,
+  marks: readonly { assetId: string; mark: string; sortMs: number; month: string }[],
+): Promise<void> {
+  for (let i = 0; i < marks.length; i += 800) {
+    await trx
+      .insertInto('asset_marks')
+      .values(
+        marks.slice(i, i + 800).map((m) => ({
+          asset_id: m.assetId,
+          mark: m.mark,
+          listed: 1,
+          sort_ms: m.sortMs,
+          month: m.month,
+        })),
+      )
+      .execute();
+  }
+}
+
 /** Kind marks of these assets that no artifact backs any more (after artifact records were deleted). */
 export async function dropStaleKindMarks(trx: Db, assetIds: readonly string[]): Promise<void> {
   const d = dialectOf(trx);

@@ -19,6 +19,7 @@ import type { Database } from '../schema.js';
  */
 export async function up(raw: Kysely<unknown>): Promise<void> {
   const db = raw as unknown as Kysely<Database>;
+  const sqlite = dialectOf(db).name === 'sqlite';
   await raw.schema
     .createTable('asset_marks')
     .addColumn('asset_id', 'text', (c) => c.notNull().references('assets.id'))
@@ -27,6 +28,9 @@ export async function up(raw: Kysely<unknown>): Promise<void> {
     .addColumn('sort_ms', 'bigint', (c) => c.notNull())
     .addColumn('month', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('asset_marks_pkey', ['asset_id', 'mark'])
+    // SQLite: the primary key is the table (no rowid b-tree beside it): one b-tree less per mark written,
+    // which the catalog's first pass writes once per file.
+    .$call((table) => (sqlite ? table.modifyEnd(sql`without rowid`) : table))
     .execute();
   await raw.schema
     .createIndex('asset_marks_time')
@@ -39,7 +43,7 @@ export async function up(raw: Kysely<unknown>): Promise<void> {
     .columns(['mark', 'listed', 'month'])
     .execute();
   // Byte order on both: SQLite compares text with memcmp; PostgreSQL needs the "C" collation for it.
-  const lowered = dialectOf(db).name === 'postgres' ? sql`(lower(path) collate "C")` : sql`(lower(path))`;
+  const lowered = sqlite ? sql`(lower(path))` : sql`(lower(path) collate "C")`;
   await sql`create index locations_path_lower on locations ${lowered}`.execute(db);
 
   const withFacts = (marks: ReturnType<typeof sql>) => sql`
