@@ -77,8 +77,9 @@ export interface CatalogOptions {
 /**
  * Writes are flushed in batches: few transactions, yet a crash loses at most one batch of hashing. A
  * first pass writes each file into a dozen b-trees, most keyed by content hash (random): the bigger the
- * transaction, the more of its rows share a dirty page written once at commit (2,000 -> 10,000 cut the
- * catalog's CPU time per file by about a tenth, bench/results/scale-*).
+ * transaction, the more of its rows share a dirty page written once at commit (with the larger page cache
+ * below, 2,000 -> 10,000 took a 50,000-file first pass from 9.7 to 7.7 CPU-seconds, measured once on a
+ * loaded machine; that saving pays for the listing marks the catalog now writes).
  */
 const DEFAULT_BATCH = 10_000;
 

@@ -110,7 +110,9 @@ describeEachDialect('the plan of each listing query', (dialect: TestDialect) => 
     await expectTimePage({ takenFrom: '2010-01-01', takenTo: '2012-12-31' }, ['asset_facts_time']);
   });
 
-  const marksKey = () => (dialect.name === 'sqlite' ? 'sqlite_autoindex_asset_marks_1' : 'asset_marks_pkey');
+  // SQLite: asset_marks is WITHOUT ROWID, its primary key is the table.
+  const marksKey = () =>
+    dialect.name === 'sqlite' ? 'USING PRIMARY KEY (asset_id=? AND mark=?)' : 'asset_marks_pkey';
   const factsKey = () => (dialect.name === 'sqlite' ? 'sqlite_autoindex_asset_facts_1' : 'asset_facts_pkey');
 
   it('source, duplicates, has an artifact kind: read from asset_marks_time alone, in order', async () => {
