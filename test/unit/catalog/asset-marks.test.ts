@@ -38,8 +38,9 @@ describeEachDialect('the marks behind the source, duplicates and artifact-kind f
     write(one, '2021/c.jpg', 'bytes of c');
     write(two, 'x/c.jpg', 'bytes of c');
     write(two, 'x/d.jpg', 'bytes of d');
-    let home: Home;
-    ({ home } = await initHome(path.join(dir, 'home'), { databaseUrl: await dialect.newDatabase() }));
+    const { home }: { home: Home } = await initHome(path.join(dir, 'home'), {
+      databaseUrl: await dialect.newDatabase(),
+    });
     cleanups.push(() => void home.close());
     const scan = (source: SourceRow) =>
       catalogSource(home.db, source, { isJunk: makeJunkFilter(), hashConcurrency: 2, batchSize: 2 });
@@ -148,7 +149,7 @@ describeEachDialect('the marks behind the source, duplicates and artifact-kind f
           host: 'test',
           duration_ms: 1,
           created_at: now,
-        } as never)
+        })
         .execute();
     });
     await addMarks(home.db, [{ assetId: b.asset_id, mark: kindMark('thumbnail') }]);
