@@ -2,7 +2,7 @@
  * Synthetic catalog rows for listings at scale (issue 17), written through Kysely so the same code fills
  * a SQLite or a PostgreSQL home: assets, their locations under YEAR/YYYY-MM-DD EVENT/ folders, their
  * asset_facts rows (80 % with a capture time and camera, as a metadata artifact would give, 20 % placed by
- * the file time), and a finished run whose work items and thumbnails cover a share of them (1 % failed).
+ * the file time), their asset_marks rows, and a finished run whose work items and thumbnails cover a share of them (1 % failed).
  * The files themselves do not exist: listings never read them.
  *
  *   insertSyntheticCatalog(db, { source, count, seed, factsRowOf })
@@ -84,6 +84,7 @@ export async function insertSyntheticCatalog(db, o) {
     const items = [];
     const artifacts = [];
     const lineage = [];
+    const marks = [];
     for (let i = start; i < Math.min(o.count, start + BATCH); i++) {
       const id = createHash('sha256')
         .update(`synthetic ${o.seed ?? 1} ${i}`)
@@ -136,6 +137,10 @@ export async function insertSyntheticCatalog(db, o) {
           metadataArtifactId: null,
         }),
       );
+      const fact = facts.at(-1);
+      const mark = (name) =>
+        marks.push({ asset_id: id, mark: name, listed: 1, sort_ms: fact.sort_ms, month: fact.month });
+      mark(`source:${o.source.id}`);
       if (runId && mediaType !== 'sidecar' && rnd() < runShare) {
         const failed = rnd() < 0.02;
         items.push({
@@ -150,6 +155,8 @@ export async function insertSyntheticCatalog(db, o) {
           finished_at: now,
         });
         if (!failed) {
+          mark('step:thumbnail');
+          mark('kind:thumbnail');
           const artifactId = `syn-${id.slice(0, 24)}`;
           artifacts.push({
             id: artifactId,
@@ -192,6 +199,12 @@ export async function insertSyntheticCatalog(db, o) {
       if (lineage.length > 0) await trx.insertInto('lineage').values(lineage).execute();
       if (artifacts.length > 0) await trx.insertInto('artifacts').values(artifacts).execute();
       if (items.length > 0) await trx.insertInto('work_items').values(items).execute();
+      // The listings' marks (migration 0014), as the catalog and the completions write them.
+      for (let m = 0; m < marks.length; m += 400)
+        await trx
+          .insertInto('asset_marks')
+          .values(marks.slice(m, m + 400))
+          .execute();
     });
     o.onProgress?.(Math.min(o.count, start + BATCH));
   }

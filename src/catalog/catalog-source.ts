@@ -1,6 +1,8 @@
 import fs from 'node:fs';
+import { sql } from 'kysely';
 import { ArchivistError, errnoCode } from '../errors.js';
 import type { Db } from '../store/database.js';
+import { dialectOf } from '../store/dialect.js';
 import {
   applyCatalogWrites,
   countMissing,
@@ -73,8 +75,21 @@ export interface CatalogOptions {
   batchSize?: number;
 }
 
-/** Writes are flushed in batches: few transactions, yet a crash loses at most one batch of hashing. */
-const DEFAULT_BATCH = 2000;
+/**
+ * Writes are flushed in batches: few transactions, yet a crash loses at most one batch of hashing. A
+ * first pass writes each file into a dozen b-trees, most keyed by content hash (random): the bigger the
+ * transaction, the more of its rows share a dirty page written once at commit (with the larger page cache
+ * below, 2,000 -> 10,000 took a 50,000-file first pass from 9.7 to 7.7 CPU-seconds, measured once on a
+ * loaded machine; that saving pays for the listing marks the catalog now writes).
+ */
+const DEFAULT_BATCH = 10_000;
+
+/**
+ * SQLite's page cache while a catalog runs, in KiB (the default is 16 MiB): the random-keyed indexes of
+ * a large archive do not fit the default, and every miss is a read and a later write of a page. 64 MiB
+ * keeps the re-scan's peak RSS far under 300 MB at a million files; the previous size is restored after.
+ */
+const CATALOG_CACHE_KIB = 65_536;
 
 function statsOf(file: { size: number; mtimeNs: string; ctimeNs: string; inode: string }): FileStats {
   return { size: file.size, mtimeNs: file.mtimeNs, ctimeNs: file.ctimeNs, inode: file.inode };
@@ -85,6 +100,17 @@ export async function catalogSource(
   source: SourceRow,
   options: CatalogOptions,
 ): Promise<CatalogSummary> {
+  if (dialectOf(db).name !== 'sqlite') return catalogWithCache(db, source, options);
+  const [before] = (await sql<{ cache_size: number }>`pragma cache_size`.execute(db)).rows;
+  await sql.raw(`pragma cache_size = -${CATALOG_CACHE_KIB}`).execute(db);
+  try {
+    return await catalogWithCache(db, source, options);
+  } finally {
+    await sql.raw(`pragma cache_size = ${Number(before?.cache_size ?? -16_000)}`).execute(db);
+  }
+}
+
+async function catalogWithCache(db: Db, source: SourceRow, options: CatalogOptions): Promise<CatalogSummary> {
   const now = () => (options.now?.() ?? new Date()).toISOString();
   const started = Date.now();
   try {

@@ -70,13 +70,6 @@ export class OriginalFile {
     );
   }
 
-  /** Up to `length` bytes at `position`, read through the descriptor (fewer at the end of the file). */
-  async readAt(position: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.alloc(length);
-    const { bytesRead } = await this.handle.read(buffer, 0, length, position);
-    return buffer.subarray(0, bytesRead);
-  }
-
   /** The whole content, read through the descriptor. */
   async read(): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(this.size);

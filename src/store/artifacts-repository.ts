@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { dropStaleKindMarks } from './asset-marks-repository.js';
 import type { Db } from './database.js';
 import { startsWith } from './dialect.js';
 import type { ArtifactRow, LineageRow, Policy } from './schema.js';
@@ -84,6 +85,7 @@ export async function deleteArtifactRecords(db: Db, ids: readonly string[]): Pro
   await db.transaction().execute(async (trx) => {
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
+      const owners = await trx.selectFrom('artifacts').select('asset_id').where('id', 'in', chunk).execute();
       await trx
         .updateTable('work_items')
         .set({ artifact_id: null })
@@ -91,6 +93,11 @@ export async function deleteArtifactRecords(db: Db, ids: readonly string[]): Pro
         .execute();
       await trx.deleteFrom('lineage').where('artifact_id', 'in', chunk).execute();
       await trx.deleteFrom('artifacts').where('id', 'in', chunk).execute();
+      // A listing's "has a thumbnail" stops with the last thumbnail record of the asset.
+      await dropStaleKindMarks(
+        trx,
+        owners.map((o) => o.asset_id),
+      );
     }
   });
 }

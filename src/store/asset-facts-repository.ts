@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { cameraKey, NO_FACTS, placementOf, type CaptureFacts } from '../catalog/capture-facts.js';
+import { syncMarksWithFacts } from './asset-marks-repository.js';
 import type { Db } from './database.js';
 import type { AssetFactsTable, MediaType } from './schema.js';
 
@@ -51,7 +52,7 @@ const ROWS_PER_INSERT = 400;
 export async function listCatalogedAssets(
   trx: Db,
   assets: readonly { assetId: string; mediaType: MediaType; mtimeMs: number }[],
-): Promise<void> {
+): Promise<Map<string, { sortMs: number; month: string }>> {
   const byId = new Map<string, (typeof assets)[number]>();
   for (const a of assets) {
     const had = byId.get(a.assetId);
@@ -84,6 +85,8 @@ export async function listCatalogedAssets(
       )
       .execute();
   }
+  // Where each would be placed by its file time: what a new asset's row says (an existing one may differ).
+  return new Map(rows.map((r) => [r.asset_id, { sortMs: r.sort_ms, month: r.month }]));
 }
 
 /** Assets whose last location went (its file now holds other bytes): no longer listed. */
@@ -145,6 +148,8 @@ export async function recordCaptureFacts(
   // listed, media_type and the file time are the catalog's, written back as they were read.
   if (row) await trx.updateTable('asset_facts').set(next).where('asset_id', '=', assetId).execute();
   else await trx.insertInto('asset_facts').values(next).execute();
+  // The marks carry the asset's place too (its filtered listings are read from them).
+  await syncMarksWithFacts(trx, [assetId]);
 }
 
 /** An asset with no facts row yet (made by hand, as tests do): listed when it has a location. */

@@ -1,4 +1,5 @@
 import { sql, type ExpressionBuilder, type Expression, type SqlBool } from 'kysely';
+import { DUPLICATE_MARK, kindMark, sourceMark, stepMark } from './asset-marks-repository.js';
 import { dialectOf } from './dialect.js';
 import type { Db } from './database.js';
 import { relationConditions } from './relations-repository.js';
@@ -48,13 +49,41 @@ export function dayStartMs(day: string): number {
   return Date.parse(`${day}T00:00:00Z`);
 }
 
-/** Does an asset have a location that satisfies the source and path filters (locations_asset_source_path). */
+/** Does an asset have a location that satisfies the path glob (and source): locations_asset_source_path. */
 function locationMatches(db: Db, eb: Eb, filters: ListingFilters): Expression<SqlBool> {
   let locations = eb.selectFrom('locations as l').select('l.id').whereRef('l.asset_id', '=', 'f.asset_id');
   if (filters.source) locations = locations.where('l.source_id', '=', filters.source.id);
   if (filters.pathGlob)
     locations = locations.where(dialectOf(db).pathMatchesGlob(sql.ref('l.path'), filters.pathGlob));
   return eb.exists(locations);
+}
+
+/** Does the asset have this mark: one probe of asset_marks' primary key (asset_id, mark). */
+function hasMark(eb: Eb, mark: string): Expression<SqlBool> {
+  return eb.exists(
+    eb
+      .selectFrom('asset_marks as k')
+      .select('k.asset_id')
+      .whereRef('k.asset_id', '=', 'f.asset_id')
+      .where('k.mark', '=', mark),
+  );
+}
+
+/**
+ * The mark a listing with these filters can be read from (asset_marks_time), and the filters left once
+ * that mark is read: the rarest first (a duplicate, an artifact kind), a source last (often everything).
+ */
+export function leadingMark(filters: ListingFilters): { mark: string; rest: ListingFilters } | null {
+  if (filters.duplicates) return { mark: DUPLICATE_MARK, rest: { ...filters, duplicates: undefined } };
+  if (filters.has) return { mark: kindMark(filters.has), rest: { ...filters, has: undefined } };
+  if (filters.source && !filters.pathGlob)
+    return { mark: sourceMark(filters.source.id), rest: { ...filters, source: undefined } };
+  return null;
+}
+
+/** No filter at all: the listing is every listed asset. */
+export function isUnfiltered(filters: ListingFilters): boolean {
+  return Object.values(filters).every((v) => v === undefined || v === false);
 }
 
 /**
@@ -65,9 +94,11 @@ export function factsConditions(
   db: Db,
   eb: Eb,
   filters: ListingFilters,
-  options: { withLocation: boolean },
+  options: { withLocation: boolean; byKey?: boolean },
 ): Expression<SqlBool> {
-  const and: Expression<SqlBool>[] = [eb('f.listed', '=', 1)];
+  // `byKey`: the rows are a few found by primary key. SQLite would rather read the index that `listed`
+  // leads and test each entry against the few; `+` makes `listed` a test of the row instead.
+  const and: Expression<SqlBool>[] = [options.byKey ? sql<SqlBool>`+f.listed = 1` : eb('f.listed', '=', 1)];
   const types = filters.mediaTypes;
   // One type is an equality, so asset_facts_type_time serves the order; several are a plain filter.
   if (types && types.length === 1) and.push(eb('f.media_type', '=', types[0]!));
@@ -83,23 +114,10 @@ export function factsConditions(
     if (filters.takenFrom) and.push(eb('f.sort_ms', '>=', dayStartMs(filters.takenFrom)));
     if (filters.takenTo) and.push(eb('f.sort_ms', '<', dayStartMs(filters.takenTo) + DAY_MS));
   }
-  if (options.withLocation && (filters.source || filters.pathGlob))
-    and.push(locationMatches(db, eb, filters));
-  if (filters.missingStep) {
-    // work_items_asset_step (asset_id, step, status)
-    and.push(
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('work_items as w')
-            .select('w.id')
-            .whereRef('w.asset_id', '=', 'f.asset_id')
-            .where('w.step', '=', filters.missingStep)
-            .where('w.status', '=', 'done'),
-        ),
-      ),
-    );
-  }
+  if (options.withLocation && filters.pathGlob) and.push(locationMatches(db, eb, filters));
+  else if (options.withLocation && filters.source) and.push(hasMark(eb, sourceMark(filters.source.id)));
+  // A done item of the step in any run is the mark `step:<step>` (written with the completion).
+  if (filters.missingStep) and.push(eb.not(hasMark(eb, stepMark(filters.missingStep))));
   if (filters.failedInRun) {
     // The run's failures, read once (work_items_claim_order: run_id, status), then each row probed
     // against them: a per-row EXISTS would scan the run's failures again for every row.
@@ -115,34 +133,10 @@ export function factsConditions(
       ),
     );
   }
-  for (const [kind, present] of [
-    [filters.has, true],
-    [filters.lacks, false],
-  ] as const) {
-    if (!kind) continue;
-    // artifacts_kind_asset (kind, asset_id)
-    const having = eb.exists(
-      eb
-        .selectFrom('artifacts as a')
-        .select('a.id')
-        .where('a.kind', '=', kind)
-        .whereRef('a.asset_id', '=', 'f.asset_id'),
-    );
-    and.push(present ? having : eb.not(having));
-  }
-  if (filters.duplicates) {
-    and.push(
-      eb(
-        eb
-          .selectFrom('locations as d')
-          .select(sql<number>`count(*)`.as('n'))
-          .whereRef('d.asset_id', '=', 'f.asset_id')
-          .where('d.status', '=', 'present'),
-        '>',
-        1,
-      ),
-    );
-  }
+  // An artifact of the kind (any policy) is the mark `kind:<kind>`; more than one present location is `dup`.
+  if (filters.has) and.push(hasMark(eb, kindMark(filters.has)));
+  if (filters.lacks) and.push(eb.not(hasMark(eb, kindMark(filters.lacks))));
+  if (filters.duplicates) and.push(hasMark(eb, DUPLICATE_MARK));
   and.push(...relationConditions(eb, filters));
   return eb.and(and);
 }

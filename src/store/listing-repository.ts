@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from './database.js';
 import { dialectOf } from './dialect.js';
 import { factsConditions, type ListingFilters } from './listing-filters.js';
+import { countMarked, lackingMark, leadOf, leadQuery } from './listing-lead.js';
 import type { AssetFactsRow } from './schema.js';
 
 /**
@@ -36,10 +37,12 @@ function monthBoundsMs(month: string): { start: number; end: number } {
 }
 
 /**
- * A page of a time order: newest or oldest first by the wall-clock sort time, then by asset id. Served by
- * asset_facts_time (or asset_facts_type_time / asset_facts_camera_time for one type or camera), read
- * backwards for newest first. `month` starts the page at that month (the grid's jump to a year or
- * month); `offset` skips rows after the start, at most a month's worth when the grid asks.
+ * A page of a time order: newest or oldest first by the wall-clock sort time, then by asset id. Read from
+ * the index that leads the listing (listing-lead.ts): asset_facts_time (or asset_facts_type_time /
+ * asset_facts_camera_time for one type or camera), asset_marks_time for a source, duplicates or an
+ * artifact kind, or a few assets by primary key (a run's failures, a path glob's range), read backwards
+ * for newest first. `month` starts the page at that month (the grid's jump to a year or month); `offset`
+ * skips rows after the start, at most a month's worth when the grid asks.
  */
 export async function timePage(
   db: Db,
@@ -48,27 +51,36 @@ export async function timePage(
 ): Promise<TimePage> {
   const newest = page.sort === 'newest';
   const direction = newest ? 'desc' : 'asc';
-  let query = db
-    .selectFrom('asset_facts as f')
-    .select(['f.asset_id', 'f.sort_ms', 'f.month'])
-    .where((eb) => factsConditions(db, eb, filters, { withLocation: true }));
+  const lead = await leadOf(db, filters);
+  if (lead.kind === 'none') return { rows: [], next: null };
+  // The sort columns of the leading table: a mark's copy, so its index gives the order.
+  const t = lead.kind === 'mark' ? 'm' : 'f';
+  const ms = sql.ref<number>(`${t}.sort_ms`);
+  const id = sql.ref<string>(`${t}.asset_id`);
+  let query = leadQuery(db, lead).select([
+    id.as('asset_id'),
+    ms.as('sort_ms'),
+    sql.ref<string>(`${t}.month`).as('month'),
+  ]);
   if (page.after) {
-    const { ms, id } = page.after;
+    const { ms: at, id: was } = page.after;
     query = query.where(
       newest
-        ? sql<boolean>`(f.sort_ms, f.asset_id) < (${ms}, ${id})`
-        : sql<boolean>`(f.sort_ms, f.asset_id) > (${ms}, ${id})`,
+        ? sql<boolean>`(${ms}, ${id}) < (${at}, ${was})`
+        : sql<boolean>`(${ms}, ${id}) > (${at}, ${was})`,
     );
   } else if (page.month) {
     const { start, end } = monthBoundsMs(page.month);
-    query = query.where('f.sort_ms', newest ? '<' : '>=', newest ? end : start);
+    query = query.where(newest ? sql<boolean>`${ms} < ${end}` : sql<boolean>`${ms} >= ${start}`);
   }
   query = query
-    .orderBy('f.sort_ms', direction)
-    .orderBy('f.asset_id', direction)
+    // A few assets by primary key are sorted: `+ 0` keeps the planners from walking the time index for
+    // the order and testing each of its rows against the few (both would, at 20,000 assets).
+    .orderBy(lead.kind === 'few' ? sql<number>`${ms} + 0` : ms, direction)
+    .orderBy(id, direction)
     .limit(page.limit + 1);
   if (page.offset) query = query.offset(page.offset);
-  const rows = await query.execute();
+  const rows = (await query.execute()) as { asset_id: string; sort_ms: number; month: string }[];
   const more = rows.length > page.limit;
   const shown = rows
     .slice(0, page.limit)
@@ -79,29 +91,40 @@ export async function timePage(
 
 /**
  * The date headers of a time order: each month with its count, from one grouped query read from
- * asset_facts_month (or asset_facts_type_month) alone when no other filter needs a row.
+ * asset_facts_month (or asset_facts_type_month), or asset_marks_month for a mark, alone when no other
+ * filter needs a row.
  */
 export async function monthCounts(
   db: Db,
   filters: ListingFilters,
   sort: TimeSort,
 ): Promise<{ month: string; count: number }[]> {
-  const rows = await db
-    .selectFrom('asset_facts as f')
-    .select(['f.month', sql<number>`count(*)`.as('n')])
-    .where((eb) => factsConditions(db, eb, filters, { withLocation: true }))
-    .groupBy('f.month')
-    .orderBy('f.month', sort === 'newest' ? 'desc' : 'asc')
-    .execute();
+  const lead = await leadOf(db, filters);
+  if (lead.kind === 'none') return [];
+  const month = sql.ref<string>(lead.kind === 'mark' ? 'm.month' : 'f.month');
+  const rows = (await leadQuery(db, lead)
+    .select([month.as('month'), sql<number>`count(*)`.as('n')])
+    .groupBy(month)
+    .orderBy(month, sort === 'newest' ? 'desc' : 'asc')
+    .execute()) as { month: string; n: number }[];
   return rows.map((r) => ({ month: r.month, count: Number(r.n) }));
 }
 
-/** How many assets a listing has, whatever its order (the same set in time and path order). */
+/**
+ * How many assets a listing has, whatever its order (the same set in time and path order): a count over
+ * the leading index. A listing that lacks one mark and has no other filter is every listed asset less
+ * those with the mark: two index counts, where counting the lacking ones would probe every asset.
+ */
 export async function countListed(db: Db, filters: ListingFilters): Promise<number> {
-  const row = await db
-    .selectFrom('asset_facts as f')
+  const lacking = lackingMark(filters);
+  if (lacking) {
+    const [all, marked] = await Promise.all([countListed(db, {}), countMarked(db, lacking)]);
+    return all - marked;
+  }
+  const lead = await leadOf(db, filters);
+  if (lead.kind === 'none') return 0;
+  const row = await leadQuery(db, lead)
     .select(sql<number>`count(*)`.as('n'))
-    .where((eb) => factsConditions(db, eb, filters, { withLocation: true }))
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -1,5 +1,12 @@
 import { sql } from 'kysely';
 import { listCatalogedAssets, unlistOrphans } from './asset-facts-repository.js';
+import {
+  insertFreshMarks,
+  refreshLocationMarks,
+  refreshLocationMarksAt,
+  sourceMark,
+  syncMarksWithFacts,
+} from './asset-marks-repository.js';
 import type { Db } from './database.js';
 import type { LocationRow, MediaType } from './schema.js';
 
@@ -98,14 +105,22 @@ export async function knownFolders(db: Db, sourceId: number, after: string | nul
 
 /** Marks the present locations of a folder missing (a folder that is gone); how many were. */
 export async function markFolderMissing(db: Db, sourceId: number, dir: string, now: string): Promise<number> {
-  const result = await db
-    .updateTable('locations')
-    .set({ status: 'missing', missing_since: now })
-    .where('source_id', '=', sourceId)
-    .where('dir', '=', dir)
-    .where('status', '=', 'present')
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable('locations')
+      .set({ status: 'missing', missing_since: now })
+      .where('source_id', '=', sourceId)
+      .where('dir', '=', dir)
+      .where('status', '=', 'present')
+      .returning('asset_id')
+      .execute();
+    // A copy gone missing may leave its asset with one present location: no longer a duplicate.
+    await refreshLocationMarks(
+      trx,
+      rows.map((r) => r.asset_id),
+    );
+    return rows.length;
+  });
 }
 
 /** The highest location id so far: locations inserted later are this scan's arrivals. */
@@ -204,12 +219,16 @@ export async function applyCatalogWrites(
       mime: asset.mime,
       first_seen_at: now,
     }));
+    // The assets this batch brought first: nothing else can know them yet (see the marks below).
+    const firstSeen = new Set<string>();
     for (let i = 0; i < assetRows.length; i += ROWS_PER_INSERT) {
-      await trx
+      const rows = await trx
         .insertInto('assets')
         .values(assetRows.slice(i, i + ROWS_PER_INSERT))
         .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id')
         .execute();
+      for (const row of rows) firstSeen.add(row.id);
     }
     for (let i = 0; i < inserts.length; i += ROWS_PER_INSERT) {
       await trx
@@ -257,7 +276,7 @@ export async function applyCatalogWrites(
       }
     }
     // The listings' table: every asset given a location is listed; one that lost its last is not.
-    await listCatalogedAssets(
+    const placed = await listCatalogedAssets(
       trx,
       writes.flatMap((w) =>
         w.kind === 'touch'
@@ -267,6 +286,24 @@ export async function applyCatalogWrites(
     );
     const repointed = writes.flatMap((w) => (w.kind === 'repoint' ? [w.previousAssetId] : []));
     if (repointed.length > 0) await unlistOrphans(trx, repointed);
+    // The filters' marks follow the facts and locations written above, in this same transaction. An
+    // asset first seen here at one path has exactly one mark, its source, placed as its facts row: written
+    // as such, which is most of a first pass. Any other is recomputed from its locations.
+    const paths = new Map<string, number>();
+    for (const w of writes) if (w.kind !== 'touch') paths.set(w.asset.id, (paths.get(w.asset.id) ?? 0) + 1);
+    const fresh = [...firstSeen].filter((id) => paths.get(id) === 1);
+    await insertFreshMarks(
+      trx,
+      fresh.map((id) => ({ assetId: id, mark: sourceMark(sourceId), ...placed.get(id)! })),
+    );
+    const freshIds = new Set(fresh);
+    const changed = [...assets.keys(), ...repointed].filter((id) => !freshIds.has(id));
+    await syncMarksWithFacts(trx, changed);
+    await refreshLocationMarks(trx, changed);
+    await refreshLocationMarksAt(
+      trx,
+      writes.flatMap((w) => (w.kind === 'touch' ? [w.locationId] : [])),
+    );
   });
 }
 
@@ -284,6 +321,7 @@ export async function markMissing(db: Db, ids: readonly number[], now: string): 
         .where('id', 'in', ids.slice(i, i + 500))
         .execute();
     }
+    await refreshLocationMarksAt(trx, ids);
   });
 }
 
@@ -306,6 +344,10 @@ export async function recordMoves(
         .where('id', '=', move.toId)
         .execute();
     }
+    await refreshLocationMarksAt(
+      trx,
+      moves.map((m) => m.toId),
+    );
   });
 }
 

@@ -20,6 +20,7 @@ export interface Database {
   asset_facts: AssetFactsTable;
   asset_relations: AssetRelationsTable;
   pairing_keys: PairingKeysTable;
+  asset_marks: AssetMarksTable;
 }
 
 export interface MetaTable {
@@ -276,4 +277,18 @@ export interface PairingKeysTable {
   instant_ms: number | null;
   local_ms: number | null;
   content_identifier: string | null;
+}
+
+/**
+ * What an asset has that a listing filters by (migration 0014), one row per (asset, mark), with a copy of
+ * the asset's `listed`, `sort_ms` and `month` so a filtered listing, its total and its date headers are
+ * read from this table's indexes alone. Marks: `source:<id>` (a location in that source), `dup` (more than
+ * one present location), `kind:<kind>` (an artifact of that kind), `step:<step>` (a done work item of it).
+ */
+export interface AssetMarksTable {
+  asset_id: string;
+  mark: string;
+  listed: number;
+  sort_ms: number;
+  month: string;
 }

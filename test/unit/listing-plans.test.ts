@@ -110,32 +110,98 @@ describeEachDialect('the plan of each listing query', (dialect: TestDialect) => 
     await expectTimePage({ takenFrom: '2010-01-01', takenTo: '2012-12-31' }, ['asset_facts_time']);
   });
 
-  it('source, path glob, has or lacks an artifact kind, missing a step, failed in a run, duplicates', async () => {
-    if (dialect.name === 'sqlite')
-      await expectTimePage({ source, pathGlob: '2013/*' }, [
-        'asset_facts_time',
-        'locations_asset_source_path',
-      ]);
-    else {
-      // A glob is a regular expression on PostgreSQL, no index range: it reads the source's locations
-      // that match, then the facts of each by primary key, and sorts what matched (docs/listings.md).
-      const [plan] = await plansOf((db) =>
-        timePage(db, { source, pathGlob: '2013/*' }, { sort: 'newest', limit: 100 }),
-      );
-      expect(plan).toContain('asset_facts_pkey');
+  // SQLite: asset_marks is WITHOUT ROWID, its primary key is the table.
+  const marksKey = () =>
+    dialect.name === 'sqlite' ? 'USING PRIMARY KEY (asset_id=? AND mark=?)' : 'asset_marks_pkey';
+  const factsKey = () => (dialect.name === 'sqlite' ? 'sqlite_autoindex_asset_facts_1' : 'asset_facts_pkey');
+
+  it('source, duplicates, has an artifact kind: read from asset_marks_time alone, in order', async () => {
+    for (const filters of [{ source }, { duplicates: true }, { has: 'thumbnail' }] as ListingFilters[]) {
+      // The synthetic catalog has no duplicates: PostgreSQL's statistics say so, and it sorts none.
+      if (dialect.name === 'sqlite' || !filters.duplicates)
+        await expectTimePage(filters, ['asset_marks_time']);
+      const [plan] = await plansOf((db) => timePage(db, filters, { sort: 'newest', limit: 100 }));
+      // No other table: the mark carries the sort time.
+      expect(plan).not.toMatch(/asset_facts|locations|artifacts/);
     }
-    await expectTimePage({ source }, ['asset_facts_time', 'locations_asset_source_path']);
-    await expectTimePage({ has: 'thumbnail' }, ['asset_facts_time', 'artifacts_kind_asset']);
-    await expectTimePage({ lacks: 'thumbnail' }, ['asset_facts_time', 'artifacts_kind_asset']);
-    await expectTimePage({ missingStep: 'thumbnail' }, ['asset_facts_time', 'work_items_asset_step']);
-    const [failed] = await plansOf((db) =>
+    // With another filter the mark still leads, each row's facts by primary key.
+    await expectTimePage({ has: 'thumbnail', mediaTypes: ['video'] }, ['asset_marks_time', factsKey()]);
+    // Two marks: the rarer leads, the other is a probe of the marks' primary key.
+    await expectTimePage({ has: 'thumbnail', source }, ['asset_marks_time', marksKey()]);
+  });
+
+  it('lacks an artifact kind, missing a step: the time index, a probe of the marks per row', async () => {
+    await expectTimePage({ lacks: 'thumbnail' }, ['asset_facts_time', marksKey()]);
+    await expectTimePage({ missingStep: 'thumbnail' }, ['asset_facts_time', marksKey()]);
+  });
+
+  it('failed in a run, a path glob: their few assets from their own index, then by primary key', async () => {
+    const [failures, page] = await plansOf((db) =>
       timePage(db, { failedInRun: runId }, { sort: 'newest', limit: 100 }),
     );
-    // The run's failures come from its index; on SQLite each row of the time index is probed against
-    // them. PostgreSQL picks by size (at 20,000 assets it hashes them against the table).
-    expect(failed).toContain('work_items_claim_order');
-    if (dialect.name === 'sqlite') expect(failed).toContain('asset_facts_time');
-    await expectTimePage({ duplicates: true }, ['asset_facts_time', 'locations_asset_source_path']);
+    // The run's failures: work_items_claim_order (run_id, status, ...) or, on SQLite, the unique
+    // (run_id, asset_id, step) index, both a range of the run.
+    expect(failures).toMatch(/work_items_claim_order|sqlite_autoindex_work_items_1 \(run_id=\?\)/);
+    const fewByKey = (plan: string | undefined) =>
+      // PostgreSQL reads a table of 20,000 rows whole rather than probe it 200 times; at scale, the key.
+      expect(plan).toMatch(
+        dialect.name === 'sqlite' ? factsKey() : /asset_facts_pkey|Seq Scan on asset_facts/,
+      );
+    fewByKey(page);
+    expect(page).not.toContain('asset_facts_time');
+    const [matching, globPage] = await plansOf((db) =>
+      timePage(db, { source, pathGlob: '2013/*' }, { sort: 'newest', limit: 100 }),
+    );
+    // The glob's literal start is a range of locations_path_lower on both databases (PostgreSQL's
+    // regular expression alone has none).
+    expect(matching).toContain('locations_path_lower');
+    fewByKey(globPage);
+    // A glob with no literal start: the time index, each row's locations probed.
+    await expectTimePage({ pathGlob: '*event 3*' }, ['asset_facts_time', 'locations_asset_source_path']);
+  });
+
+  it('the totals of the slow filters: index counts, no probe per listed asset', async () => {
+    for (const filters of [{ source }, { duplicates: true }, { has: 'thumbnail' }] as ListingFilters[]) {
+      const [count] = await plansOf((db) => countListed(db, filters));
+      expect(count).toMatch(/asset_marks_(time|month)/);
+      expect(count).not.toMatch(/asset_facts|locations|artifacts/);
+      const [months] = await plansOf((db) => monthCounts(db, filters, 'newest'));
+      expect(months).toContain('asset_marks_month');
+    }
+    // Lacking: every listed asset less those with the mark, two index counts.
+    for (const filters of [{ lacks: 'thumbnail' }, { missingStep: 'thumbnail' }] as ListingFilters[]) {
+      const plans = await plansOf((db) => countListed(db, filters));
+      expect(plans).toHaveLength(2);
+      expect(plans.join('\n')).toMatch(/asset_facts_/);
+      expect(plans.join('\n')).toMatch(/asset_marks_(time|month)/);
+      expect(plans.join('\n')).not.toMatch(/artifacts|work_items/);
+    }
+  });
+
+  it('the totals agree with the rows they count', async () => {
+    const all = await countListed(home.db, {});
+    const has = await countListed(home.db, { has: 'thumbnail' });
+    const lacks = await countListed(home.db, { lacks: 'thumbnail' });
+    const thumbnails = await home.db
+      .selectFrom('artifacts')
+      .select((eb) => eb.fn.count<number>('asset_id').distinct().as('n'))
+      .where('kind', '=', 'thumbnail')
+      .executeTakeFirstOrThrow();
+    expect(has).toBe(Number(thumbnails.n));
+    expect(has).toBeGreaterThan(0);
+    expect(has + lacks).toBe(all);
+    expect(await countListed(home.db, { source })).toBe(all);
+    const failed = await home.db
+      .selectFrom('work_items')
+      .select((eb) => eb.fn.count<number>('asset_id').distinct().as('n'))
+      .where('run_id', '=', runId)
+      .where('status', '=', 'failed')
+      .executeTakeFirstOrThrow();
+    expect(await countListed(home.db, { failedInRun: runId })).toBe(Number(failed.n));
+    const page = await timePage(home.db, { failedInRun: runId }, { sort: 'newest', limit: 1000 });
+    expect(page.rows).toHaveLength(Number(failed.n));
+    const times = page.rows.map((r) => r.ms);
+    expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 
   it('the date headers: one grouped query over the month index', async () => {

@@ -11,6 +11,7 @@ import * as m0010 from './0010-catalog-folders.js';
 import { assetFactsMigration } from './0011-asset-facts.js';
 import * as m0012 from './0012-sidecar-links.js';
 import { assetRelationsMigration } from './0013-asset-relations.js';
+import * as m0014 from './0014-asset-marks.js';
 import * as m0015 from './0015-run-settings.js';
 
 /**
@@ -29,6 +30,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011-asset-facts': assetFactsMigration(undefined),
   '0012-sidecar-links': m0012,
   '0013-asset-relations': assetRelationsMigration(undefined),
+  '0014-asset-marks': m0014,
   '0015-run-settings': m0015,
 };
 

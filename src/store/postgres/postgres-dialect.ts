@@ -1,3 +1,4 @@
+import { globPrefixRange } from '../glob-prefix.js';
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { StoreDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
@@ -42,8 +43,16 @@ export const postgresDialect: StoreDialect = {
   // clock_timestamp(), not now(): now() is the transaction's start, and a claim may wait on a lock.
   nowMs: () => sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`,
 
-  pathMatchesGlob: (column: Expression<string>, glob: string) =>
-    sql<SqlBool>`lower(${column}) ~ ${globToRegex(glob.toLowerCase())}`,
+  pathMatchesGlob: (column: Expression<string>, glob: string) => {
+    const lowered = glob.toLowerCase();
+    const matches = sql<SqlBool>`lower(${column}) ~ ${globToRegex(lowered)}`;
+    const range = globPrefixRange(lowered);
+    // The regular expression has no index range of its own: the glob's literal start gives one, in byte
+    // order ("C"), the order of locations_path_lower (migration 0014).
+    return range
+      ? sql<SqlBool>`(lower(${column}) collate "C" >= ${range.from} and lower(${column}) collate "C" < ${range.to} and ${matches})`
+      : matches;
+  },
 
   inValues: (column: Expression<string>, values: readonly string[]) =>
     sql<SqlBool>`${column} = any(${[...values]}::text[])`,

@@ -1,3 +1,4 @@
+import { globPrefixRange } from '../glob-prefix.js';
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import type { StoreDialect } from '../dialect.js';
 import type { Database } from '../schema.js';
@@ -24,8 +25,16 @@ export const sqliteDialect: StoreDialect = {
   // unixepoch('subsec') (SQLite 3.42) has millisecond resolution; better-sqlite3 12 bundles 3.4x.
   nowMs: () => sql<number>`cast(unixepoch('subsec') * 1000 as integer)`,
 
-  pathMatchesGlob: (column: Expression<string>, glob: string) =>
-    sql<SqlBool>`lower(${column}) glob ${glob.toLowerCase()}`,
+  pathMatchesGlob: (column: Expression<string>, glob: string) => {
+    const lowered = glob.toLowerCase();
+    const matches = sql<SqlBool>`lower(${column}) glob ${lowered}`;
+    const range = globPrefixRange(lowered);
+    // GLOB on lower(path) gets no range of its own (the optimisation wants a bare column): the glob's
+    // literal start gives one on locations_path_lower (migration 0014).
+    return range
+      ? sql<SqlBool>`(lower(${column}) >= ${range.from} and lower(${column}) < ${range.to} and ${matches})`
+      : matches;
+  },
 
   inValues: (column: Expression<string>, values: readonly string[]) =>
     sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`,

@@ -13,6 +13,7 @@ import { countForWorker } from '../run-workers-repository.js';
 import type { CaptureFacts } from '../../catalog/capture-facts.js';
 import { recordCaptureFacts } from '../asset-facts-repository.js';
 import { indexRelationsAfterMetadata } from '../../catalog/relation-index.js';
+import { addMarks, kindMark, stepMark } from '../asset-marks-repository.js';
 
 export interface DoneResult {
   durationMs: number;
@@ -84,6 +85,20 @@ export async function recordCompletions(
       });
     }
   }
+  // The listings' marks (has a kind, done a step), with the completion that earns them.
+  await addMarks(
+    trx,
+    entries.flatMap(({ item, result }, i) => {
+      if (!recorded[i]) return [];
+      const marks = [{ assetId: item.asset_id, mark: stepMark(item.step) }];
+      if (result.artifact && 'created' in result.artifact)
+        marks.push({
+          assetId: result.artifact.created.assetId,
+          mark: kindMark(result.artifact.created.kind),
+        });
+      return marks;
+    }),
+  );
   const byRun = new Map<string, { done: number; refused: number }>();
   entries.forEach(({ item }, i) => {
     const counts = byRun.get(item.run_id) ?? { done: 0, refused: 0 };
