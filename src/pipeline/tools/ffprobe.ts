@@ -34,7 +34,11 @@ export async function probeMedia(source: FfSource, signal: AbortSignal): Promise
     ),
   );
   try {
-    return JSON.parse(stdout.toString('utf8')) as FfprobeResult;
+    const probe = JSON.parse(stdout.toString('utf8')) as FfprobeResult & { format?: { filename?: string } };
+    // ffprobe names its input: here the one-off loopback URL the original was served at, which changes
+    // every run and says nothing about the file. Kept, it would make the same file's metadata differ.
+    if (probe.format) delete probe.format.filename;
+    return probe;
   } catch (error) {
     throw new ToolError('ffprobe', 'failed', 'ffprobe printed something that is not JSON', { cause: error });
   }
