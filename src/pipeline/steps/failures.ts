@@ -27,7 +27,11 @@ export function failureOf(error: unknown, whenRefused: FailureReason): Failed {
       case 'aborted':
         return failed('timeout', error.message, error.stderrTail);
       case 'failed':
-        return failed(whenRefused, error.message, error.stderrTail);
+        // A tool that died before it answered (killed, out of memory) has not refused the input yet: the
+        // item is tried again, and keeps this reason only if the tool dies every time.
+        return error.retryable
+          ? { ...failed(whenRefused, error.message, error.stderrTail), retryable: true }
+          : failed(whenRefused, error.message, error.stderrTail);
     }
   }
   if (error instanceof SourceReadError) {

@@ -78,6 +78,10 @@ function instance(): Promise<ExifTool> {
         taskTimeoutMillis: 60_000,
         // Our own reading of dates and zones applies (capture-time.ts); skip the library's inference work.
         backfillTimezones: false,
+        // No retry inside the library: a task reads a pipe fed once (exiftool-input.ts), so a second
+        // exiftool after a killed one would read nothing and call a good file unreadable. The worker tries
+        // the item again instead (untilAborted marks such a failure retryable).
+        taskRetries: 0,
       }),
   );
   return shared;
@@ -228,6 +232,9 @@ async function oneOff(
   return stdout;
 }
 
+/** batch-cluster's rejection when the exiftool child exits (killed, out of memory) with a task pending. */
+const DIED_BEFORE_ANSWER = /^Process terminated before task completed/;
+
 /**
  * exiftool tasks cannot be cancelled one by one; on abort we stop waiting and let the child finish (or
  * be timed out by batch-cluster). Rejections become ToolErrors: `missing` when exiftool cannot start.
@@ -246,6 +253,13 @@ async function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T
   } catch (error) {
     if (error instanceof ToolError) throw error;
     const message = messageOf(error);
+    if (DIED_BEFORE_ANSWER.test(message)) {
+      throw new ToolError('exiftool', 'failed', 'exiftool: its process ended before it answered', {
+        stderrTail: tailOf(message),
+        cause: error,
+        retryable: true,
+      });
+    }
     const missing = /spawn|ENOENT|perl|not executable|startup/i.test(message);
     throw new ToolError('exiftool', missing ? 'missing' : 'failed', `exiftool: ${firstLineOf(message)}`, {
       stderrTail: tailOf(message),

@@ -67,18 +67,21 @@ export class ToolError extends Error {
   readonly kind: 'missing' | 'failed' | 'aborted';
   /** The last lines the tool wrote to stderr, kept on the failed item for a person to read. */
   readonly stderrTail: string | undefined;
+  /** Set when the tool died before it answered: the failure says nothing about the file, so try again. */
+  readonly retryable: boolean;
 
   constructor(
     tool: string,
     kind: ToolError['kind'],
     message: string,
-    options: { stderrTail?: string; cause?: unknown } = {},
+    options: { stderrTail?: string; cause?: unknown; retryable?: boolean } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'ToolError';
     this.tool = tool;
     this.kind = kind;
     this.stderrTail = options.stderrTail;
+    this.retryable = options.retryable ?? false;
   }
 }
 

@@ -4,8 +4,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withOriginal } from '../../../src/catalog/original-file.js';
+import { failureOf } from '../../../src/pipeline/steps/failures.js';
 import { PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
 import { endExiftool, readTags } from '../../../src/pipeline/tools/exiftool-tool.js';
+import { ToolError } from '../../../src/pipeline/tools/tool.js';
 import { tempDir } from '../../helpers/cli.js';
 import { fixture } from './media-helpers.js';
 
@@ -93,4 +95,45 @@ describe('exiftool reads an original without opening it by name', () => {
       expect(fs.readdirSync(scratch)).toEqual([]);
     },
   );
+
+  it('an exiftool killed while it reads is a retryable failure, and the next read gets a new exiftool', async () => {
+    const file = path.join(dir, 'again.jpg');
+    fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
+    await readTags(file, signal); // the shared exiftool is up and idle
+    const children = fs
+      .readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((pid) => pid !== '')
+      .map(Number)
+      .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('exiftool'));
+    expect(children).toHaveLength(1);
+
+    // A pipe nobody feeds: once exiftool has opened it (our non-blocking open stops failing), it is
+    // reading, and is killed there, as the OOM killer or drill H would.
+    const pipe = path.join(dir, 'never-fed');
+    await promisify(execFile)('mkfifo', [pipe]);
+    const reading = readTags(pipe, signal).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    let writer: number | undefined;
+    while (writer === undefined) {
+      try {
+        writer = fs.openSync(pipe, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    process.kill(children[0]!, 'SIGKILL');
+    const error = await reading;
+    fs.closeSync(writer);
+    expect(error).toBeInstanceOf(ToolError);
+    expect((error as ToolError).retryable).toBe(true);
+    // What the worker records: the step's reason, but tried again (a good file must not end no-metadata).
+    expect(failureOf(error, 'no-metadata')).toMatchObject({ reason: 'no-metadata', retryable: true });
+
+    const again = await readTags(file, signal);
+    expect(again['EXIF:Make']).toBe('Canon');
+  });
 });
