@@ -11,6 +11,7 @@ import * as m0010 from './0010-catalog-folders.js';
 import { assetFactsMigration } from './0011-asset-facts.js';
 import * as m0012 from './0012-sidecar-links.js';
 import * as m0015 from './0015-run-settings.js';
+import * as m0017 from './0017-worker-skips-releases.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -28,6 +29,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0011-asset-facts': assetFactsMigration(undefined),
   '0012-sidecar-links': m0012,
   '0015-run-settings': m0015,
+  '0017-worker-skips-releases': m0017,
 };
 
 /** What a migration may read besides the database: 0011 fills capture facts from the artifact store. */
