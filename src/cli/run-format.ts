@@ -79,13 +79,16 @@ export function describeRun(run: RunJson): string {
 
 /**
  * Every worker process that took part, grouped by host, with its figures; `refused` are its completions
- * that came after its lease was taken over (a host cut off, then back), which count for nothing.
+ * that came after its lease was taken over (a host cut off, then back), which count for nothing. What a
+ * worker claimed is what it finished (done, failed attempts, skipped), gave back, or lost to a takeover.
  */
 function describeWorkers(workers: RunJson['workerStats']): string[] {
   if (workers.length === 0) return [];
   const hosts = [...new Set(workers.map((w) => w.host))];
   const lines = [`Workers (${workers.length} on ${hosts.length} host${hosts.length === 1 ? '' : 's'}):`];
-  const rows = [['HOST', 'WORKER', 'CLAIMED', 'DONE', 'FAILED', 'REFUSED', 'LAST HEARTBEAT']];
+  const rows = [
+    ['HOST', 'WORKER', 'CLAIMED', 'DONE', 'FAILED', 'SKIPPED', 'GIVEN BACK', 'REFUSED', 'LAST HEARTBEAT'],
+  ];
   for (const host of hosts) {
     for (const w of workers.filter((x) => x.host === host)) {
       rows.push([
@@ -94,6 +97,8 @@ function describeWorkers(workers: RunJson['workerStats']): string[] {
         String(w.claimed),
         String(w.done),
         String(w.failed),
+        String(w.skipped),
+        String(w.released),
         String(w.refused),
         w.lastHeartbeatAt,
       ]);

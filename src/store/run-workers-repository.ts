@@ -7,7 +7,7 @@ export function hostOfWorker(worker: string): string {
   return colon > 0 ? worker.slice(0, colon) : worker;
 }
 
-type Counts = Partial<Record<'claimed' | 'done' | 'failed' | 'refused', number>>;
+type Counts = Partial<Record<'claimed' | 'done' | 'failed' | 'refused' | 'skipped' | 'released', number>>;
 
 /**
  * Adds to a worker's figures in a run (and notes it is alive), inside the caller's transaction: a
@@ -31,6 +31,8 @@ export async function countForWorker(
       done: value('done'),
       failed: value('failed'),
       refused: value('refused'),
+      skipped: value('skipped'),
+      released: value('released'),
       first_seen_at: clock,
       last_heartbeat_at: clock,
     })
@@ -40,6 +42,8 @@ export async function countForWorker(
         done: sql`run_workers.done + excluded.done`,
         failed: sql`run_workers.failed + excluded.failed`,
         refused: sql`run_workers.refused + excluded.refused`,
+        skipped: sql`run_workers.skipped + excluded.skipped`,
+        released: sql`run_workers.released + excluded.released`,
         last_heartbeat_at: sql`excluded.last_heartbeat_at`,
       }),
     )
@@ -63,6 +67,8 @@ export interface WorkerStats {
   done: number;
   failed: number;
   refused: number;
+  skipped: number;
+  released: number;
   lastHeartbeatAt: string;
 }
 
@@ -82,6 +88,8 @@ export async function workerStatsOfRun(db: Db, runId: string): Promise<WorkerSta
     done: Number(row.done),
     failed: Number(row.failed),
     refused: Number(row.refused),
+    skipped: Number(row.skipped),
+    released: Number(row.released),
     lastHeartbeatAt: new Date(Number(row.last_heartbeat_at)).toISOString(),
   }));
 }

@@ -199,6 +199,10 @@ export interface RunWorkersTable {
   failed: number;
   /** Completions refused because the lease had been taken over (fenced late completions). */
   refused: number;
+  /** Items it decided were not for their step (no video stream, an input that never came). */
+  skipped: Generated<number>;
+  /** Items it gave back untouched (claimed ahead, then the run stopped or another item took long). */
+  released: Generated<number>;
   /** Milliseconds since the epoch, by the database's clock. */
   first_seen_at: number;
   last_heartbeat_at: number;

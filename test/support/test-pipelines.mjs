@@ -53,6 +53,9 @@ registerPipeline({
       async run(context) {
         if (marked(context, 'crash-marker')) process.kill(process.pid, 'SIGSEGV');
         if (marked(context, 'hang-marker')) for (;;) Math.random(); // a decoder stuck in a loop, deaf to signals
+        if (marked(context, 'skip-marker')) {
+          return { status: 'skipped', reason: 'not-for-this-step', message: 'skip marker found' };
+        }
         if (marked(context, 'fail-marker')) {
           return {
             status: 'failed',

@@ -67,7 +67,16 @@ export async function failItem(
 
 /** A step decided the asset is not for it (e.g. no video stream): `skipped`, with why; fenced. */
 export async function skipItem(db: Db, lease: Lease, reason: string, message: string): Promise<boolean> {
-  const result = await db
+  const runId = await markSkipped(db, lease, reason, message);
+  // In the worker's figures (claimed = finished + released + lost). A statement of its own, not one
+  // transaction with the skip: the caller may be inside the worker's batch transaction already.
+  if (runId) await countForWorker(db, runId, lease.owner, { skipped: 1 }, clockOf(db, undefined));
+  return runId !== null;
+}
+
+/** The item's run when the fenced update took; null when the lease was lost. */
+async function markSkipped(db: Db, lease: Lease, reason: string, message: string): Promise<string | null> {
+  const row = await db
     .updateTable('work_items')
     .set({
       status: 'skipped',
@@ -81,8 +90,9 @@ export async function skipItem(db: Db, lease: Lease, reason: string, message: st
     .where('lease_owner', '=', lease.owner)
     .where('lease_epoch', '=', lease.epoch)
     .where('status', '=', 'running')
+    .returning('run_id')
     .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  return row?.run_id ?? null;
 }
 
 /**

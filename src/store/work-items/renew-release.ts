@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../database.js';
 import { dialectOf } from '../dialect.js';
+import { countForWorker } from '../run-workers-repository.js';
 import { formatHint } from '../wake-ups.js';
 import { clockOf, type Lease } from './lease.js';
 
@@ -61,6 +62,10 @@ export async function releaseItems(
     query = query.where('id', 'in', where.itemIds.length > 0 ? where.itemIds : [-1]);
   const result = await query.executeTakeFirst();
   const released = Number(result.numUpdatedRows);
+  // A worker's own give-back is in its figures (claimed = finished + released + lost). Bulk releases of a
+  // run (its workers gone or stopped) name no owner: those items are what the dead workers lost.
+  if (where.owner && released > 0)
+    await countForWorker(db, where.runId, where.owner, { released }, dialectOf(db).nowMs());
   // Items to claim again: a worker waiting on another host takes them now, not at its next poll.
   if (released > 0) await dialectOf(db).wakeUp(db, formatHint({ kind: 'items', runId: where.runId }));
   return released;

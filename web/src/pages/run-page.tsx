@@ -96,8 +96,9 @@ function Figures({ stats }: { stats: RunJson['stats'] }) {
 }
 
 /**
- * Every worker process that took part, on any host, by host: what it claimed and did, the completions
- * refused because its lease had been taken over (a host cut off, then back), and when it was last heard.
+ * Every worker process that took part, on any host, by host: what it claimed and did, what it gave back
+ * untouched, the completions refused because its lease had been taken over (a host cut off, then back),
+ * and when it was last heard. Failed counts failed attempts, so a retried item counts once per attempt.
  */
 function Workers({ workers }: { workers: RunJson['workerStats'] }) {
   if (workers.length === 0) return <p className="muted">No worker has claimed an item yet.</p>;
@@ -113,6 +114,8 @@ function Workers({ workers }: { workers: RunJson['workerStats'] }) {
           <th>Claimed</th>
           <th>Done</th>
           <th>Failed</th>
+          <th>Skipped</th>
+          <th>Given back</th>
           <th>Refused</th>
           <th>Last heartbeat</th>
         </tr>
@@ -125,6 +128,8 @@ function Workers({ workers }: { workers: RunJson['workerStats'] }) {
             <td>{w.claimed}</td>
             <td>{w.done}</td>
             <td>{w.failed}</td>
+            <td>{w.skipped}</td>
+            <td>{w.released}</td>
             <td>{w.refused}</td>
             <td>{new Date(w.lastHeartbeatAt).toLocaleString()}</td>
           </tr>
