@@ -44,7 +44,12 @@ export class OutcomeRecorder {
   }
 
   async skipped(job: ItemJob, reason: string, message: string): Promise<ItemOutcome> {
-    return (await skipItem(this.context.home.db, leaseOf(job.item), reason, message)) ? 'skipped' : 'lost';
+    const { db } = this.context.home;
+    if (!(await skipItem(db, leaseOf(job.item), reason, message))) return 'lost';
+    // Its dependents can never run now: skipped at once, as after a failure. Left pending, they kept
+    // every worker waiting for an item none could claim, and the run never ended.
+    await skipOrphanedDependents(db, this.context.run.id, this.needs);
+    return 'skipped';
   }
 
   async failed(job: ItemJob, file: string | null, outcome: FailedOutcome): Promise<ItemOutcome> {

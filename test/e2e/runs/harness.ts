@@ -203,7 +203,9 @@ export function fixturesPerTest(options: { realMedia?: boolean } = {}): <F exten
       await generatedMedia();
     }, GENERATE_TIMEOUT_MS);
   }
-  afterEach(async () => {
+  afterEach(async (context) => {
+    // A failure on CI can only be read from its output: what each run's processes logged, in short.
+    if (current && context.task.result?.state === 'fail') printRunLogs(current.home);
     await current?.cleanup();
     current = undefined;
   });
@@ -211,6 +213,25 @@ export function fixturesPerTest(options: { realMedia?: boolean } = {}): <F exten
     current = fixture;
     return fixture;
   };
+}
+
+/** The last events of every run log in a home, one line each, on stderr (for a failed test). */
+function printRunLogs(home: string, lastEvents = 60): void {
+  const logs = path.join(home, 'logs');
+  if (!fs.existsSync(logs)) return;
+  for (const name of fs.readdirSync(logs).filter((n) => n.endsWith('.jsonl'))) {
+    const lines = fs.readFileSync(path.join(logs, name), 'utf8').split('\n').filter(Boolean);
+    const shown = lines.slice(-lastEvents).map((line) => {
+      try {
+        const { time, level, msg, pid, ...rest } = JSON.parse(line) as Record<string, unknown>;
+        delete rest.hostname;
+        return `${String(time)} ${String(level)} ${String(pid)} ${String(msg)} ${JSON.stringify(rest)}`;
+      } catch {
+        return line;
+      }
+    });
+    console.error(`--- ${name} (last ${shown.length} of ${lines.length} events)\n${shown.join('\n')}`);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest } from './harness.js';
+import { pollFor } from './processes.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -46,6 +47,30 @@ describeEachDialect('the workers table', (dialect) => {
     );
     const human = await f.cli(['run', 'show', run.id]);
     expect(human.stdout).toMatch(/CLAIMED\s+DONE\s+FAILED\s+SKIPPED\s+GIVEN BACK\s+REFUSED/);
+    f.verify();
+  });
+
+  it('skips the dependents of a skipped item at once, and the run completes', async () => {
+    // One worker, no failure anywhere: only the skip can sweep the `after` item that needs the probe.
+    const f = track(await createFixture({ dialect: dialect.name, files: 2, extra: ['skip-marker.jpg'] }));
+    const { id } = await f.startDetached('testfault', ['--workers', '1']);
+    // Bounded: before the fix the `after` item stayed pending for ever and the worker waited on it.
+    const run = await pollFor('the run to end', async () => {
+      const shown = await f.show(id);
+      return shown.status === 'running' ? undefined : shown;
+    });
+    expect(run.status).toBe('completed');
+    const items = f.items(id);
+    const marked = f.query<{ id: string }>(
+      "select a.id from assets a join locations l on l.asset_id = a.id where l.path like '%skip-marker.jpg'",
+    );
+    expect(marked).toHaveLength(1);
+    const ofMarked = items.filter((i) => i.asset_id === marked[0]!.id);
+    expect(ofMarked.map((i) => [i.step, i.status, i.reason]).sort()).toEqual([
+      ['after', 'skipped', 'input-unavailable'],
+      ['probe', 'skipped', 'not-for-this-step'],
+    ]);
+    expect(items.filter((i) => i.asset_id !== marked[0]!.id).every((i) => i.status === 'done')).toBe(true);
     f.verify();
   });
 });
