@@ -34,11 +34,16 @@ export async function detectInterruptedRuns(db: Db, now: number = Date.now()): P
   for (const run of candidates) {
     const local = run.coordinator_host === os.hostname() && run.coordinator_pid !== null;
     const dead = local && run.coordinator_pid !== process.pid && !processAlive(run.coordinator_pid!);
-    const stale = run.heartbeat_at === null || now - run.heartbeat_at > COORDINATOR_STALE_MS;
+    const queued = run.status === 'queued';
+    // A queued run has no heartbeat of its own yet: only its launched coordinator's death ends it (a
+    // coordinator slow to start on a loaded machine is not silent).
+    const stale = !queued && (run.heartbeat_at === null || now - run.heartbeat_at > COORDINATOR_STALE_MS);
     if (!dead && !stale) continue;
-    const why = dead
-      ? `coordinator (pid ${run.coordinator_pid}) is gone`
-      : `coordinator silent since ${run.heartbeat_at ? new Date(run.heartbeat_at).toISOString() : 'start'}`;
+    const why = queued
+      ? `coordinator (pid ${run.coordinator_pid}) exited before it took the run`
+      : dead
+        ? `coordinator (pid ${run.coordinator_pid}) is gone`
+        : `coordinator silent since ${run.heartbeat_at ? new Date(run.heartbeat_at).toISOString() : 'start'}`;
     // A cancel that lost its coordinator is finished by recording it as cancelled.
     const to = run.status === 'cancelling' ? 'cancelled' : 'interrupted';
     if (await transitionRun(db, run.id, [run.status], to, { status_reason: why })) {

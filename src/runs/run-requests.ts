@@ -233,10 +233,12 @@ export async function prepareResume(home: Home, input: unknown): Promise<Planned
     await reopenFailedItems(home.db, run.id);
   }
   // Queued again: waiting for a coordinator, which takes only queued runs, so a cancel that comes
-  // before the coordinator starts is kept.
+  // before the coordinator starts is kept. The last coordinator's pid goes: it is dead, and a queued run
+  // with a dead coordinator's pid is one whose launch failed (detect-interrupted.ts).
   if (
     !(await transitionRun(home.db, run.id, ['queued', 'paused', 'cancelled', 'interrupted'], 'queued', {
       status_reason: null,
+      coordinator_pid: null,
     }))
   ) {
     const now = await getRun(home.db, run.id);

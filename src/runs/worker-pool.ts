@@ -53,7 +53,11 @@ export class WorkerPool {
     ) => Promise<void>,
   ) {}
 
+  /** Starts a worker, unless the run already has as many as it asked for. */
   spawn(): void {
+    // Two workers dying together are replaced twice by their exits, and once more by the coordinator's
+    // tick if it sees none alive before those exits are handled: a third worker the user did not ask for.
+    if (this.workers.size >= this.size) return;
     // Share the cores between workers instead of letting each libvips use all of them.
     const threads = String(Math.max(1, Math.floor(os.cpus().length / this.size)));
     const child = fork(WORKER_ENTRY, [this.home.layout.root, this.run.id, String(process.pid)], {

@@ -50,7 +50,12 @@ export async function transitionRun(
   id: string,
   from: readonly RunStatus[],
   to: RunStatus,
-  extra: { status_reason?: string | null; finished_at?: string | null; stats_json?: string | null } = {},
+  extra: {
+    status_reason?: string | null;
+    finished_at?: string | null;
+    stats_json?: string | null;
+    coordinator_pid?: number | null;
+  } = {},
 ): Promise<boolean> {
   const result = await db
     .updateTable('runs')
@@ -263,12 +268,38 @@ export async function runExists(db: Db, id: string): Promise<boolean> {
   return (await db.selectFrom('runs').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
 }
 
-/** Runs that claim to be worked on: whether their coordinator is still there is for the caller to judge. */
+/**
+ * Runs that claim to be worked on, and queued runs a coordinator was launched for: whether their
+ * coordinator is still there is for the caller to judge.
+ */
 export async function runsInProgress(db: Db) {
   return db
     .selectFrom('runs')
     .select(['id', 'status', 'coordinator_pid', 'coordinator_host', 'heartbeat_at'])
-    .where('status', 'in', ['running', 'cancelling'])
+    .where((eb) =>
+      eb.or([
+        eb('status', 'in', ['running', 'cancelling']),
+        eb.and([eb('status', '=', 'queued'), eb('coordinator_pid', 'is not', null)]),
+      ]),
+    )
+    .execute();
+}
+
+/**
+ * A background coordinator was started for a queued run: its pid and host are recorded before it takes
+ * the run, so one that dies on the way (killed, out of memory, a broken install) leaves an `interrupted`
+ * run, not one `queued` for ever.
+ */
+export async function noteCoordinatorLaunched(
+  db: Db,
+  id: string,
+  coordinator: { pid: number; host: string },
+): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({ coordinator_pid: coordinator.pid, coordinator_host: coordinator.host })
+    .where('id', '=', id)
+    .where('status', '=', 'queued')
     .execute();
 }
 
