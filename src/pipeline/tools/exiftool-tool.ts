@@ -232,8 +232,12 @@ async function oneOff(
   return stdout;
 }
 
-/** batch-cluster's rejection when the exiftool child exits (killed, out of memory) with a task pending. */
-const DIED_BEFORE_ANSWER = /^Process terminated before task completed/;
+/**
+ * batch-cluster's rejections when the exiftool child exits (killed, out of memory) with a task pending,
+ * or dies as a task is handed to it (its stdin gone: EPIPE).
+ */
+const DIED_BEFORE_ANSWER =
+  /^Process terminated before task completed|stdin unexpectedly closed|had no stdin|\bEPIPE\b|\bECONNRESET\b/;
 
 /**
  * exiftool tasks cannot be cancelled one by one; on abort we stop waiting and let the child finish (or

@@ -42,6 +42,17 @@ async function bothWays(file: string) {
   return { byName, fed };
 }
 
+/** This process's exiftool children (the shared long-lived one). */
+function exiftoolChildren(): number[] {
+  return fs
+    .readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter((pid) => pid !== '')
+    .map(Number)
+    .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('exiftool'));
+}
+
 const FILE_TAGS = ['File:FileName', 'File:Directory', 'File:FileSize', 'File:FileModifyDate'];
 
 describe('exiftool reads an original without opening it by name', () => {
@@ -100,13 +111,7 @@ describe('exiftool reads an original without opening it by name', () => {
     const file = path.join(dir, 'again.jpg');
     fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
     await readTags(file, signal); // the shared exiftool is up and idle
-    const children = fs
-      .readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter((pid) => pid !== '')
-      .map(Number)
-      .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('exiftool'));
+    const children = exiftoolChildren();
     expect(children).toHaveLength(1);
 
     // A pipe nobody feeds: once exiftool has opened it (our non-blocking open stops failing), it is
@@ -135,5 +140,22 @@ describe('exiftool reads an original without opening it by name', () => {
 
     const again = await readTags(file, signal);
     expect(again['EXIF:Make']).toBe('Canon');
+  });
+
+  it('an exiftool killed while idle: the next read succeeds on a new one or fails retryable, never "no metadata"', async () => {
+    const file = path.join(dir, 'idle.jpg');
+    fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
+    // The kill and the next task race (the task may be written to the dead child's stdin: EPIPE), so a
+    // few rounds; whichever way each falls, a good file must never be called unreadable.
+    for (let round = 0; round < 5; round++) {
+      await readTags(file, signal);
+      for (const pid of exiftoolChildren()) process.kill(pid, 'SIGKILL');
+      try {
+        expect((await readTags(file, signal))['EXIF:Make']).toBe('Canon');
+      } catch (error) {
+        expect(error).toBeInstanceOf(ToolError);
+        expect(failureOf(error, 'no-metadata')).toMatchObject({ retryable: true });
+      }
+    }
   });
 });
