@@ -76,7 +76,7 @@ export async function timePage(
   query = query
     // A few assets by primary key are sorted: `+ 0` keeps the planners from walking the time index for
     // the order and testing each of its rows against the few (both would, at 20,000 assets).
-    .orderBy(lead.kind === 'few' ? sql<number>`${ms} + 0` : ms, direction)
+    .orderBy(lead.kind === 'few' || lead.kind === 'range' ? sql<number>`${ms} + 0` : ms, direction)
     .orderBy(id, direction)
     .limit(page.limit + 1);
   if (page.offset) query = query.offset(page.offset);
@@ -112,13 +112,18 @@ export async function monthCounts(
 
 /**
  * How many assets a listing has, whatever its order (the same set in time and path order): a count over
- * the leading index. A listing that lacks one mark and has no other filter is every listed asset less
- * those with the mark: two index counts, where counting the lacking ones would probe every asset.
+ * the leading index. A listing that lacks one mark and has no other filter but media types is every
+ * listed asset (of those types) less those with the mark: two counts, where counting the lacking ones
+ * would probe every asset (`missing=` at 200,000 assets: 5.5 s).
  */
 export async function countListed(db: Db, filters: ListingFilters): Promise<number> {
   const lacking = lackingMark(filters);
   if (lacking) {
-    const [all, marked] = await Promise.all([countListed(db, {}), countMarked(db, lacking)]);
+    const types = lacking.rest.mediaTypes;
+    const [all, marked] = await Promise.all([
+      countListed(db, lacking.rest),
+      countMarked(db, lacking.mark, types),
+    ]);
     return all - marked;
   }
   const lead = await leadOf(db, filters);
