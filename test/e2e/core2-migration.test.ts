@@ -51,7 +51,7 @@ describe('a home from before core@2', () => {
     db.exec(`drop table asset_marks; drop index locations_path_asset;
       alter table runs drop column sandbox_retention_days;
       delete from kysely_migration
-        where name in ('0014-asset-marks', '0015-run-settings', '0019-path-glob-covering')`);
+        where name in ('0014-asset-marks', '0015-run-settings', '0019-listing-indexes-at-scale')`);
     db.close();
 
     const asset = async () =>

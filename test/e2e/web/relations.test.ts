@@ -241,7 +241,7 @@ describe('the relation index and the grid’s pairs', () => {
         alter table runs drop column sandbox_retention_days;
         delete from kysely_migration
           where name in ('0013-asset-relations', '0014-asset-marks', '0015-run-settings',
-            '0019-path-glob-covering')`);
+            '0019-listing-indexes-at-scale')`);
     } finally {
       db.close();
     }
