@@ -22,7 +22,12 @@ export type Lead =
   | { kind: 'facts'; filters: ListingFilters }
   | { kind: 'mark'; mark: string; filters: ListingFilters }
   | { kind: 'few'; ids: string[]; filters: ListingFilters }
-  | { kind: 'range'; glob: string; source: ListingFilters['source']; filters: ListingFilters }
+  | {
+      kind: 'range';
+      glob: string;
+      source: ListingFilters['source'];
+      filters: ListingFilters;
+    }
   | { kind: 'none' };
 
 /** Up to this many assets are read by primary key and sorted: at most about a page's worth of probes. */
@@ -30,7 +35,10 @@ export const FEW = 10_000;
 
 /**
  * Up to this many locations in a path glob's range, its assets are read by primary key (in the database,
- * from the range itself) and sorted: 4 % of a million-asset archive (a year's folder) is 40,000.
+ * from the range itself) and sorted: 4 % of a million-asset archive (a year's folder) is 40,000. At a
+ * million assets those are random reads (1.3-1.9 s for 40,000 on the loaded bench machine); walking the
+ * time index instead and testing each entry against the range's set measured no better (0.8 s against
+ * 0.34 s for a folder of the older years, newest first).
  */
 export const RANGE = 100_000;
 
@@ -89,6 +97,18 @@ function globLocations(db: Db, glob: string, source: ListingFilters['source']) {
   // The range leads; the source is a test of each location in it (`+`: SQLite would read the source).
   if (source) locations = locations.where(sql<boolean>`+l.source_id = ${source.id}`);
   return locations;
+}
+
+/**
+ * The total of a path glob alone: the distinct assets of its range, from locations_path_asset alone (an
+ * asset with a location is listed: the catalog writes both in one transaction), no facts read.
+ */
+export async function countRange(db: Db, lead: Extract<Lead, { kind: 'range' }>): Promise<number | null> {
+  if (!isUnfiltered(lead.filters)) return null;
+  const row = await globLocations(db, lead.glob, lead.source)
+    .select(sql<number>`count(distinct l.asset_id)`.as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 function few(ids: string[], filters: ListingFilters): Lead {

@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from './database.js';
 import { dialectOf } from './dialect.js';
 import { factsConditions, isUnfiltered, type ListingFilters } from './listing-filters.js';
-import { countMarked, lackingMark, leadOf, leadQuery } from './listing-lead.js';
+import { countMarked, countRange, lackingMark, leadOf, leadQuery } from './listing-lead.js';
 import type { AssetFactsRow } from './schema.js';
 
 /**
@@ -167,6 +167,8 @@ export async function countListed(db: Db, filters: ListingFilters): Promise<numb
   }
   const lead = await leadOf(db, filters);
   if (lead.kind === 'none') return 0;
+  const ranged = lead.kind === 'range' ? await countRange(db, lead) : null;
+  if (ranged !== null) return ranged;
   const row = await leadQuery(db, lead)
     .select(sql<number>`count(*)`.as('n'))
     .executeTakeFirstOrThrow();

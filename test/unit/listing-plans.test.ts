@@ -177,6 +177,21 @@ describeEachDialect('the plan of each listing query', (dialect: TestDialect) => 
     expect(await countListed(home.db, { source, pathGlob: '2013/*' })).toBe(Number(expected.n));
     const globTimes = glob.rows.map((r) => r.ms);
     expect(globTimes).toEqual([...globTimes].sort((a, b) => b - a));
+    // A wide range (more than FEW locations): still the range's assets, sorted; its total counted from
+    // the range alone, no facts read.
+    const wide = { source, pathGlob: '2*' } as ListingFilters;
+    const wideCount = await plansOf((db) => countListed(db, wide));
+    expect(wideCount.join('\n')).not.toMatch(/asset_facts/);
+    const all = await home.db
+      .selectFrom('locations')
+      .select((eb) => eb.fn.count<number>('asset_id').distinct().as('n'))
+      .where('path', 'like', '2%')
+      .executeTakeFirstOrThrow();
+    expect(Number(all.n)).toBeGreaterThan(10_000);
+    expect(await countListed(home.db, wide)).toBe(Number(all.n));
+    const widest = await timePage(home.db, wide, { sort: 'newest', limit: 300 });
+    const newest = await timePage(home.db, {}, { sort: 'newest', limit: 300 });
+    expect(widest.rows).toEqual(newest.rows);
     // A glob with no literal start: the time index, each row's locations probed.
     await expectTimePage({ pathGlob: '*event 3*' }, ['asset_facts_time', 'locations_asset_source_path']);
   });
