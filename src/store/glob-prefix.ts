@@ -1,7 +1,7 @@
 /**
  * The literal start of a path glob as a range of lowered paths (issue 17): `2019/*` can only match paths
  * from `2019/` (included) to `20190` (excluded), so both databases read that range of
- * locations_path_lower (migration 0014) instead of testing every location. The glob itself is still
+ * locations_path_asset (migration 0019) instead of testing every location. The glob itself is still
  * tested on each path in the range: the range only narrows what is read.
  */
 export function globPrefixRange(loweredGlob: string): { from: string; to: string } | null {

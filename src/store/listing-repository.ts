@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from './database.js';
 import { dialectOf } from './dialect.js';
-import { factsConditions, type ListingFilters } from './listing-filters.js';
-import { countMarked, lackingMark, leadOf, leadQuery } from './listing-lead.js';
+import { factsConditions, isUnfiltered, type ListingFilters } from './listing-filters.js';
+import { countMarked, countRange, lackingMark, leadOf, leadQuery } from './listing-lead.js';
 import type { AssetFactsRow } from './schema.js';
 
 /**
@@ -76,7 +76,7 @@ export async function timePage(
   query = query
     // A few assets by primary key are sorted: `+ 0` keeps the planners from walking the time index for
     // the order and testing each of its rows against the few (both would, at 20,000 assets).
-    .orderBy(lead.kind === 'few' ? sql<number>`${ms} + 0` : ms, direction)
+    .orderBy(lead.kind === 'few' || lead.kind === 'range' ? sql<number>`${ms} + 0` : ms, direction)
     .orderBy(id, direction)
     .limit(page.limit + 1);
   if (page.offset) query = query.offset(page.offset);
@@ -90,9 +90,12 @@ export async function timePage(
 }
 
 /**
- * The date headers of a time order: each month with its count, from one grouped query read from
- * asset_facts_month (or asset_facts_type_month), or asset_marks_month for a mark, alone when no other
- * filter needs a row.
+ * The date headers of a time order: each month with its count, from asset_facts_month (or
+ * asset_facts_type_month), or asset_marks_month for a mark, alone when no other filter needs a row.
+ * Where one of those indexes holds the listing as a prefix, the months are found by skip-scan (the next
+ * month after the last, one index seek each) and each counted as a range: a grouped query compares every
+ * entry's month with the last one's, five times as costly (130 ms against 28 ms at 100,000 assets).
+ * Any other filter: one grouped query over the leading index.
  */
 export async function monthCounts(
   db: Db,
@@ -101,6 +104,8 @@ export async function monthCounts(
 ): Promise<{ month: string; count: number }[]> {
   const lead = await leadOf(db, filters);
   if (lead.kind === 'none') return [];
+  const scope = monthIndexScope(lead);
+  if (scope) return monthsBySkipScan(db, scope, sort);
   const month = sql.ref<string>(lead.kind === 'mark' ? 'm.month' : 'f.month');
   const rows = (await leadQuery(db, lead)
     .select([month.as('month'), sql<number>`count(*)`.as('n')])
@@ -110,19 +115,60 @@ export async function monthCounts(
   return rows.map((r) => ({ month: r.month, count: Number(r.n) }));
 }
 
+/** The month index whose prefix is the whole listing (its table and the prefix's condition), if one is. */
+function monthIndexScope(
+  lead: Exclude<Awaited<ReturnType<typeof leadOf>>, { kind: 'none' }>,
+): { table: RawBuilder<unknown>; where: RawBuilder<unknown> } | null {
+  if (lead.kind === 'mark' && isUnfiltered(lead.filters))
+    return { table: sql`asset_marks`, where: sql`mark = ${lead.mark} and listed = 1` };
+  if (lead.kind !== 'facts') return null;
+  const { mediaTypes, ...rest } = lead.filters;
+  if (!isUnfiltered(rest)) return null;
+  if (mediaTypes === undefined) return { table: sql`asset_facts`, where: sql`listed = 1` };
+  if (mediaTypes.length === 1)
+    return { table: sql`asset_facts`, where: sql`listed = 1 and media_type = ${mediaTypes[0]}` };
+  return null;
+}
+
+async function monthsBySkipScan(
+  db: Db,
+  { table, where }: { table: RawBuilder<unknown>; where: RawBuilder<unknown> },
+  sort: TimeSort,
+): Promise<{ month: string; count: number }[]> {
+  const order = sort === 'newest' ? sql`desc` : sql`asc`;
+  const { rows } = await sql<{ month: string; n: number }>`
+    with recursive months(m) as (
+      select (select min(month) from ${table} where ${where})
+      union all
+      select (select min(month) from ${table} where ${where} and month > months.m)
+      from months where months.m is not null
+    )
+    select m as month, (select count(*) from ${table} where ${where} and month = months.m) as n
+    from months where m is not null
+    order by m ${order}`.execute(db);
+  return rows.map((r) => ({ month: r.month, count: Number(r.n) }));
+}
+
 /**
  * How many assets a listing has, whatever its order (the same set in time and path order): a count over
- * the leading index. A listing that lacks one mark and has no other filter is every listed asset less
- * those with the mark: two index counts, where counting the lacking ones would probe every asset.
+ * the leading index. A listing that lacks one mark and has no other filter but media types is every
+ * listed asset (of those types) less those with the mark: two counts, where counting the lacking ones
+ * would probe every asset (`missing=` at 200,000 assets: 5.5 s).
  */
 export async function countListed(db: Db, filters: ListingFilters): Promise<number> {
   const lacking = lackingMark(filters);
   if (lacking) {
-    const [all, marked] = await Promise.all([countListed(db, {}), countMarked(db, lacking)]);
+    const types = lacking.rest.mediaTypes;
+    const [all, marked] = await Promise.all([
+      countListed(db, lacking.rest),
+      countMarked(db, lacking.mark, types),
+    ]);
     return all - marked;
   }
   const lead = await leadOf(db, filters);
   if (lead.kind === 'none') return 0;
+  const ranged = lead.kind === 'range' ? await countRange(db, lead) : null;
+  if (ranged !== null) return ranged;
   const row = await leadQuery(db, lead)
     .select(sql<number>`count(*)`.as('n'))
     .executeTakeFirstOrThrow();

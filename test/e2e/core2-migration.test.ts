@@ -48,9 +48,12 @@ describe('a home from before core@2', () => {
       delete from kysely_migration where name in ('0012-sidecar-links', '0013-asset-relations')`);
     // And the later migrations, which that version did not have either (applied out of order they
     // would be refused as a corrupted history).
-    db.exec(`drop table asset_marks; drop index locations_path_lower;
+    db.exec(`drop table asset_marks; drop index locations_path_asset;
       alter table runs drop column sandbox_retention_days;
-      delete from kysely_migration where name in ('0014-asset-marks', '0015-run-settings')`);
+      alter table run_workers drop column skipped; alter table run_workers drop column released;
+      delete from kysely_migration
+        where name in ('0014-asset-marks', '0015-run-settings', '0017-worker-skips-releases',
+          '0019-listing-indexes-at-scale')`);
     db.close();
 
     const asset = async () =>

@@ -14,6 +14,7 @@ import { assetRelationsMigration } from './0013-asset-relations.js';
 import * as m0014 from './0014-asset-marks.js';
 import * as m0015 from './0015-run-settings.js';
 import * as m0017 from './0017-worker-skips-releases.js';
+import * as m0019 from './0019-listing-indexes-at-scale.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -34,6 +35,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0014-asset-marks': m0014,
   '0015-run-settings': m0015,
   '0017-worker-skips-releases': m0017,
+  '0019-listing-indexes-at-scale': m0019,
 };
 
 /** What a migration may read besides the database: 0011 and 0013 read metadata from the artifact store. */

@@ -48,7 +48,7 @@ export const postgresDialect: StoreDialect = {
     const matches = sql<SqlBool>`lower(${column}) ~ ${globToRegex(lowered)}`;
     const range = globPrefixRange(lowered);
     // The regular expression has no index range of its own: the glob's literal start gives one, in byte
-    // order ("C"), the order of locations_path_lower (migration 0014).
+    // order ("C"), the order of locations_path_asset (migration 0019).
     return range
       ? sql<SqlBool>`(lower(${column}) collate "C" >= ${range.from} and lower(${column}) collate "C" < ${range.to} and ${matches})`
       : matches;

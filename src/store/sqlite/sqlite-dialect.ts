@@ -30,7 +30,7 @@ export const sqliteDialect: StoreDialect = {
     const matches = sql<SqlBool>`lower(${column}) glob ${lowered}`;
     const range = globPrefixRange(lowered);
     // GLOB on lower(path) gets no range of its own (the optimisation wants a bare column): the glob's
-    // literal start gives one on locations_path_lower (migration 0014).
+    // literal start gives one on locations_path_asset (migration 0019).
     return range
       ? sql<SqlBool>`(lower(${column}) >= ${range.from} and lower(${column}) < ${range.to} and ${matches})`
       : matches;

@@ -237,10 +237,12 @@ describe('the relation index and the grid’s pairs', () => {
     try {
       // The later migrations go too: applied before 0013, Kysely would refuse the history as corrupted.
       db.exec(`drop table asset_relations; drop table pairing_keys;
-        drop table asset_marks; drop index locations_path_lower;
+        drop table asset_marks; drop index locations_path_asset;
         alter table runs drop column sandbox_retention_days;
+        alter table run_workers drop column skipped; alter table run_workers drop column released;
         delete from kysely_migration
-          where name in ('0013-asset-relations', '0014-asset-marks', '0015-run-settings')`);
+          where name in ('0013-asset-relations', '0014-asset-marks', '0015-run-settings',
+            '0017-worker-skips-releases', '0019-listing-indexes-at-scale')`);
     } finally {
       db.close();
     }
