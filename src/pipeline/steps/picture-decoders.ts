@@ -72,7 +72,7 @@ const IN_MEMORY_MAX_BYTES = 48 * 1024 * 1024;
 
 /** libvips said it cannot read this kind of file at all, as opposed to a damaged file of a kind it reads. */
 export function isUnsupported(message: string): boolean {
-  return /unsupported image format|not a known (file|image) format|is not in a known format|compression format has not been built in|Unsupported (codec|feature|compression)|Bitstream not supported|not in a known format|no known loader|is not a HEIC image|Invalid data found when processing input|could not find codec parameters/i.test(
+  return /unsupported image format|not a known (file|image) format|is not in a known format|compression format has not been built in|Unsupported (codec|feature|compression)|Bitstream not supported|not in a known format|no known loader|is not a HEIC image|Invalid data found when processing input|could not find codec parameters|makes ffmpeg open the other files or URLs/i.test(
     message,
   );
 }
