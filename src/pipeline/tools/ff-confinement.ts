@@ -124,3 +124,6 @@ export function refusedDemuxerVerdict(stderr: string): string | null {
   if (!match) return null;
   return `not read: the file is of the ${match[1]} kind, which makes ffmpeg open the other files or URLs it names (a playlist, a manifest, a list of files): unsupported format`;
 }
+
+/** A failure message made from that verdict. */
+export const REFUSED_DEMUXER = /which makes ffmpeg open the other files or URLs it names/;

@@ -79,9 +79,12 @@ afterAll(() => cleanup());
 
 describe('a DNG through core@2: embedded preview → sharp, metadata from its tags', () => {
   it('thumbnail and preview name `exiftool PreviewImage → sharp` in lineage, upright; metadata reads the DNG', async () => {
-    const run = await runCliJson<RunJson>(['run', 'start', 'core@2', '--collection', 'all', '--workers', '1'], {
-      home,
-    });
+    const run = await runCliJson<RunJson>(
+      ['run', 'start', 'core@2', '--collection', 'all', '--workers', '1'],
+      {
+        home,
+      },
+    );
     expect(run.status).toBe('completed');
     expect(run.counts.failed).toBe(0);
 

@@ -123,18 +123,19 @@ describe('a file that names other files or URLs is read as itself only', () => {
     fs.writeFileSync(file, hostile.content());
 
     const thumb = await thumbnailStep.run(context(file, hostile.mediaType, THUMBNAIL_DEFAULTS));
-    expect(thumb).toMatchObject({ status: 'failed', reason: 'unsupported-format' });
-    expect(failure(thumb)!.message).toMatch(
-      new RegExp(`the file is of the ${hostile.kind} kind, which makes ffmpeg open the other files or URLs`),
-    );
-
     // The metadata item reads the file through exiftool and (for a video) ffprobe: whatever it ends
     // as, ffprobe followed nothing either.
     const metadata = await metadataStep.run(context(file, hostile.mediaType, {}));
-    expect(['done', 'failed']).toContain(metadata.status);
-
     expect(contacts, 'the test listener must never be contacted').toEqual([]);
     expect(secretOpened, 'the local file outside the archive must never be opened').toBe(false);
+
+    expect(thumb).toMatchObject({ status: 'failed', reason: 'unsupported-format' });
+    // Not tried again: the file stays what it is (unsupported-format is not a retryable reason).
+    expect(thumb.status === 'failed' && thumb.retryable).not.toBe(true);
+    expect(failure(thumb)!.message).toMatch(
+      new RegExp(`the file is of the ${hostile.kind} kind, which makes ffmpeg open the other files or URLs`),
+    );
+    expect(['done', 'failed']).toContain(metadata.status);
   });
 
   it('a real video next to them still makes its thumbnail (the limits let the original through)', async () => {
@@ -148,7 +149,10 @@ describe('a file that names other files or URLs is read as itself only', () => {
     // A real HLS output (playlist + segment), the playlist renamed .mp4 and moved next to nothing it names.
     const hls = path.join(dir, 'real-hls');
     fs.mkdirSync(hls);
-    await ffmpeg('-f lavfi -i testsrc=size=64x64:rate=10 -t 1 -f hls -hls_list_size 0', path.join(hls, 'x.m3u8'));
+    await ffmpeg(
+      '-f lavfi -i testsrc=size=64x64:rate=10 -t 1 -f hls -hls_list_size 0',
+      path.join(hls, 'x.m3u8'),
+    );
     const renamed = path.join(dir, 'real-hls.mp4');
     fs.writeFileSync(
       renamed,
