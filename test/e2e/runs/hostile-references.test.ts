@@ -84,9 +84,9 @@ describe('a playlist among the originals', () => {
     expect(run.status).toBe('completed');
 
     const thumbnailFailure = run.failures.find((f) => f.step === 'thumbnail');
-    expect(thumbnailFailure).toMatchObject({ path: 'holiday.mp4', reason: 'unsupported-format' });
+    expect(thumbnailFailure).toMatchObject({ path: 'archive:holiday.mp4', reason: 'unsupported-format' });
     expect(thumbnailFailure!.message).toMatch(/of the hls kind, which makes ffmpeg open the other files/);
-    expect(run.failures.every((f) => f.path === 'holiday.mp4')).toBe(true);
+    expect(run.failures.every((f) => f.path === 'archive:holiday.mp4')).toBe(true);
 
     const clip = await runCliJson<AssetJson>(['asset', path.join(archive, 'clip.mp4')], { home });
     expect(clip.artifacts.map((a) => a.kind).sort()).toEqual(['metadata', 'thumbnail']);
