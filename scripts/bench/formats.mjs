@@ -9,7 +9,7 @@
  *
  *   node scripts/bench/formats.mjs [--files N] [--workers N]      (npm run build first)
  */
-import { execFile, fork } from 'node:child_process';
+import { execFile, fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -200,6 +200,25 @@ async function lane(mode, files) {
   process.send({ failed, peakRssBytes: hwm, cpuMs });
 }
 
+/**
+ * GNU time's %M is the child's ru_maxrss from wait4, which Linux takes over the child and every
+ * descendant it reaped: the largest process of the lane, the lane's tools (vipsthumbnail, ffmpeg,
+ * exiftool) included. VmHWM inside the lane sees only the lane's own process.
+ */
+const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const TREE_RSS_MARK = 'archivist-bench-tree-maxrss-kb=';
+
+function startLane(mode, share) {
+  const env = { ...process.env, VIPS_CONCURRENCY: '1' };
+  const laneArgs = [HERE, '--lane', mode, JSON.stringify(share)];
+  if (!GNU_TIME) return fork(HERE, laneArgs.slice(1), { env });
+  // spawn with an IPC channel: time passes the channel's descriptor and NODE_CHANNEL_FD on to node.
+  return spawn(GNU_TIME, ['-f', `${TREE_RSS_MARK}%M`, process.execPath, ...laneArgs], {
+    env,
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+}
+
 async function lanes(mode, files, workers) {
   const shares = Array.from({ length: workers }, (_, i) => files.filter((_, j) => j % workers === i));
   const started = performance.now();
@@ -207,22 +226,28 @@ async function lanes(mode, files, workers) {
     shares.map(
       (share) =>
         new Promise((resolve, reject) => {
-          const child = fork(HERE, ['--lane', mode, JSON.stringify(share)], {
-            env: { ...process.env, VIPS_CONCURRENCY: '1' },
-          });
+          const child = startLane(mode, share);
           let answer = null;
+          let stderr = '';
+          child.stderr?.on('data', (chunk) => (stderr += chunk.toString()));
           child.on('message', (m) => (answer = m));
-          child.on('exit', (code) => (answer ? resolve(answer) : reject(new Error(`lane exited ${code}`))));
+          child.on('close', (code) => {
+            if (!answer) return reject(new Error(`lane exited ${code}: ${stderr}`));
+            const tree = new RegExp(`${TREE_RSS_MARK}(\\d+)`).exec(stderr);
+            resolve({ ...answer, treePeakRssBytes: tree ? Number(tree[1]) * 1024 : null });
+          });
         }),
     ),
   );
   const wallMs = performance.now() - started;
   const cpuMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
+  const trees = results.map((r) => r.treePeakRssBytes);
   return {
     wallMs,
     cpuMs,
     failed: results.reduce((n, r) => n + r.failed, 0),
     peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
+    treePeakRssBytes: trees.includes(null) ? null : Math.max(...trees),
   };
 }
 
@@ -254,19 +279,22 @@ export async function measureFormats({ work, workers = 2, files = 6 }) {
       coreFailed: core.failed,
       toolFailed: tool.failed,
       corePeakRssBytes: core.peakRssBytes,
+      coreTreePeakRssBytes: core.treePeakRssBytes,
+      toolTreePeakRssBytes: tool.treePeakRssBytes,
     };
   }
   return out;
 }
 
 export function formatsMarkdown(result) {
+  const mib = (bytes) => (bytes === null || bytes === undefined ? 'n/a' : `${fmt(bytes / 1048576)} MiB`);
   const rows = Object.entries(result).map(
     ([name, r]) =>
-      `| ${name} | ${r.files} | ${fmt(r.coreCpuMsPerFile)} | ${fmt(r.toolCpuMsPerFile)} | ${fmt(r.cpuRatio, 2)}× | ${fmt(r.wallRatio, 2)}× | ${fmt(r.corePeakRssBytes / 1048576)} MiB | ${r.coreFailed}/${r.toolFailed} |`,
+      `| ${name} | ${r.files} | ${fmt(r.coreCpuMsPerFile)} | ${fmt(r.toolCpuMsPerFile)} | ${fmt(r.cpuRatio, 2)}× | ${fmt(r.wallRatio, 2)}× | ${mib(r.corePeakRssBytes)} | ${mib(r.coreTreePeakRssBytes)} | ${mib(r.toolTreePeakRssBytes)} | ${r.coreFailed}/${r.toolFailed} |`,
   );
   return [
-    '| Format | Files | core CPU ms/file | tool CPU ms/file | CPU ratio | wall ratio | core peak RSS | failed core/tool |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| Format | Files | core CPU ms/file | tool CPU ms/file | CPU ratio | wall ratio | core peak RSS (step process) | core peak RSS (largest process, tools included) | tool peak RSS (largest process) | failed core/tool |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows,
   ].join('\n');
 }

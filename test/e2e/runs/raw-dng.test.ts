@@ -51,7 +51,7 @@ async function makeDng(file: string): Promise<void> {
         Orientation: 6,
         DateTimeOriginal: '2021:07:14 18:30:05',
         ISO: 200,
-      } as never,
+      },
       { writeArgs: ['-overwrite_original', '-n', `-PreviewImage<=${preview}`] },
     );
     const check = await writer.readRaw(file, ['-G1', '-n', '-FileType', '-DNGVersion', '-PreviewImage']);
@@ -106,7 +106,7 @@ describe('a DNG through core@2: embedded preview → sharp, metadata from its ta
       const picture = sharp(fs.readFileSync(shown.path));
       const { width, height } = await picture.metadata();
       expect([width, height]).toEqual([Math.round((edge * 2) / 3), edge]);
-      const top = await picture.extract({ left: 0, top: 0, width: width!, height: 4 }).raw().toBuffer();
+      const top = await picture.extract({ left: 0, top: 0, width: width, height: 4 }).raw().toBuffer();
       // The preview's left (blue) half is now on top.
       expect(top[2]! > 200 && top[0]! < 60).toBe(true);
     }
