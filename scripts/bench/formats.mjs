@@ -7,7 +7,8 @@
  * included, without Node's start-up and imports, which a worker pays once) of the step over the tool;
  * peak RSS is the step's process at its highest.
  *
- *   node scripts/bench/formats.mjs [--files N] [--workers N]      (npm run build first)
+ *   node scripts/bench/formats.mjs [--files N] [--workers N] [--only jpeg,heic,png,tiff,raw,video]
+ *   (npm run build first)
  */
 import { execFile, fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -120,6 +121,9 @@ async function lane(mode, files) {
     const load = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
     const { thumbnailStep } = await load('pipeline/steps/thumbnail.js');
     ({ endTools } = await load('pipeline/tools/lifecycle.js'));
+    // The step's tool version (sharp, `vipsthumbnail --vips-version`, `heif-info`, `ffmpeg -version`):
+    // detected once when a worker starts, like the imports, not per picture.
+    await thumbnailStep.tool.version();
     own = process.cpuUsage();
     tools = childrenCpuMs();
     for (const file of files) {
@@ -251,9 +255,10 @@ async function lanes(mode, files, workers) {
   };
 }
 
-export async function measureFormats({ work, workers = 2, files = 6 }) {
+export async function measureFormats({ work, workers = 2, files = 6, only = null }) {
   const out = {};
   for (const [name, format] of Object.entries(FORMATS)) {
+    if (only && !only.includes(name)) continue;
     const dir = path.join(work, `formats-${name}`);
     fs.mkdirSync(dir, { recursive: true });
     const list = [];
@@ -310,6 +315,7 @@ if (process.argv[2] === '--lane') {
       work,
       workers: option('--workers', 2),
       files: option('--files', 6),
+      only: args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null,
     });
     process.stdout.write(`${formatsMarkdown(result)}\n`);
   } finally {
