@@ -3,13 +3,15 @@
  * native tool on the same files with the same parallelism: `vipsthumbnail` for pictures, one `ffmpeg`
  * frame for videos. Camera-sized generated files: 12 MP JPEG, 12 MP HEIC (heif-enc, with a 320 px
  * thumbnail item as phones write), 12 MP PNG, 12 MP TIFF, a DNG with a 6 MP preview (RAW preview), and
- * 1080p H.264 clips. Ratios are wall time and CPU time (of the work in each lane, the tools it runs
- * included, without Node's start-up and imports, which a worker pays once) of the step over the tool;
- * peak RSS is the step's process at its highest.
+ * 1080p H.264 clips. Ratios are CPU time and wall time of the work in each lane (the tools it runs
+ * included, without Node's start-up, imports and tool-version detection, which a worker pays once) of
+ * the step over the tool, and the wall time from starting the lanes to their end (start-up included);
+ * peak RSS is the step's process at its highest, and the largest process of a lane, its tools included.
  *
- *   node scripts/bench/formats.mjs [--files N] [--workers N]      (npm run build first)
+ *   node scripts/bench/formats.mjs [--files N] [--workers N] [--only jpeg,heic,png,tiff,raw,video]
+ *   (npm run build first)
  */
-import { execFile, fork } from 'node:child_process';
+import { execFile, fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -116,12 +118,17 @@ async function lane(mode, files) {
   };
   let endTools = async () => undefined;
   let exiftool;
+  let workStarted = performance.now();
   if (mode === 'core') {
     const load = (rel) => import(pathToFileURL(path.join(DIST, rel)).href);
     const { thumbnailStep } = await load('pipeline/steps/thumbnail.js');
     ({ endTools } = await load('pipeline/tools/lifecycle.js'));
+    // The step's tool version (sharp, `vipsthumbnail --vips-version`, `heif-info`, `ffmpeg -version`):
+    // detected once when a worker starts, like the imports, not per picture.
+    await thumbnailStep.tool.version();
     own = process.cpuUsage();
     tools = childrenCpuMs();
+    workStarted = performance.now();
     for (const file of files) {
       const video = file.endsWith('.mp4');
       const outcome = await thumbnailStep.run({
@@ -195,9 +202,29 @@ async function lane(mode, files) {
   await endTools();
   await exiftool?.end();
   const cpuMs = workCpuMs();
+  const workWallMs = performance.now() - workStarted;
   fs.rmSync(scratch, { recursive: true, force: true });
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
-  process.send({ failed, peakRssBytes: hwm, cpuMs });
+  process.send({ failed, peakRssBytes: hwm, cpuMs, workWallMs });
+}
+
+/**
+ * GNU time's %M is the child's ru_maxrss from wait4, which Linux takes over the child and every
+ * descendant it reaped: the largest process of the lane, the lane's tools (vipsthumbnail, ffmpeg,
+ * exiftool) included. VmHWM inside the lane sees only the lane's own process.
+ */
+const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const TREE_RSS_MARK = 'archivist-bench-tree-maxrss-kb=';
+
+function startLane(mode, share) {
+  const env = { ...process.env, VIPS_CONCURRENCY: '1' };
+  const laneArgs = [HERE, '--lane', mode, JSON.stringify(share)];
+  if (!GNU_TIME) return fork(HERE, laneArgs.slice(1), { env });
+  // spawn with an IPC channel: time passes the channel's descriptor and NODE_CHANNEL_FD on to node.
+  return spawn(GNU_TIME, ['-f', `${TREE_RSS_MARK}%M`, process.execPath, ...laneArgs], {
+    env,
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
 }
 
 async function lanes(mode, files, workers) {
@@ -207,28 +234,39 @@ async function lanes(mode, files, workers) {
     shares.map(
       (share) =>
         new Promise((resolve, reject) => {
-          const child = fork(HERE, ['--lane', mode, JSON.stringify(share)], {
-            env: { ...process.env, VIPS_CONCURRENCY: '1' },
-          });
+          const child = startLane(mode, share);
           let answer = null;
+          let stderr = '';
+          child.stderr?.on('data', (chunk) => (stderr += chunk.toString()));
           child.on('message', (m) => (answer = m));
-          child.on('exit', (code) => (answer ? resolve(answer) : reject(new Error(`lane exited ${code}`))));
+          child.on('close', (code) => {
+            if (!answer) return reject(new Error(`lane exited ${code}: ${stderr}`));
+            const tree = new RegExp(`${TREE_RSS_MARK}(\\d+)`).exec(stderr);
+            resolve({ ...answer, treePeakRssBytes: tree ? Number(tree[1]) * 1024 : null });
+          });
         }),
     ),
   );
   const wallMs = performance.now() - started;
   const cpuMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
+  // The lanes' work, from their first file to their last (the slowest lane ends it), without the
+  // start-up of each lane that wallMs includes (3 files a lane make that a large share).
+  const workWallMs = Math.max(...results.map((r) => r.workWallMs));
+  const trees = results.map((r) => r.treePeakRssBytes);
   return {
     wallMs,
+    workWallMs,
     cpuMs,
     failed: results.reduce((n, r) => n + r.failed, 0),
     peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)),
+    treePeakRssBytes: trees.includes(null) ? null : Math.max(...trees),
   };
 }
 
-export async function measureFormats({ work, workers = 2, files = 6 }) {
+export async function measureFormats({ work, workers = 2, files = 6, only = null }) {
   const out = {};
   for (const [name, format] of Object.entries(FORMATS)) {
+    if (only && !only.includes(name)) continue;
     const dir = path.join(work, `formats-${name}`);
     fs.mkdirSync(dir, { recursive: true });
     const list = [];
@@ -242,31 +280,35 @@ export async function measureFormats({ work, workers = 2, files = 6 }) {
     const toolA = await lanes('tool', list, workers);
     const core = await lanes('core', list, workers);
     const toolB = await lanes('tool', list, workers);
-    const tool = toolA.wallMs <= toolB.wallMs ? toolA : toolB;
+    const tool = toolA.workWallMs <= toolB.workWallMs ? toolA : toolB;
     out[name] = {
       files,
-      coreWallMs: core.wallMs,
-      toolWallMs: tool.wallMs,
-      wallRatio: core.wallMs / tool.wallMs,
+      coreWallMs: core.workWallMs,
+      toolWallMs: tool.workWallMs,
+      wallRatio: core.workWallMs / tool.workWallMs,
+      startupWallRatio: core.wallMs / tool.wallMs,
       cpuRatio: core.cpuMs / tool.cpuMs,
       coreCpuMsPerFile: core.cpuMs / files,
       toolCpuMsPerFile: tool.cpuMs / files,
       coreFailed: core.failed,
       toolFailed: tool.failed,
       corePeakRssBytes: core.peakRssBytes,
+      coreTreePeakRssBytes: core.treePeakRssBytes,
+      toolTreePeakRssBytes: tool.treePeakRssBytes,
     };
   }
   return out;
 }
 
 export function formatsMarkdown(result) {
+  const mib = (bytes) => (bytes === null || bytes === undefined ? 'n/a' : `${fmt(bytes / 1048576)} MiB`);
   const rows = Object.entries(result).map(
     ([name, r]) =>
-      `| ${name} | ${r.files} | ${fmt(r.coreCpuMsPerFile)} | ${fmt(r.toolCpuMsPerFile)} | ${fmt(r.cpuRatio, 2)}× | ${fmt(r.wallRatio, 2)}× | ${fmt(r.corePeakRssBytes / 1048576)} MiB | ${r.coreFailed}/${r.toolFailed} |`,
+      `| ${name} | ${r.files} | ${fmt(r.coreCpuMsPerFile)} | ${fmt(r.toolCpuMsPerFile)} | ${fmt(r.cpuRatio, 2)}× | ${fmt(r.wallRatio, 2)}× | ${fmt(r.startupWallRatio, 2)}× | ${mib(r.corePeakRssBytes)} | ${mib(r.coreTreePeakRssBytes)} | ${mib(r.toolTreePeakRssBytes)} | ${r.coreFailed}/${r.toolFailed} |`,
   );
   return [
-    '| Format | Files | core CPU ms/file | tool CPU ms/file | CPU ratio | wall ratio | core peak RSS | failed core/tool |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| Format | Files | core CPU ms/file | tool CPU ms/file | CPU ratio | wall ratio (work) | wall ratio (lanes started and ended) | core peak RSS (step process) | core peak RSS (largest process, tools included) | tool peak RSS (largest process) | failed core/tool |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...rows,
   ].join('\n');
 }
@@ -282,6 +324,7 @@ if (process.argv[2] === '--lane') {
       work,
       workers: option('--workers', 2),
       files: option('--files', 6),
+      only: args.includes('--only') ? args[args.indexOf('--only') + 1].split(',') : null,
     });
     process.stdout.write(`${formatsMarkdown(result)}\n`);
   } finally {

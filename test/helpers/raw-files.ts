@@ -108,3 +108,58 @@ export function canonCr3WithoutPreview(): Buffer {
   free.write('free', 4, 'latin1');
   return Buffer.concat([ftyp, free]);
 }
+
+/** An ISO BMFF box: 32-bit size, type, payload. */
+function box(type: string, ...payload: Buffer[]): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(8 + payload.reduce((n, b) => n + b.length, 0), 0);
+  header.write(type, 4, 'latin1');
+  return Buffer.concat([header, ...payload]);
+}
+
+const u32 = (n: number) => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+const u16 = (n: number) => Buffer.from([(n >>> 8) & 255, n & 255]);
+
+/**
+ * A Canon CR3 with the parts exiftool reads (lclevy's "Canon CR3" description): `ftyp` of brand `crx `,
+ * a `moov` holding Canon's uuid (85c0b687-…) with its compressor version (CNCV) and the camera's IFD0 as
+ * a TIFF (CMT1: make, orientation), then the preview uuid (eaf42b5e-…) whose PRVW box holds the JPEG
+ * (version 0 1, PRVW: 0, 1, width, height, 1, length, the JPEG), and an empty `mdat` where the sensor data
+ * would be.
+ */
+export function canonCr3(options: {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  orientation: number;
+}): Buffer {
+  const ftyp = box('ftyp', Buffer.from('crx ', 'latin1'), u32(1), Buffer.from('crx isom', 'latin1'));
+  const canon = Buffer.from('85c0b687820f11e08111f4ce462b6a48', 'hex');
+  const ifd0 = tiffRaw({ make: 'Canon', orientation: options.orientation, jpeg: Buffer.alloc(0) });
+  const moov = box(
+    'moov',
+    box(
+      'uuid',
+      canon,
+      box('CNCV', Buffer.from('CanonCR3_001/00.09.00/00.00.00', 'latin1')),
+      box('CMT1', ifd0),
+    ),
+  );
+  const previewUuid = Buffer.from('eaf42b5e1c984b88b9fbb7dc406e4d16', 'hex');
+  const prvw = box(
+    'PRVW',
+    u32(0),
+    u16(1),
+    u16(options.width),
+    u16(options.height),
+    u16(1),
+    u32(options.jpeg.length),
+    options.jpeg,
+  );
+  return Buffer.concat([
+    ftyp,
+    moov,
+    box('uuid', previewUuid, u32(0), u32(1), prvw),
+    box('mdat', Buffer.alloc(8)),
+  ]);
+}

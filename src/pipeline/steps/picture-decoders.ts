@@ -1,4 +1,5 @@
 import type { OriginalFile } from '../../catalog/original-file.js';
+import { REFUSED_DEMUXER } from '../tools/ff-confinement.js';
 import { ffToolVersion } from '../tools/ffmpeg-run.js';
 import { decodeHeif, heifDecoderVersion, MAX_HEIF_BYTES } from '../tools/heif-tool.js';
 import {
@@ -72,8 +73,10 @@ const IN_MEMORY_MAX_BYTES = 48 * 1024 * 1024;
 
 /** libvips said it cannot read this kind of file at all, as opposed to a damaged file of a kind it reads. */
 export function isUnsupported(message: string): boolean {
-  return /unsupported image format|not a known (file|image) format|is not in a known format|compression format has not been built in|Unsupported (codec|feature|compression)|Bitstream not supported|not in a known format|no known loader|is not a HEIC image|Invalid data found when processing input|could not find codec parameters/i.test(
-    message,
+  return (
+    /unsupported image format|not a known (file|image) format|is not in a known format|compression format has not been built in|Unsupported (codec|feature|compression)|Bitstream not supported|not in a known format|no known loader|is not a HEIC image|Invalid data found when processing input|could not find codec parameters/i.test(
+      message,
+    ) || REFUSED_DEMUXER.test(message)
   );
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { withOriginal, type OriginalFile } from '../../catalog/original-file.js';
 import type { StepContext, StepDefinition, StepOutcome } from '../step.js';
 import { exiftoolVersion } from '../tools/exiftool-tool.js';
+import { REFUSED_DEMUXER } from '../tools/ff-confinement.js';
 import { ffToolVersion } from '../tools/ffmpeg-run.js';
 import { heifDecoderVersion } from '../tools/heif-tool.js';
 import { renderThumbnail, sharpLabel, sharpVersion, type RenderOptions } from '../tools/sharp-tool.js';
@@ -96,6 +97,9 @@ async function videoThumbnail(
     );
   } catch (error) {
     if (error instanceof NoVideoStream) return failed('unsupported-format', error.message);
+    // A playlist, a manifest or a list of files (ff-confinement.ts): not a video Archivist reads.
+    if (error instanceof ToolError && REFUSED_DEMUXER.test(error.message))
+      return { ...failed('unsupported-format', error.message, error.stderrTail), retryable: false };
     if (
       error instanceof ToolError &&
       error.kind === 'failed' &&

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import type { Config } from '../../home/config.js';
-import { detectFfTool, locateFfTool, type FfmpegToolName } from './ffmpeg-tool.js';
 import { serveDescriptor } from './descriptor-http.js';
+import { confinedArgs, refusedDemuxerVerdict } from './ff-confinement.js';
+import { detectFfTool, locateFfTool, type FfmpegToolName } from './ffmpeg-tool.js';
 import { runTool, type ToolRunResult } from './run-tool.js';
 import { ToolError } from './tool.js';
 
@@ -83,13 +84,17 @@ export interface FfRunOptions {
   signal: AbortSignal;
   /** Refuse more stdout than this (a frame grab that produces a video stream instead is a bug). */
   maxStdoutBytes?: number;
-  /** The input argument, left out of failure messages: ffmpeg prefixes its verdict with it. */
-  input?: string;
+  /**
+   * The input argument (after `-i` in `args`): confined to itself (ff-confinement.ts), and left out of
+   * failure messages (ffmpeg prefixes its verdict with it).
+   */
+  input: string;
 }
 
 /**
  * Runs ffmpeg or ffprobe with `args` (see runTool): `missing` when the binary cannot be found or started,
- * `aborted` when the signal fired, `failed` with ffmpeg's verdict and stderr tail otherwise.
+ * `aborted` when the signal fired, `failed` with ffmpeg's verdict and stderr tail otherwise. The input is
+ * confined: the tool may open it and nothing it names (a playlist's URLs, a list's files).
  */
 export function runFfTool(
   name: FfmpegToolName,
@@ -98,10 +103,12 @@ export function runFfTool(
 ): Promise<FfRunResult> {
   const found = locateFfTool(name, configured[name]);
   if (!found.ok) return Promise.reject(new ToolError(name, 'missing', found.problem));
-  return runTool(name, found.path, args, {
+  return runTool(name, found.path, confinedArgs(args, options.input), {
     signal: options.signal,
     ...(options.maxStdoutBytes !== undefined ? { maxStdoutBytes: options.maxStdoutBytes } : {}),
-    verdict: (stderr) => verdictOf(stderr, options.input),
+    // ffmpeg would send its loopback request for the original to a proxy named here.
+    unsetEnv: ['http_proxy'],
+    verdict: (stderr) => refusedDemuxerVerdict(stderr) ?? verdictOf(stderr, options.input),
   });
 }
 
@@ -109,10 +116,10 @@ export function runFfTool(
  * ffmpeg ends with its conclusion ("Invalid data found when processing input"); the line before often says
  * why ("[mov,mp4,...] moov atom not found"). Both, in one line, are what a person needs.
  */
-function verdictOf(stderr: string, input: string | undefined): string {
+function verdictOf(stderr: string, input: string): string {
   const lines = stderr
     .split(/\r?\n/)
-    .map((line) => (input ? line.replace(`${input}: `, '') : line).trim())
+    .map((line) => line.replace(`${input}: `, '').trim())
     .filter((line) => line !== '');
   const last = lines.at(-1) ?? '';
   const cause = lines

@@ -29,7 +29,7 @@ export async function probeMedia(source: FfSource, signal: AbortSignal): Promise
   const { stdout } = await withFfInput(source, (input) =>
     runFfTool(
       'ffprobe',
-      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', input],
+      ['-v', 'error', '-hide_banner', '-print_format', 'json', '-show_format', '-show_streams', '-i', input],
       { signal, maxStdoutBytes: 16 * 1024 * 1024, input },
     ),
   );

@@ -13,7 +13,7 @@ import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.
 import { thumbnailsInDump } from '../../../src/pipeline/tools/vips-cli.js';
 import type { MediaType } from '../../../src/store/schema.js';
 import { REPO_ROOT, tempDir } from '../../helpers/cli.js';
-import { canonCr3WithoutPreview, fujiRaf, minoltaMrw, tiffRaw } from '../../helpers/raw-files.js';
+import { canonCr3, canonCr3WithoutPreview, fujiRaf, minoltaMrw, tiffRaw } from '../../helpers/raw-files.js';
 import {
   context,
   ffmpeg,
@@ -366,9 +366,22 @@ const CASES: FormatCase[] = [
     metadata: 'done',
   },
   {
-    // No CR3 with a preview can be written by hand in a few lines: this one has none, and says so.
-    name: 'CR3 without a preview',
+    // Canon's preview uuid with its PRVW box, the camera's IFD0 (orientation 6) in CMT1.
+    name: 'CR3',
     file: 'camera.cr3',
+    make: async (file) => {
+      const jpeg = await rawPreviewJpeg(6);
+      const { width, height } = await sharp(jpeg).metadata();
+      fs.writeFileSync(file, canonCr3({ jpeg, width, height, orientation: 6 }));
+    },
+    mediaType: 'image',
+    thumbnail: RAW,
+    metadata: 'done',
+  },
+  {
+    // Only the file type: no preview and no tags, and both items say so.
+    name: 'CR3 without a preview',
+    file: 'no-preview.cr3',
     make: rawFile(() => canonCr3WithoutPreview()),
     mediaType: 'image',
     thumbnail: { reason: 'unsupported-format', message: /no embedded JPEG preview/ },

@@ -7,7 +7,7 @@ import { metadataStep } from '../../../src/pipeline/steps/metadata.js';
 import type { NormalizedMetadata } from '../../../src/pipeline/steps/normalize-metadata.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
 import { candidateTimes } from '../../../src/pipeline/steps/video-frame.js';
-import { runFfTool } from '../../../src/pipeline/tools/ffmpeg-run.js';
+import { ffInput, runFfTool } from '../../../src/pipeline/tools/ffmpeg-run.js';
 import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.js';
 import { ToolError } from '../../../src/pipeline/tools/tool.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -160,13 +160,12 @@ describe('thumbnail: video failures', () => {
   it('kills ffmpeg at once when the signal fires (cancel or timeout)', async () => {
     const abort = new AbortController();
     const started = Date.now();
-    // An endless test source: only the signal can end it.
+    // A clip looped for ever at its own pace: only the signal can end it.
+    const input = ffInput(fixture('videos/landscape_h264.mp4'));
     const running = runFfTool(
       'ffmpeg',
-      ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc', '-f', 'null', '-'],
-      {
-        signal: abort.signal,
-      },
+      ['-v', 'error', '-re', '-stream_loop', '-1', '-i', input, '-f', 'null', '-'],
+      { signal: abort.signal, input },
     );
     setTimeout(() => abort.abort(new Error('timeout')), 300);
     const error = await running.catch((e: unknown) => e);
