@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkItemRow } from '../store/schema.js';
 import { leaseOf, releaseItems, renewLeases } from '../store/work-items-repository.js';
-import { claimWorkItem } from './claim-work-item.js';
+import { claimWorkItem, type ClaimResult } from './claim-work-item.js';
 import { isDiskFull, diskFullReason } from './disk-full.js';
 import { leaseMsOf } from './lease.js';
 import { transitionRun } from '../store/runs-repository.js';
@@ -33,6 +33,8 @@ const AHEAD_MS = 250;
  * AHEAD_MS keeps slow items in small batches whatever this is.
  */
 const MAX_BATCH = 512;
+/** A batch this large means quick items (AHEAD_MS / QUICK_BATCH, under 8 ms each): worth claiming ahead. */
+const QUICK_BATCH = 32;
 
 /** How many items to claim next: more while items are quick (bookkeeping dominates), one when slow. */
 class BatchSize {
@@ -98,6 +100,42 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
   const queue: WorkItemRow[] = [];
   let inHand: WorkItemRow | null = null;
   const batch = new BatchSize();
+  const claim = (): Promise<ClaimResult> =>
+    withReconnect(context.log, 'claim', () =>
+      completions.within((record) =>
+        claimWorkItem(home.db, {
+          runId: run.id,
+          owner: workerId,
+          leaseMs,
+          needs,
+          limit: batch.value,
+          before: record,
+        }),
+      ),
+    );
+  // On PostgreSQL a claim (with the completions it commits) is a dozen round trips, each a wait on the
+  // server, as long as working through a whole batch of quick items on a loaded machine. So while items
+  // are quick, the next batch is claimed as soon as one arrives, and that wait overlaps the work. Its
+  // items are leased (and heartbeated, from `reserved`) like the queue's. Not on SQLite, whose claim is
+  // in-process with nothing to wait on, and not for slow items, which another worker may be idle for.
+  const claimsAhead = home.database.kind === 'postgres';
+  let ahead: Promise<ClaimResult> | null = null;
+  const reserved: WorkItemRow[] = [];
+  const claimAhead = () => {
+    ahead = claim().then((result) => {
+      if (result.kind === 'claimed') reserved.push(...result.items);
+      return result;
+    });
+    // Awaited when its items are wanted; a failure meanwhile must not be an unhandled rejection.
+    ahead.catch(() => undefined);
+  };
+  /** The claim ahead, once it is in: what it said, its items moved out of `reserved`. */
+  const takeAhead = async (): Promise<{ result: ClaimResult | null; items: WorkItemRow[] }> => {
+    const pending = ahead;
+    ahead = null;
+    const result = pending ? await pending : null;
+    return { result, items: reserved.splice(0) };
+  };
   const giveBack = async (items: WorkItemRow[]) => {
     if (items.length > 0)
       await releaseItems(home.db, { runId: run.id, owner: workerId, itemIds: items.map((i) => i.id) });
@@ -105,15 +143,17 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
   // One heartbeat for every lease this worker holds, fenced by epoch: a lease that was taken over (it
   // expired while this host was cut off) is not renewed, and the work on it stops.
   const heartbeat = setInterval(() => {
-    const held = [...(inHand ? [inHand] : []), ...queue, ...completions.held()];
+    const held = [...(inHand ? [inHand] : []), ...queue, ...reserved, ...completions.held()];
     void renewLeases(home.db, workerId, held.map(leaseOf), leaseMs)
       .then((renewed) => {
         for (const item of held) {
           if (renewed.has(item.id)) continue;
           context.log.warn({ event: 'lease-lost', itemId: item.id }, 'lease taken over: work on it stops');
           processor.leaseLost(item.id);
-          const queued = queue.indexOf(item);
-          if (queued >= 0) queue.splice(queued, 1);
+          for (const list of [queue, reserved]) {
+            const queued = list.indexOf(item);
+            if (queued >= 0) list.splice(queued, 1);
+          }
         }
       })
       .catch(() => undefined);
@@ -121,29 +161,23 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
   try {
     while (!context.stop.aborted) {
       if (queue.length === 0) {
-        const claim = await withReconnect(context.log, 'claim', () =>
-          completions.within((record) =>
-            claimWorkItem(home.db, {
-              runId: run.id,
-              owner: workerId,
-              leaseMs,
-              needs,
-              limit: batch.value,
-              before: record,
-            }),
-          ),
-        );
-        if (claim.kind === 'stopped') return claim.status === 'paused' ? 'paused' : 'stopped';
-        if (claim.kind === 'finished') return 'finished';
-        if (claim.kind === 'wait') {
+        const early = await takeAhead();
+        // A `wait` said ahead is stale now that this worker's own items are done: ask again.
+        const result = early.result && early.result.kind !== 'wait' ? early.result : await claim();
+        if (result.kind === 'stopped') return result.status === 'paused' ? 'paused' : 'stopped';
+        if (result.kind === 'finished') return 'finished';
+        if (result.kind === 'wait') {
           // Our own items still being stored may be what the run waits for: commit them first.
           if (completions.busy) await completions.settle();
           else if (context.idleWait) await context.idleWait(context.stop);
           else await sleep(100, undefined, { signal: context.stop }).catch(() => undefined);
           continue;
         }
-        queue.push(...claim.items);
-        await withReconnect(context.log, 'prefetch', () => processor.prefetch(claim.items));
+        // The items still held of the claim ahead (a lease lost meanwhile took its item out).
+        const items = early.result === result ? early.items : result.items;
+        queue.push(...items);
+        if (claimsAhead && items.length >= QUICK_BATCH && items.length >= batch.value) claimAhead();
+        await withReconnect(context.log, 'prefetch', () => processor.prefetch(items));
       }
       const item = queue.shift()!;
       inHand = item;
@@ -165,9 +199,9 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
       batch.record(context.now ? took : performance.now() - startedPrecisely);
       // An item longer than the whole allowance gives back what was claimed behind it, so the other
       // workers take those instead of waiting.
-      if (took >= AHEAD_MS && queue.length > 0) {
+      if (took >= AHEAD_MS && (queue.length > 0 || ahead)) {
         await completions.flush();
-        await giveBack(queue.splice(0));
+        await giveBack([...queue.splice(0), ...(await takeAhead()).items]);
       }
     }
     return 'stopped';
@@ -176,7 +210,8 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
     try {
       await completions.flush();
       // Items claimed ahead but never started go back untouched, without using an attempt.
-      await giveBack(queue.splice(0));
+      const late = await takeAhead().catch(() => ({ items: reserved.splice(0) }));
+      await giveBack([...queue.splice(0), ...late.items]);
     } catch (error) {
       // On a full disk these writes fail too; the coordinator releases every item when the run pauses.
       if (!isDiskFull(error)) throw error; // eslint-disable-line no-unsafe-finally
