@@ -100,19 +100,23 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
   const queue: WorkItemRow[] = [];
   let inHand: WorkItemRow | null = null;
   const batch = new BatchSize();
-  const claim = (): Promise<ClaimResult> =>
-    withReconnect(context.log, 'claim', () =>
+  /** The limit of the latest claim: a batch that filled it says more items are probably pending. */
+  let asked = 0;
+  const claim = (): Promise<ClaimResult> => {
+    asked = batch.value;
+    return withReconnect(context.log, 'claim', () =>
       completions.within((record) =>
         claimWorkItem(home.db, {
           runId: run.id,
           owner: workerId,
           leaseMs,
           needs,
-          limit: batch.value,
+          limit: asked,
           before: record,
         }),
       ),
     );
+  };
   // On PostgreSQL a claim (with the completions it commits) is a dozen round trips, each a wait on the
   // server, as long as working through a whole batch of quick items on a loaded machine. So while items
   // are quick, the next batch is claimed as soon as one arrives, and that wait overlaps the work. Its
@@ -176,7 +180,7 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
         // The items still held of the claim ahead (a lease lost meanwhile took its item out).
         const items = early.result === result ? early.items : result.items;
         queue.push(...items);
-        if (claimsAhead && items.length >= QUICK_BATCH && items.length >= batch.value) claimAhead();
+        if (claimsAhead && batch.value >= QUICK_BATCH && result.items.length >= asked) claimAhead();
         await withReconnect(context.log, 'prefetch', () => processor.prefetch(items));
       }
       const item = queue.shift()!;
