@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, runCliJson, tempDir } from '../helpers/cli.js';
 import { put } from '../helpers/media.js';
+import { describeEachDialect } from '../helpers/postgres.js';
 
 /**
  * The CLI's papercuts found by a new user (issue 16): the version, help that shows the global options,
@@ -13,12 +14,10 @@ import { put } from '../helpers/media.js';
 
 let dir: string;
 let cleanup: () => void;
-let home: string;
 let archive: string;
 let before: ManifestEntry[];
-beforeAll(async () => {
+beforeAll(() => {
   ({ dir, cleanup } = tempDir('archivist-cli-'));
-  home = path.join(dir, 'home');
   archive = path.join(dir, 'archive');
   fs.mkdirSync(path.join(archive, 'Problems'), { recursive: true });
   fs.copyFileSync(
@@ -28,8 +27,6 @@ beforeAll(async () => {
   put(archive, 'Problems/empty.JPG', '');
   put(archive, 'Problems/.DS_Store', 'junk');
   before = archiveManifest(archive);
-  await runCliJson(['init'], { home });
-  await runCliJson(['source', 'add', 'family', archive], { home });
 });
 afterAll(() => {
   if (archive) expect(archiveManifest(archive)).toEqual(before);
@@ -53,6 +50,17 @@ describe('the CLI', () => {
       expect(result.stdout, args.join(' ')).toMatch(/--home <dir>/);
       expect(result.stdout, args.join(' ')).toMatch(/--json/);
     }
+  });
+});
+
+// What the CLI reads back from the catalog and the runs, on each dialect's database.
+describeEachDialect('the CLI on a home', (dialect) => {
+  let home: string;
+  beforeAll(async () => {
+    home = path.join(dir, `home-${dialect.name}`);
+    const url = await dialect.newDatabase();
+    await runCliJson(['init', ...(url ? ['--database', url] : [])], { home });
+    await runCliJson(['source', 'add', 'family', archive], { home });
   });
 
   it('says what was given when a number option is not a number', async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../helpers/archive-manifest.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { CORE2_FILES as F, makeCore2Archive, writeXmpSidecar } from '../helpers/core2-archive.js';
+import { dialectTitle, newPostgresDatabase, POSTGRES } from '../helpers/postgres.js';
 import { CHROMIUM, startServe } from './web/harness.js';
 
 /**
@@ -353,5 +354,65 @@ describe('core@2 on an archive with sidecars, a Takeout export and files that be
     expect(fresh.metadata!.fromSidecar).toContain('rating');
     expect(fresh.metadataStatus).toMatchObject({ stale: false });
     expect(fresh.metadataStatus!.artifactId).not.toBe(before.metadataStatus!.artifactId);
+  });
+});
+
+/**
+ * What core@2 keeps in the database (sidecar links, the relation index, the metadata's inputs and its
+ * staleness, reuse by cache key) on PostgreSQL, on the same archive: one run and one refresh, not the
+ * whole file again (the metadata itself does not depend on the database). Runs after the SQLite block,
+ * whose last edit left the XMP sidecar at rating 1.
+ */
+describe.skipIf(POSTGRES.skipReason !== '')(`core@2's records ${dialectTitle(POSTGRES)}`, () => {
+  beforeAll(async () => {
+    home = path.join(root, 'home-postgres');
+    await json(['init', '--database', await newPostgresDatabase()]);
+    await json(['source', 'add', 'a', archive]);
+  });
+
+  it('links sidecars, pairs related files, marks stale metadata and refreshes only it', async () => {
+    const [summary] = await json<
+      { sidecars: { linked: number; unmatched: number | null }; errors: unknown[] }[]
+    >(['catalog']);
+    expect(summary!.errors).toEqual([]);
+    expect(summary!.sidecars).toEqual({ linked: 4, unmatched: 0, relinked: true });
+    await json(['collection', 'create', 'all']);
+    await run('core@2');
+
+    const still = await asset(F.liveStill);
+    const video = await asset(F.liveVideo);
+    expect(still.related).toEqual([
+      { assetId: video.id, relation: 'live-photo-video', path: F.liveVideo, by: 'content-identifier' },
+    ]);
+    const jpeg = await asset(F.rawJpeg);
+    expect((await asset(F.raw)).related).toEqual([
+      { assetId: jpeg.id, relation: 'jpeg-twin', path: F.rawJpeg, by: 'name-and-time' },
+    ]);
+    expect((await asset(F.zonelessJpeg)).related).toEqual([]);
+
+    const detail = await asset(F.xmpJpeg);
+    expect(detail.metadata).toMatchObject({ rating: 1, timeZoneSource: 'sidecar' });
+    const metadata = detail.artifacts.find((a) => a.kind === 'metadata' && a.current)!;
+    expect(metadata.lineage.inputs).toContainEqual(
+      expect.objectContaining({ role: 'sidecar', path: F.xmpSidecar, sha256: detail.sidecars[0]!.sha256 }),
+    );
+    expect(detail.metadataStatus).toMatchObject({ stale: false, pipeline: 'core@2' });
+
+    writeXmpSidecar(path.join(archive, F.xmpSidecar), 2);
+    manifest = archiveManifest(archive);
+    const [changed] = await json<{ changed: number }[]>(['catalog']);
+    expect(changed!.changed).toBe(1);
+    expect((await asset(F.xmpJpeg)).metadataStatus).toMatchObject({
+      stale: true,
+      reasons: [`sidecar ${F.xmpSidecar} changed since this metadata was made`],
+    });
+
+    const again = await run('core@2');
+    // Only the edited asset's metadata is recomputed; everything else is reused by cache key.
+    expect(again.counts.done - again.counts.reused).toBe(1);
+    const fresh = await asset(F.xmpJpeg);
+    expect(fresh.metadata).toMatchObject({ rating: 2 });
+    expect(fresh.metadataStatus).toMatchObject({ stale: false });
+    expect(fresh.metadataStatus!.artifactId).not.toBe(detail.metadataStatus!.artifactId);
   });
 });

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, runCliJson, tempDir } from '../helpers/cli.js';
+import { writeDatabase } from '../helpers/db-query.js';
+import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
 
 interface Tool {
   name: string;
@@ -47,6 +49,49 @@ async function newHome(): Promise<string> {
   const home = path.join(temp(), 'home');
   await runCliJson(['init'], { home });
   return home;
+}
+
+/** A home on the dialect's database, with the URL a PostgreSQL one was made with. */
+async function newHomeOn(dialect: TestDialect): Promise<{ home: string; url: string | undefined }> {
+  const home = path.join(temp(), 'home');
+  const url = await dialect.newDatabase();
+  await runCliJson(['init', ...(url ? ['--database', url] : [])], { home });
+  return { home, url };
+}
+
+/**
+ * Breaks what the dialect's integrity check looks at. SQLite: an index page overwritten (of a table
+ * doctor does not query, so the home is still recognised and only the check fails). PostgreSQL, whose
+ * pages have their own checksums: what only Archivist can check, an artifact without its lineage, put in
+ * with the constraint that forbids it switched off (superuser, test cluster).
+ */
+function breakIntegrity(home: string, url: string | undefined): void {
+  if (url) {
+    const database = { kind: 'postgres' as const, url };
+    writeDatabase(database, 'alter table artifacts disable trigger all');
+    writeDatabase(
+      database,
+      `insert into artifacts (id, kind, step, asset_id, run_id, sha256, size, mime, path, cache_key, policy, created_at)
+       values ('a-orphan', 'thumbnail', 'thumbnail', ?, 'r-none', ?, 1, 'image/webp', 'bb/x.webp', 'k', 'sandbox', now())`,
+      ['a'.repeat(64), 'b'.repeat(64)],
+    );
+    writeDatabase(database, 'alter table artifacts enable trigger all');
+    return;
+  }
+  const file = path.join(home, 'archivist.db');
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
+  const index = sqlite
+    .prepare(
+      "select rootpage from sqlite_master where type = 'index' and rootpage > 0 " +
+        "and tbl_name not in ('meta', 'kysely_migration') order by rootpage limit 1",
+    )
+    .get() as { rootpage: number };
+  sqlite.close();
+  const fd = fs.openSync(file, 'r+');
+  fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (index.rootpage - 1) * pageSize);
+  fs.closeSync(fd);
 }
 
 async function doctorJson(
@@ -227,36 +272,6 @@ describe('archivist doctor', () => {
     expect(fs.readdirSync(home).sort()).toEqual(before);
   });
 
-  it('fails with exit 1 when the database integrity check fails', async () => {
-    const home = await newHome();
-    const file = path.join(home, 'archivist.db');
-    const sqlite = new BetterSqlite3(file);
-    sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    const pageSize = sqlite.pragma('page_size', { simple: true }) as number;
-    // An index of a table doctor does not query, so the home is still recognised and only the check fails.
-    const index = sqlite
-      .prepare(
-        "select rootpage from sqlite_master where type = 'index' and rootpage > 0 " +
-          "and tbl_name not in ('meta', 'kysely_migration') order by rootpage limit 1",
-      )
-      .get() as { rootpage: number };
-    sqlite.close();
-    const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.alloc(pageSize, 0xff), 0, pageSize, (index.rootpage - 1) * pageSize);
-    fs.closeSync(fd);
-
-    const { code, doc } = await doctorJson(home);
-    expect(code).toBe(1);
-    expect(doc.ok).toBe(false);
-    expect(doc.database!.ok).toBe(false);
-    expect(doc.database!.integrity).not.toBe('ok');
-    expect(check(doc, 'database').status).toBe('error');
-
-    const human = await runCli(['doctor'], { home });
-    expect(human.code).toBe(1);
-    expect(human.stdout).toContain('integrity check failed');
-  });
-
   it('prefers the configured ffmpeg over PATH and warns, with the apt-get hint, when ffprobe is missing', async () => {
     const home = await newHome();
     const bin = temp();
@@ -304,5 +319,25 @@ describe('archivist doctor', () => {
     const ffmpeg = tool(doc, 'ffmpeg');
     expect(ffmpeg).toMatchObject({ ok: false, path: missing, source: 'config', version: null });
     expect(ffmpeg.problem).toContain('does not exist');
+  });
+});
+
+// A healthy PostgreSQL home's report (server, latency, pool) is test/e2e/runs/postgres.test.ts's.
+describeEachDialect('archivist doctor on the database', (dialect) => {
+  it('fails with exit 1 when the database integrity check fails', async () => {
+    const { home, url } = await newHomeOn(dialect);
+    breakIntegrity(home, url);
+
+    const { code, doc } = await doctorJson(home);
+    expect(code).toBe(1);
+    expect(doc.ok).toBe(false);
+    expect(doc.database!.ok).toBe(false);
+    expect(doc.database!.integrity).not.toBe('ok');
+    if (url) expect(doc.database!.integrity).toBe('1 artifacts without lineage');
+    expect(check(doc, 'database').status).toBe('error');
+
+    const human = await runCli(['doctor'], { home });
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain('integrity check failed');
   });
 });

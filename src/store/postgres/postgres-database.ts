@@ -1,5 +1,5 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import pg from './node-postgres.js';
 import { ArchivistError } from '../../errors.js';
 import type { OpenDatabase } from '../database.js';
 import type { Database } from '../schema.js';

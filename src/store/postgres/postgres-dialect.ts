@@ -40,8 +40,10 @@ export const postgresDialect: StoreDialect = {
 
   claimLock: sql`for update skip locked`,
 
-  // clock_timestamp(), not now(): now() is the transaction's start, and a claim may wait on a lock.
-  nowMs: () => sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`,
+  // clock_timestamp(), not now(): now() is the transaction's start, and a claim may wait on a lock. As a
+  // scalar subquery it is read once per statement (an init plan), not once per row a filter looks at: a
+  // claim's `not_before <= clock` otherwise called it, with its numeric arithmetic, for every pending item.
+  nowMs: () => sql<number>`(select (extract(epoch from clock_timestamp()) * 1000)::bigint)`,
 
   pathMatchesGlob: (column: Expression<string>, glob: string) => {
     const lowered = glob.toLowerCase();

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import type { Client } from 'pg';
+import pg from './node-postgres.js';
 import { WakeUpHub } from '../wake-ups.js';
 import { WAKE_UP_CHANNEL } from './postgres-dialect.js';
 
@@ -10,7 +11,7 @@ import { WAKE_UP_CHANNEL } from './postgres-dialect.js';
  */
 export function listenForWakeUps(url: string): WakeUpHub {
   let closed = false;
-  let client: pg.Client | undefined;
+  let client: Client | undefined;
   const hub = new WakeUpHub(async () => {
     closed = true;
     await client?.end().catch(() => undefined);
