@@ -16,6 +16,8 @@ export interface ClaimOptions {
   limit?: number;
   /** Runs first inside the claim's transaction: the worker commits its finished items with its claim. */
   before?: (trx: Db) => Promise<void>;
+  /** `before` has nothing to commit: an idle worker's claim looks with reads first. */
+  nothingToCommit?: boolean;
 }
 
 /**

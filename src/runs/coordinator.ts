@@ -2,6 +2,7 @@ import os from 'node:os';
 import { ArchivistError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { findPipeline } from '../pipeline/registry.js';
+import { isLockWaitTimeout } from '../store/database.js';
 import type { RunRow, RunStatus } from '../store/schema.js';
 import {
   beatRun,
@@ -15,6 +16,7 @@ import {
 import { hasLiveLeases, releaseItems, skipOrphanedDependents } from '../store/work-items-repository.js';
 import { diskFullReason, isDiskFull } from './disk-full.js';
 import { DiskReserve } from './disk-reserve.js';
+import { leaseMsOf } from './lease.js';
 import { LeaseSupervisor } from './lease-supervision.js';
 import { withReconnect } from './reconnect.js';
 import { computeRunStats } from './run-stats.js';
@@ -87,7 +89,7 @@ class Coordinator {
         .finally(() => this.ticks.wake()),
     );
     this.pool.onDiskFull = (reason) => this.onDiskFull(reason);
-    this.leases = new LeaseSupervisor(home.db, runRow.id, this.pool);
+    this.leases = new LeaseSupervisor(home.db, runRow.id, this.pool, leaseMsOf(home.config));
     const { stopping, leases } = this;
     this.exits = new WorkerExits(home, runRow, this.log, this.pool, this.needs, {
       get stopping() {
@@ -178,13 +180,22 @@ class Coordinator {
     return this.settle(status);
   }
 
-  /** The run's heartbeat; on a full disk (nothing can be written) only its status is read. */
+  /**
+   * The run's heartbeat; on a full disk (nothing can be written) only its status is read. A heartbeat
+   * refused by a lock held for seconds is skipped, not retried here: the tick must go on to supervise
+   * the workers, since the frozen one holding the lock is killed only there.
+   */
   private async beat(): Promise<RunStatus> {
     if (this.stopping.diskFull === null) {
       try {
         return await beatRun(this.home.db, this.runRow.id);
       } catch (error) {
-        this.onWriteError(error);
+        if (isLockWaitTimeout(error)) {
+          this.log.warn(
+            { event: 'database-locked', what: 'heartbeat' },
+            'database locked: heartbeat skipped',
+          );
+        } else this.onWriteError(error);
       }
     }
     return (await getRun(this.home.db, this.runRow.id)).status;

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Db } from '../store/database.js';
 import { runsInProgress, transitionRun } from '../store/runs-repository.js';
 import { releaseItems } from '../store/work-items-repository.js';
+import { processState } from './process-state.js';
 
 /** A coordinator beats every second; this much silence means it is gone. */
 export const COORDINATOR_STALE_MS = 10_000;
@@ -14,13 +14,9 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  try {
-    // A killed process stays a zombie until its parent reaps it, and kill(pid, 0) still succeeds on it.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (macOS): trust kill(0)
-  }
+  // A killed process stays a zombie until its parent reaps it, and kill(pid, 0) still succeeds on it.
+  // No /proc (macOS): trust kill(0).
+  return processState(pid) !== 'Z';
 }
 
 /**

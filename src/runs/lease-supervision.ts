@@ -8,7 +8,7 @@ const DRAIN_KILL_MS = 2_000;
 /**
  * Watches the leases of a run's local workers from the database: workers that stopped heartbeating are
  * replaced as soon as their lease lapses (not after the item's timeout: a SIGSTOPped process never
- * reaches its own), and once no item is left the workers still around are stopped and then killed, so
+ * reaches its own), so are workers stopped by a signal for as long though they hold nothing, and once no item is left the workers still around are stopped and then killed, so
  * the run completes when its last item is done.
  */
 export class LeaseSupervisor {
@@ -19,6 +19,7 @@ export class LeaseSupervisor {
     private readonly db: Db,
     private readonly runId: string,
     private readonly pool: WorkerPool,
+    private readonly leaseMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -28,7 +29,10 @@ export class LeaseSupervisor {
   }
 
   async supervise(): Promise<void> {
+    // Reads only (a stopped worker holding SQLite's write lock would make a write wait): the lapsed
+    // leases first, so a stopped worker that holds items is killed for its lease, as any frozen one.
     this.pool.killLapsed(await ownersOfLapsedLeases(this.db, this.runId));
+    this.pool.killStopped(this.leaseMs);
     if (await hasOpenItems(this.db, this.runId)) {
       this.drainingSince = null;
       return;

@@ -152,15 +152,18 @@ export class PendingCompletions {
 
   /**
    * Runs `transaction`, which must call `record` first thing inside its write transaction. If the
-   * transaction fails, nothing was committed: the entries stay pending for the next attempt.
+   * transaction fails, nothing was committed: the entries stay pending for the next attempt. `empty`
+   * says `record` has nothing to write.
    */
-  async within<T>(transaction: (record: (trx: Db) => Promise<void>) => Promise<T>): Promise<T> {
+  async within<T>(
+    transaction: (record: (trx: Db) => Promise<void>, empty: boolean) => Promise<T>,
+  ): Promise<T> {
     const entries = this.take();
     let recorded: boolean[] = [];
     try {
       const result = await transaction(async (trx) => {
         recorded = await this.record(trx, entries);
-      });
+      }, entries.length === 0);
       if (entries.length > 0) {
         this.lastCommitAt = Date.now();
         this.warnLost(entries, recorded);

@@ -59,6 +59,17 @@ export class WorkerExits {
     const figures = this.pool.figures;
     if (worker.current && !clean) await this.failCrashedItem(worker, worker.current, code, signal);
     if (clean) return;
+    if (worker.killedStopped && !worker.current) {
+      // Stopped by someone while it held no item: it lost nothing and says nothing about the setup,
+      // so no crash is counted; what it claimed ahead goes back, and it is replaced.
+      this.log.warn(
+        { event: 'worker-died', worker: worker.id, signal, stopped: true },
+        'stopped worker replaced',
+      );
+      await releaseItems(db, { runId: this.runRow.id, owner: worker.id });
+      this.pool.spawn();
+      return;
+    }
     if (!worker.current) {
       await countWorkerCrash(db, this.runRow.id);
       figures.crashesInARow++;
@@ -95,15 +106,18 @@ export class WorkerExits {
         signal,
         timeout: worker.killedForTimeout,
         leaseLapsed: worker.killedForLease,
+        stopped: worker.killedStopped,
         stderrTail: worker.stderr.slice(-20),
       },
       `worker ${worker.id} died on item ${item.itemId}`,
     );
     const how = worker.killedForTimeout
       ? 'timeout'
-      : worker.killedForLease
-        ? 'worker stopped heartbeating (its lease lapsed)'
-        : `worker crashed (${signal ?? `exit code ${code}`})`;
+      : worker.killedStopped
+        ? 'worker was stopped by a signal past its lease'
+        : worker.killedForLease
+          ? 'worker stopped heartbeating (its lease lapsed)'
+          : `worker crashed (${signal ?? `exit code ${code}`})`;
     const max = this.runRow.max_attempts;
     const result = await failWorkItem(db, item.itemId, null, {
       reason: worker.killedForTimeout ? 'timeout' : 'worker-crashed',

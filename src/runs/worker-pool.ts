@@ -6,6 +6,7 @@ import type { Home } from '../home/home.js';
 import type { RunRow } from '../store/schema.js';
 import type { RunLog } from './run-log.js';
 import type { CoordinatorMessage, WorkerMessage } from './worker-messages.js';
+import { isStoppedBySignal } from './process-state.js';
 import { removeScratchDir, scratchDirOf } from './scratch-dirs.js';
 
 const WORKER_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-process.js');
@@ -19,6 +20,10 @@ export interface PooledWorker {
   killedForTimeout: boolean;
   /** Killed because its lease lapsed: it stopped heartbeating (SIGSTOP, a blocked event loop). */
   killedForLease: boolean;
+  /** Killed because a signal had stopped it (SIGSTOP, SIGTSTP) for longer than a lease. */
+  killedStopped: boolean;
+  /** Since when it has been seen stopped by a signal, if it is now. */
+  stoppedSince: number | null;
   /** Why it said it was exiting, if it said so before it went. */
   exitWhy: Extract<WorkerMessage, { type: 'exiting' }>['why'] | null;
 }
@@ -80,6 +85,8 @@ export class WorkerPool {
       exited: false,
       killedForTimeout: false,
       killedForLease: false,
+      killedStopped: false,
+      stoppedSince: null,
       exitWhy: null,
     };
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -158,6 +165,30 @@ export class WorkerPool {
       if (!owners.has(worker.id) || worker.killedForLease || worker.exited) continue;
       worker.killedForLease = true;
       this.log.warn({ event: 'lease-lapsed', worker: worker.id }, `worker ${worker.id} stopped heartbeating`);
+      killGroup(worker.child.pid);
+    }
+  }
+
+  /**
+   * Kills the workers a signal has stopped (SIGSTOP, SIGTSTP) for longer than `afterMs`, holding a lease
+   * or not: on SQLite, one stopped inside a write transaction (an idle worker's claim) holds the whole
+   * database's lock, every other writer of the run waits on it, and no lease of its ever lapses. Told
+   * from /proc on Linux; elsewhere the leases alone find the stopped workers that hold items.
+   */
+  killStopped(afterMs: number, now = Date.now()): void {
+    for (const worker of this.workers) {
+      if (worker.exited || worker.killedStopped || worker.killedForLease) continue;
+      if (worker.child.pid === undefined || !isStoppedBySignal(worker.child.pid)) {
+        worker.stoppedSince = null;
+        continue;
+      }
+      worker.stoppedSince ??= now;
+      if (now - worker.stoppedSince <= afterMs) continue;
+      worker.killedStopped = true;
+      this.log.warn(
+        { event: 'worker-stopped', worker: worker.id },
+        `worker ${worker.id} stopped by a signal`,
+      );
       killGroup(worker.child.pid);
     }
   }

@@ -110,7 +110,7 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
   const claim = (): Promise<ClaimResult> => {
     asked = batch.value;
     return withReconnect(context.log, 'claim', () =>
-      completions.within((record) =>
+      completions.within((record, empty) =>
         claimWorkItem(home.db, {
           runId: run.id,
           owner: workerId,
@@ -118,6 +118,7 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
           needs,
           limit: asked,
           before: record,
+          nothingToCommit: empty,
         }),
       ),
     );

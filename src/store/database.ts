@@ -121,6 +121,17 @@ export async function migrate(
   });
 }
 
+/**
+ * The database's lock stayed taken past the wait allowed (SQLite's `busy_timeout`, 10 s; PostgreSQL's
+ * `lock_not_available`). Our transactions last milliseconds, so some process holding it that long is
+ * frozen or killed mid-way; once it is gone the lock is free, and the same write can be tried again.
+ */
+export function isLockWaitTimeout(error: unknown): boolean {
+  if (!error || typeof error !== 'object' || !('code' in error) || typeof error.code !== 'string')
+    return false;
+  return error.code.startsWith('SQLITE_BUSY') || error.code === '55P03';
+}
+
 /** PostgreSQL's SQLSTATE classes and Node's socket errors that mean "the connection went", not "the query is wrong". */
 const TRANSIENT_CODES = new Set([
   'ECONNREFUSED',

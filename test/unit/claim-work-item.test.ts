@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterEach, expect, it } from 'vitest';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { initHome, openHome, type Home } from '../../src/home/home.js';
 import type { PipelineDefinition, StepDefinition } from '../../src/pipeline/step.js';
@@ -15,7 +16,7 @@ import type { WorkItemRow } from '../../src/store/schema.js';
 import { transitionRun } from '../../src/store/runs-repository.js';
 import { leaseOf, renewLeases, skipOrphanedDependents } from '../../src/store/work-items-repository.js';
 import { REPO_ROOT, tempDir } from '../helpers/cli.js';
-import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
+import { describeEachDialect, SQLITE, type TestDialect } from '../helpers/postgres.js';
 
 /**
  * Claiming work items (issues 3 and 12) on a real SQLite home and a real PostgreSQL database: claims are
@@ -326,5 +327,40 @@ describeEachDialect('claimWorkItem', (dialect) => {
     claimed(await t.claim('A', 1_000));
     expect(await transitionRun(t.home.db, t.runId, ['running'], 'cancelling')).toBe(true);
     expect(await t.claim('B', 1_000)).toEqual({ kind: 'stopped', status: 'cancelling' });
+  });
+});
+
+describe('an idle claim on sqlite', () => {
+  // SQLite has one write lock for the whole file. An idle worker polls for work; if each poll were a
+  // write transaction, a poller frozen inside one (SIGSTOP) would hold every writer of the run up.
+  it('answers wait and stopped with reads, and takes the lock only when there is work', async () => {
+    const t = await setup(SQLITE, 2, [step('a')]);
+    const idle = (owner: string, now: number) =>
+      claimWorkItem(t.home.db, {
+        runId: t.runId,
+        owner,
+        leaseMs: LEASE_MS,
+        needs: t.needs,
+        now,
+        nothingToCommit: true,
+      });
+    const first = claimed(await t.claim('A', 1_000));
+    claimed(await t.claim('A', 1_000));
+    // Another process holds the write lock from here on, as a frozen one would.
+    const locker = new BetterSqlite3(path.join(t.root, 'archivist.db'), { timeout: 0 });
+    cleanups.push(() => locker.close());
+    locker.exec('BEGIN IMMEDIATE');
+    // Both items leased and the leases still good: nothing to take, said at once without the lock (a
+    // write would wait out busy_timeout, 10 s, and fail with SQLITE_BUSY).
+    expect(await idle('B', 1_500)).toEqual({ kind: 'wait' });
+    expect(await t.item(first.id)).toMatchObject({ status: 'running' });
+    // A lapsed lease is work: the claim goes for the lock and settles it (back to pending, with a backoff).
+    locker.exec('COMMIT');
+    expect(await idle('B', 5_000)).toEqual({ kind: 'wait' });
+    expect(await t.item(first.id)).toMatchObject({ status: 'pending', reason: 'worker-crashed' });
+    expect(await transitionRun(t.home.db, t.runId, ['running'], 'cancelling')).toBe(true);
+    locker.exec('BEGIN IMMEDIATE');
+    expect(await idle('C', 5_000)).toEqual({ kind: 'stopped', status: 'cancelling' });
+    locker.exec('ROLLBACK');
   });
 });

@@ -216,8 +216,8 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'gc: deletes orphaned files found by listing <home>/artifacts and <home>/tmp',
     apis: ['fs.rmSync'],
   },
-  'src/runs/detect-interrupted.ts': {
-    reason: "reads /proc/<pid>/stat to tell a coordinator's zombie from a live process",
+  'src/runs/process-state.ts': {
+    reason: "reads /proc/<pid>/stat: a coordinator's zombie from a live process, a stopped worker",
     apis: ['fs.readFileSync'],
   },
   'src/runs/spawn-coordinator.ts': {

@@ -28,6 +28,8 @@ export interface ClaimRequest {
   now?: number;
   /** Runs first inside the claim's transaction: the worker commits its finished items with its claim. */
   before?: (trx: Db) => Promise<void>;
+  /** `before` has nothing to commit: the claim may look with a read first (see `nothingToClaim`). */
+  nothingToCommit?: boolean;
 }
 
 /**
@@ -37,6 +39,10 @@ export interface ClaimRequest {
  */
 export async function claimItems(db: Db, request: ClaimRequest): Promise<ClaimResult> {
   const { runId, owner } = request;
+  if (request.nothingToCommit) {
+    const idle = await nothingToClaim(db, request);
+    if (idle) return idle;
+  }
   return withWriteLock(db, async (trx) => {
     await request.before?.(trx);
     const run = await trx
@@ -49,36 +55,7 @@ export async function claimItems(db: Db, request: ClaimRequest): Promise<ClaimRe
     const clock = clockOf(trx, request.now);
     await expireLeases(trx, runId, run.max_attempts, clock, request);
 
-    const waiting = Object.entries(request.needs).filter(([, needs]) => needs.length > 0);
-    const picked = trx
-      .selectFrom('work_items as w')
-      .select('w.id')
-      .where('w.run_id', '=', runId)
-      .where('w.status', '=', 'pending')
-      .where('w.not_before', '<=', clock)
-      .where((eb) => {
-        if (waiting.length === 0) return eb.lit(true);
-        // An item whose step needs earlier steps' artifacts waits until those items are done.
-        const blocked = waiting.map(([step, needs]) =>
-          eb.and([
-            eb('w.step', '=', step),
-            eb.exists(
-              eb
-                .selectFrom('work_items as d')
-                .select(sql`1`.as('one'))
-                .whereRef('d.run_id', '=', 'w.run_id')
-                .whereRef('d.asset_id', '=', 'w.asset_id')
-                .where('d.step', 'in', needs)
-                .where('d.status', '!=', 'done'),
-            ),
-          ]),
-        );
-        return eb.not(eb.or(blocked));
-      })
-      .orderBy('w.order_key')
-      .orderBy('w.step_index')
-      .limit(request.limit)
-      .modifyEnd(dialectOf(trx).claimLock);
+    const picked = claimable(trx, request, clock).limit(request.limit).modifyEnd(dialectOf(trx).claimLock);
     const items = await trx
       .updateTable('work_items')
       .set({
@@ -108,6 +85,70 @@ export async function claimItems(db: Db, request: ClaimRequest): Promise<ClaimRe
     await countForWorker(trx, runId, owner, { claimed: items.length }, clock);
     return { kind: 'claimed', item: items[0]!, items };
   });
+}
+
+/** The pending items of a run that can start now: their wait is over and the items they need are done. */
+function claimable(db: Db, request: ClaimRequest, clock: RawBuilder<number>) {
+  const waiting = Object.entries(request.needs).filter(([, needs]) => needs.length > 0);
+  return db
+    .selectFrom('work_items as w')
+    .select('w.id')
+    .where('w.run_id', '=', request.runId)
+    .where('w.status', '=', 'pending')
+    .where('w.not_before', '<=', clock)
+    .where((eb) => {
+      if (waiting.length === 0) return eb.lit(true);
+      // An item whose step needs earlier steps' artifacts waits until those items are done.
+      const blocked = waiting.map(([step, needs]) =>
+        eb.and([
+          eb('w.step', '=', step),
+          eb.exists(
+            eb
+              .selectFrom('work_items as d')
+              .select(sql`1`.as('one'))
+              .whereRef('d.run_id', '=', 'w.run_id')
+              .whereRef('d.asset_id', '=', 'w.asset_id')
+              .where('d.step', 'in', needs)
+              .where('d.status', '!=', 'done'),
+          ),
+        ]),
+      );
+      return eb.not(eb.or(blocked));
+    })
+    .orderBy('w.order_key')
+    .orderBy('w.step_index');
+}
+
+/**
+ * What an idle worker's claim would say, found with reads, or null when there may be something to take.
+ * An idle worker polls, and on SQLite every write transaction holds the whole database's write lock: a
+ * poller frozen inside one (a SIGSTOP) would stop every writer of the run, its coordinator's heartbeat
+ * and the other workers' completions included, though it holds no item and no lease would ever lapse.
+ */
+async function nothingToClaim(db: Db, request: ClaimRequest): Promise<ClaimResult | null> {
+  const run = await db.selectFrom('runs').select('status').where('id', '=', request.runId).executeTakeFirst();
+  if (!run) return { kind: 'stopped', status: 'cancelled' };
+  if (run.status !== 'running') return { kind: 'stopped', status: run.status };
+  const clock = clockOf(db, request.now);
+  if (await claimable(db, request, clock).limit(1).executeTakeFirst()) return null;
+  const open = await db
+    .selectFrom('work_items')
+    .select('id')
+    .where('run_id', '=', request.runId)
+    .where('status', 'in', ['pending', 'running'])
+    .limit(1)
+    .executeTakeFirst();
+  if (!open) return { kind: 'finished' };
+  // A lease that ran out is settled by the claim's transaction: take it.
+  const lapsed = await db
+    .selectFrom('work_items')
+    .select('id')
+    .where('run_id', '=', request.runId)
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '<', clock)
+    .limit(1)
+    .executeTakeFirst();
+  return lapsed ? null : { kind: 'wait' };
 }
 
 /**

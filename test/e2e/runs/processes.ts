@@ -202,3 +202,50 @@ export async function pollFor<T>(
   }
   throw new Error(`gave up waiting for ${what} after ${WAIT_MS / 1000} s`);
 }
+
+/**
+ * SQLite's write lock of a database in WAL mode: an exclusive POSIX lock on byte 120 of its `-shm` file
+ * (WAL_WRITE_LOCK), held for as long as a write transaction lasts; /proc/locks names the process.
+ */
+export function holdsSqliteWriteLock(pid: number, databaseFile: string): boolean {
+  const inode = fs.statSync(`${databaseFile}-shm`).ino;
+  return fs
+    .readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => {
+      // "1: POSIX  ADVISORY  WRITE 4242 08:01:1234567 120 120"
+      const fields = line.trim().split(/\s+/);
+      return (
+        fields[1] === 'POSIX' &&
+        fields[3] === 'WRITE' &&
+        fields[4] === String(pid) &&
+        fields[5]?.split(':')[2] === String(inode) &&
+        fields[6] === '120'
+      );
+    });
+}
+
+/**
+ * Stops one of `pids` with a real SIGSTOP at a moment it holds SQLite's write lock: each in turn is
+ * stopped, looked at, and let go again (SIGCONT) until one is caught inside a write transaction.
+ */
+export async function stopWhileHoldingWriteLock(pids: () => number[], databaseFile: string): Promise<number> {
+  return pollFor(
+    'a process caught holding the write lock',
+    () => {
+      for (const pid of pids()) {
+        try {
+          process.kill(pid, 'SIGSTOP');
+        } catch {
+          continue; // gone
+        }
+        // A stop is delivered at once, but the state to show it only once the kernel has parked the task.
+        for (let i = 0; i < 1000 && readStat(pid)?.state !== 'T'; i++);
+        if (holdsSqliteWriteLock(pid, databaseFile)) return pid;
+        process.kill(pid, 'SIGCONT');
+      }
+      return undefined;
+    },
+    1,
+  );
+}

@@ -1,7 +1,7 @@
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest, type Fixture } from './harness.js';
-import { childPids, isAlive, pollFor, waitUntilDead } from './processes.js';
+import { childPids, isAlive, pollFor, stopWhileHoldingWriteLock, waitUntilDead } from './processes.js';
 import type { ItemRow } from './types.js';
 
 /**
@@ -94,6 +94,45 @@ describeEachDialect('a SIGSTOPped worker', (dialect) => {
       await f.expectNoProcessLeft();
     } finally {
       if (isAlive(idle)) process.kill(idle, 'SIGKILL');
+    }
+  });
+});
+
+describe('a worker stopped inside a write transaction on sqlite', () => {
+  // SQLite has one write lock for the whole database: a worker stopped while it holds it (claiming,
+  // committing) makes every other writer wait, the coordinator's heartbeat included. Once the lock
+  // had been held for busy_timeout (10 s), the coordinator's heartbeat failed with SQLITE_BUSY and the
+  // coordinator died, leaving the run `running` for ever. It must be killed, and the run completed.
+  it('is killed, the lock comes free, and the run completes', async () => {
+    const f = track(await createFixture({ files: 300, config: shortLease }));
+    const { id, coordinatorPid } = await f.startDetached('testsleep', [
+      '--workers',
+      '2',
+      '--set',
+      'write.ms=2',
+    ]);
+    await workersOf(coordinatorPid, 2);
+    if (f.database.kind !== 'sqlite') throw new Error('a sqlite home was asked for');
+    const databaseFile = f.database.file;
+    const victim = await stopWhileHoldingWriteLock(
+      () => childPids(coordinatorPid).filter(isAlive),
+      databaseFile,
+    );
+    try {
+      const run = await f.waitFor(id, (r) => r.status === 'completed', 'the run to complete');
+      expect(run.counts).toMatchObject({ total: 300, done: 300, failed: 0 });
+      await waitUntilDead([victim, coordinatorPid]);
+      const killed = f
+        .runLog(id)
+        .filter((line) => ['lease-lapsed', 'worker-stopped'].includes(String(line.event)))
+        .map((line) => String(line.worker));
+      expect(killed.some((worker) => worker.endsWith(`:${victim}`))).toBe(true);
+      for (const item of f.items(id)) expect(item.status).toBe('done');
+      // The stopped worker was killed mid-transaction: files it stored but never committed may be left.
+      f.verify({ afterCrash: true });
+      await f.expectNoProcessLeft();
+    } finally {
+      if (isAlive(victim)) process.kill(victim, 'SIGKILL');
     }
   });
 });
