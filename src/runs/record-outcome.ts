@@ -194,18 +194,13 @@ export class OutcomeRecorder {
   }
 }
 
-/** What run-tool.ts says of a tool that died of a signal: `vipsthumbnail: killed by SIGKILL`. */
-const KILLED_BY_SIGNAL = /: killed by SIG[A-Z0-9]+$/;
-
 /**
- * Whether a failed attempt may be tried again. A tool killed by a signal (the OOM killer, a SIGKILL from
- * outside, a crash) says nothing about the file yet: tried again like a crashed worker, and quarantined
- * only if it dies every time.
+ * Whether a failed attempt may be tried again: as the step said (a tool killed by a signal, the OOM
+ * killer, a crash, says nothing about the file yet: run-tool.ts marks it retryable, and it is quarantined
+ * only if it dies every time), else by its reason.
  */
 export function isRetryableFailure(outcome: FailedOutcome): boolean {
-  return (
-    KILLED_BY_SIGNAL.test(outcome.message) || (outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason))
-  );
+  return outcome.retryable ?? RETRYABLE_REASONS.has(outcome.reason);
 }
 
 /**

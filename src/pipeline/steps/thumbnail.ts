@@ -69,7 +69,9 @@ function refusalOutcome(refusal: Refusal): StepOutcome {
     return { ...failed('tool-missing', refusal.message, stderrTail), retryable: false };
   }
   const damaged = errors.some((e) => e.kind === 'failed' && !isUnsupported(e.message));
-  return failed(damaged ? 'decode-error' : 'unsupported-format', refusal.message, stderrTail);
+  const outcome = failed(damaged ? 'decode-error' : 'unsupported-format', refusal.message, stderrTail);
+  // A decoder that died (killed, out of memory) has not refused the file: the item is tried again.
+  return errors.some((e) => e.retryable) ? { ...outcome, retryable: true } : outcome;
 }
 
 async function videoThumbnail(

@@ -142,9 +142,18 @@ function spawnTool(
         resolve({ stdout: Buffer.concat(chunks), stderr });
         return;
       }
-      const said =
-        firstLineOf((options.verdict ?? lastLine)(stderr)) ||
-        (signal ? `killed by ${signal}` : `exit code ${code}`);
+      if (signal) {
+        // Killed from outside (the OOM killer, a SIGKILL) or crashed: it has not judged the file yet,
+        // whatever it printed before, so the item is tried again and fails only if it dies every time.
+        fail(
+          new ToolError(name, 'failed', `${name}: killed by ${signal}`, {
+            stderrTail: tailOf(stderr),
+            retryable: true,
+          }),
+        );
+        return;
+      }
+      const said = firstLineOf((options.verdict ?? lastLine)(stderr)) || `exit code ${code}`;
       fail(new ToolError(name, 'failed', `${name}: ${said}`, { stderrTail: tailOf(stderr) }));
     });
   });
