@@ -4,8 +4,8 @@ import type { ListingTotals } from './listing-totals.js';
 /** What every route group gets: the open home, how runs are launched, and the open progress streams. */
 export interface ApiContext {
   home: Home;
-  /** Starts a background coordinator for a planned run; it outlives the server. */
-  launch(runId: string, workers: number): { pid: number | undefined };
+  /** Starts a background coordinator for a planned run (launchCoordinator); it outlives the server. */
+  launch(runId: string, workers: number): Promise<{ pid: number | undefined }> | { pid: number | undefined };
   /** Listing totals, counted at most every few seconds per filter set. */
   totals: ListingTotals;
   /** How often the progress stream polls the database. */

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Home } from '../home/home.js';
 import { detectInterruptedRuns } from '../runs/detect-interrupted.js';
-import { spawnCoordinator } from '../runs/spawn-coordinator.js';
+import { launchCoordinator } from '../runs/spawn-coordinator.js';
 import { registerAccessControl, registerSecurityHeaders } from './access.js';
 import type { ApiContext } from './context.js';
 import { registerErrorHandler } from './http-errors.js';
@@ -26,7 +26,7 @@ export interface ServerOptions {
   accessToken?: string | undefined;
   /** The built web app; default: dist/web. `null` serves the API alone. */
   webRoot?: string | null;
-  /** How a planned run is started; default: a detached coordinator process (spawnCoordinator). */
+  /** How a planned run is started; default: a detached coordinator process (launchCoordinator). */
   launch?: ApiContext['launch'];
   /** How often interrupted runs are looked for; 0 turns it off. Default 5 s. */
   interruptedCheckMs?: number;
@@ -42,7 +42,7 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
   const app = Fastify({ logger: false, forceCloseConnections: true });
   const ctx: ApiContext = {
     home,
-    launch: options.launch ?? ((runId, workers) => spawnCoordinator(home.layout, runId, workers)),
+    launch: options.launch ?? ((runId, workers) => launchCoordinator(home, runId, workers)),
     totals: new ListingTotals(),
     progressIntervalMs: options.progressIntervalMs ?? 500,
     streams: new Set(),

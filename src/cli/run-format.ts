@@ -1,5 +1,5 @@
 import type { RunJson } from '../runs/run-json.js';
-import type { StepCounts } from '../store/runs-repository.js';
+import type { StepCounts } from '../store/run-outcomes-repository.js';
 import { bar } from './progress.js';
 import { formatBytes, table } from './output.js';
 import { printable } from './printable.js';

@@ -1,9 +1,8 @@
-import os from 'node:os';
 import type { Home } from '../home/home.js';
 import { coordinateRun } from '../runs/coordinator.js';
 import { toRunJson } from '../runs/run-json.js';
-import { spawnCoordinator } from '../runs/spawn-coordinator.js';
-import { getRun, noteCoordinatorLaunched } from '../store/runs-repository.js';
+import { launchCoordinator } from '../runs/spawn-coordinator.js';
+import { getRun } from '../store/runs-repository.js';
 import { emit, type GlobalOptions } from './output.js';
 import { ProgressLine } from './progress.js';
 import { coverageLine, describeRun, runExitCode } from './run-format.js';
@@ -18,8 +17,7 @@ export async function launchRun(
   options: GlobalOptions & { workers: number; detach?: boolean },
 ): Promise<void> {
   if (options.detach) {
-    const { pid, log } = spawnCoordinator(home.layout, runId, options.workers);
-    if (pid !== undefined) await noteCoordinatorLaunched(home.db, runId, { pid, host: os.hostname() });
+    const { pid, log } = await launchCoordinator(home, runId, options.workers);
     emit(options, { id: runId, status: 'queued', detached: true, coordinatorPid: pid, log }, () =>
       [
         `Run ${runId} started in the background (coordinator pid ${pid}).`,

@@ -5,7 +5,8 @@ import type { Db } from '../store/database.js';
 import { assetIdsMatching } from '../store/assets-repository.js';
 import { findCollection, insertCollection } from '../store/collections-repository.js';
 import type { CollectionRow, MediaType } from '../store/schema.js';
-import { assetIdsOfRunWithStatus, runExists } from '../store/runs-repository.js';
+import { assetIdsOfRunWithStatus } from '../store/run-outcomes-repository.js';
+import { runExists } from '../store/runs-repository.js';
 import { findSourceByName } from '../store/sources-repository.js';
 
 export const CollectionFilters = z

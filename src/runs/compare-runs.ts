@@ -1,5 +1,6 @@
 import type { Db } from '../store/database.js';
-import { findRun, itemOutcomesOfRun, type ItemOutcome } from '../store/runs-repository.js';
+import { itemOutcomesOfRun, type ItemOutcome } from '../store/run-outcomes-repository.js';
+import { findRun } from '../store/runs-repository.js';
 import { toRunJson, type RunJson } from './run-json.js';
 
 export interface Difference {

@@ -4,15 +4,9 @@ import type { Home } from '../home/home.js';
 import { findPipeline } from '../pipeline/registry.js';
 import { isLockWaitTimeout } from '../store/database.js';
 import type { RunRow, RunStatus } from '../store/schema.js';
-import {
-  beatRun,
-  getRun,
-  runCoverage,
-  saveRunStats,
-  takeRun,
-  transitionRun,
-  type StepCounts,
-} from '../store/runs-repository.js';
+import { runCoverage, type StepCounts } from '../store/run-outcomes-repository.js';
+import { beatRun, saveRunStats, takeRun } from '../store/run-coordinators-repository.js';
+import { getRun, transitionRun } from '../store/runs-repository.js';
 import { hasLiveLeases, releaseItems, skipOrphanedDependents } from '../store/work-items-repository.js';
 import { diskFullReason, isDiskFull } from './disk-full.js';
 import { DiskReserve } from './disk-reserve.js';

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Db } from '../store/database.js';
-import { runsInProgress, transitionRun } from '../store/runs-repository.js';
+import { runsInProgress } from '../store/run-coordinators-repository.js';
+import { transitionRun } from '../store/runs-repository.js';
 import { releaseItems } from '../store/work-items-repository.js';
 import { processState } from './process-state.js';
 

@@ -1,6 +1,7 @@
 import type { Db } from '../store/database.js';
 import type { RunRow } from '../store/schema.js';
-import { failedItemsOfRun, listRuns, runCoverage, type StepCounts } from '../store/runs-repository.js';
+import { failedItemsOfRun, runCoverage, type StepCounts } from '../store/run-outcomes-repository.js';
+import { listRuns } from '../store/runs-repository.js';
 import { workerStatsOfRun, type WorkerStats } from '../store/run-workers-repository.js';
 
 export interface FailureJson {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Db } from '../store/database.js';
-import { runCoverage, type StepCounts } from '../store/runs-repository.js';
+import { runCoverage, type StepCounts } from '../store/run-outcomes-repository.js';
 import { workDurations } from '../store/work-items-repository.js';
 
 export interface StepTiming {

@@ -1,6 +1,7 @@
 import type { Home } from '../home/home.js';
 import type { RunRow } from '../store/schema.js';
-import { countWorkerCrash, transitionRun } from '../store/runs-repository.js';
+import { countWorkerCrash } from '../store/run-coordinators-repository.js';
+import { transitionRun } from '../store/runs-repository.js';
 import { attemptsOf, releaseItems, skipOrphanedDependents } from '../store/work-items-repository.js';
 import { journalPath, sweepJournal } from '../artifacts/store-journal.js';
 import { diskFullReason, isNearlyFull, saysDiskFull } from './disk-full.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareRuns } from '../../src/runs/compare-runs.js';
 import type { RunJson } from '../../src/runs/run-json.js';
-import type { ItemOutcome } from '../../src/store/runs-repository.js';
+import type { ItemOutcome } from '../../src/store/run-outcomes-repository.js';
 
 /**
  * `run compare` compares like with like (issue 16): a run of 548 items and its retry of the 44 that

@@ -7,7 +7,7 @@ import { findAsset } from '../../catalog/find-asset.js';
 import { openSourceFile, SourceReadError } from '../../catalog/source-reader.js';
 import { ArchivistError } from '../../errors.js';
 import type { AssetWithLocations } from '../../store/assets-repository.js';
-import { workItemsOfAsset } from '../../store/runs-repository.js';
+import { workItemsOfAsset } from '../../store/run-outcomes-repository.js';
 import type { ApiContext } from '../context.js';
 import { badField, parseInput } from '../http-errors.js';
 

@@ -1,10 +1,9 @@
-import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { promoteRun } from '../../runs/promote-run.js';
 import { toRunJson } from '../../runs/run-json.js';
 import { cancelRun, prepareResume, retryRun, startRun, type PlannedRun } from '../../runs/run-requests.js';
-import { findRun, getRun, noteCoordinatorLaunched } from '../../store/runs-repository.js';
+import { findRun, getRun } from '../../store/runs-repository.js';
 import type { ApiContext } from '../context.js';
 import { parseInput } from '../http-errors.js';
 
@@ -25,9 +24,7 @@ export function registerRunActionRoutes(app: FastifyInstance, ctx: ApiContext): 
   const { home } = ctx;
 
   const launched = async (planned: PlannedRun, status: 201 | 202) => {
-    const { pid } = ctx.launch(planned.runId, planned.workers);
-    if (pid !== undefined)
-      await noteCoordinatorLaunched(home.db, planned.runId, { pid, host: os.hostname() });
+    const { pid } = await ctx.launch(planned.runId, planned.workers);
     const run = await toRunJson(home.db, await getRun(home.db, planned.runId));
     return { status, body: { ...run, coordinatorPid: pid ?? null } };
   };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { findRun, getRun, runCoverage, type StepCounts } from '../../store/runs-repository.js';
+import { runCoverage, type StepCounts } from '../../store/run-outcomes-repository.js';
+import { findRun, getRun } from '../../store/runs-repository.js';
 import { itemsInProgress } from '../../store/browse-repository.js';
 import type { RunStatus } from '../../store/schema.js';
 import type { ApiContext } from '../context.js';

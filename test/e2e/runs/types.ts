@@ -7,7 +7,7 @@ import type { AssetJson as CatalogAssetJson } from '../../../src/catalog/asset-j
 
 export type { ArtifactJson } from '../../../src/artifacts/artifact-json.js';
 export type { RunJson } from '../../../src/runs/run-json.js';
-export type { StepCounts } from '../../../src/store/runs-repository.js';
+export type { StepCounts } from '../../../src/store/run-outcomes-repository.js';
 export type { ArtifactRow, LineageRow, WorkItemRow as ItemRow } from '../../../src/store/schema.js';
 
 /** `archivist asset --json`: the catalog's view plus what runs made of it. */
