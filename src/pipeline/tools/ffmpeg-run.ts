@@ -108,8 +108,16 @@ export function runFfTool(
     ...(options.maxStdoutBytes !== undefined ? { maxStdoutBytes: options.maxStdoutBytes } : {}),
     // ffmpeg would send its loopback request for the original to a proxy named here.
     unsetEnv: ['http_proxy'],
-    verdict: (stderr) => refusedDemuxerVerdict(stderr) ?? verdictOf(stderr, options.input),
+    // The loopback URL of an original (descriptor-http.ts) is random and gone once the tool ends: a
+    // person reading the failure is told "original" instead.
+    presentStderr: (stderr) => stderr.split(options.input).join(shownInput(options.input)),
+    verdict: (stderr) => refusedDemuxerVerdict(stderr) ?? verdictOf(stderr, shownInput(options.input)),
   });
+}
+
+/** How ffmpeg's messages name its input: "original" for an original served over loopback, else as given. */
+function shownInput(input: string): string {
+  return input.startsWith('http://') ? 'original' : input;
 }
 
 /**

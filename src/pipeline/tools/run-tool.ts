@@ -24,6 +24,8 @@ export interface RunToolOptions {
   cwd?: string;
   /** Turns the stderr of a failed run into its one-line verdict; the last line by default. */
   verdict?: (stderr: string) => string;
+  /** Rewrites stderr before a person sees it (verdict and tail): a one-off name for the input, say. */
+  presentStderr?: (stderr: string) => string;
 }
 
 export interface ToolRunResult {
@@ -137,6 +139,7 @@ function spawnTool(
     });
     child.on('close', (code, signal) => {
       if (settled) return;
+      if (options.presentStderr) stderr = options.presentStderr(stderr);
       if (code === 0) {
         settled = true;
         resolve({ stdout: Buffer.concat(chunks), stderr });
