@@ -13,6 +13,7 @@ import {
   type RenderOptions,
 } from '../tools/sharp-tool.js';
 import { ToolError } from '../tools/tool.js';
+import { nativeHeader } from '../tools/vips-header.js';
 import {
   heifThumbnailSizes,
   nativeThumbnail,
@@ -68,7 +69,10 @@ const WHOLE_DECODE_BUDGET_BYTES = 300 * 1024 * 1024;
  */
 const NATIVE_HEIF_BYTES_PER_PIXEL = 7;
 const NATIVE_HEIF_BUDGET_BYTES = 400 * 1024 * 1024;
-/** Originals up to this size are read into memory through the descriptor (the atime stays untouched). */
+/**
+ * Originals up to this size are read into memory through the descriptor (the atime stays untouched);
+ * larger ones go to the system's vipsthumbnail as its stdin, or else to sharp by a name (see below).
+ */
 const IN_MEMORY_MAX_BYTES = 48 * 1024 * 1024;
 
 /** libvips said it cannot read this kind of file at all, as opposed to a damaged file of a kind it reads. */
@@ -240,12 +244,22 @@ export async function pictureThumbnail(
   let header: ImageHeader | null = null;
   let headerError: ToolError | null = null;
   let input: ImageInput | null = null;
+  // Too large to read into memory, an original would reach sharp only as a name of its descriptor,
+  // which libvips opens anew without O_NOATIME: where the system's libvips is there, it reads the
+  // descriptor itself (header and picture) and sharp is only the fallback.
+  const large = original.size > IN_MEMORY_MAX_BYTES;
+  let native = false;
   try {
     input = await sharpInput(original);
-    header = await imageHeader(input);
+    if (large) {
+      header = await nativeHeader({ fd: original.fd, signal: context.signal, cwd: context.scratchDir });
+      native = header !== null;
+    }
+    header ??= await imageHeader(input);
   } catch (error) {
     if (!refused(error)) throw error;
     headerError = error as ToolError;
+    native ||= large && error instanceof ToolError && error.tool === 'vipsheader';
   }
   if (header && header.width * header.height > limit) {
     throw new Refusal([], tooLargeMessage(header, limit, 'pixel limit (tools.maxPixels in config.json)'));
@@ -278,6 +292,7 @@ export async function pictureThumbnail(
   let chain: Decoder[];
   if (header?.format === 'heif' && header.compression !== 'av1') chain = [withNative, wasm];
   else if (header?.format === 'heif') chain = [viaSharp, withNative];
+  else if (header && native) chain = [withNative, viaSharp, withFfmpeg];
   else if (header) chain = [viaSharp, withNative, withFfmpeg];
   else if (context.heifByName) chain = [withNative, wasm];
   else chain = [withNative, withFfmpeg];

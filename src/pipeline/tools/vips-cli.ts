@@ -17,7 +17,7 @@ import { findOnPath, isExecutableFile, messageOf, ToolError, type ToolReport } f
 const execFileAsync = promisify(execFile);
 const VERSION_TIMEOUT_MS = 15_000;
 /** sharp points VIPSHOME at its own bundle: the system's libvips would then find none of its modules. */
-const UNSET_ENV = ['VIPSHOME'] as const;
+export const UNSET_ENV = ['VIPSHOME'] as const;
 
 export const NATIVE_HINT =
   'Install Debian/Ubuntu `libvips-tools` and `libheif-examples` (`apt-get install libvips-tools libheif-examples`) ' +
@@ -193,7 +193,7 @@ export async function nativeThumbnail(request: NativeThumbnailRequest): Promise<
  * vipsthumbnail's stderr: GLib warnings ("heifload: ignoring nclx profile"), then "unable to thumbnail
  * stdin", then the loader's reason. The reason is what a person needs.
  */
-function vipsVerdict(stderr: string): string {
+export function vipsVerdict(stderr: string): string {
   const lines = stderr
     .split(/\r?\n/)
     .map((line) => line.trim())

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { othersCanRunCli, runCli, tempDir } from '../../helpers/cli.js';
@@ -13,8 +14,9 @@ import { tiffRaw } from '../../helpers/raw-files.js';
  * The archive lives on a tmpfs this test mounts with `strictatime`, where the kernel records every read
  * of a file through an open file without O_NOATIME (no relatime's once a day), so a tool that opens an
  * original by any name of its own (a path, a link to /proc/<pid>/fd/<n>) moves its atime and fails the
- * test. `core` and `core@2` run over a JPEG with an XMP sidecar, a camera HEIC, a DNG, an MP4 whose
- * index is at the end (ffmpeg must seek) and a HEVC MOV; every atime must be exactly what it was.
+ * test. `core` and `core@2` run over a JPEG with an XMP sidecar, a camera HEIC, a DNG, a 54 MB TIFF scan
+ * (too large to read into memory), an MP4 whose index is at the end (ffmpeg must seek) and a HEVC MOV;
+ * every atime must be exactly what it was.
  *
  * O_NOATIME is granted to the file's owner or a process with CAP_FOWNER: the test runs as root, and a
  * second pass as an unprivileged user who owns the files (the case of a person running Archivist on
@@ -52,6 +54,15 @@ async function layOut(dir: string): Promise<void> {
   writeXmpSidecar(path.join(dir, 'photos', 'camera.jpg.xmp'), 4);
   put('photos/phone.heic', fs.readFileSync(path.join(FIXTURES, 'heic', 'IMG_5195.HEIC')));
   put('photos/raw.dng', tiffRaw({ make: 'Canon', orientation: 6, jpeg: await makeJpeg(3) }));
+  // Over the 48 MiB an original may take in a worker's memory: sharp could only have opened a name of
+  // its descriptor (without O_NOATIME); the system's vipsheader and vipsthumbnail read the descriptor.
+  const scan = await sharp({
+    create: { width: 4300, height: 4200, channels: 3, background: { r: 180, g: 160, b: 120 } },
+  })
+    .tiff({ compression: 'none' })
+    .toBuffer();
+  expect(scan.length).toBeGreaterThan(48 * 1024 * 1024);
+  put('scans/big-scan.tif', scan);
   put('videos/clip.mov', fs.readFileSync(path.join(FIXTURES, 'videos', 'portrait_hevc.mov')));
   // ffmpeg writes the index (moov) after the media data unless told otherwise: the case that needs seeking.
   execFileSync('ffmpeg', [
@@ -136,7 +147,7 @@ describe.skipIf(why !== null)('originals keep their access times through core an
     fs.chmodSync(root, 0o755);
     archive = path.join(root, 'archive');
     fs.mkdirSync(archive);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0755,strictatime', 'tmpfs', archive]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=192m,mode=0755,strictatime', 'tmpfs', archive]);
     await layOut(archive);
     // The mount really records reads: a plain read of a file with an old atime moves it.
     const probe = path.join(archive, 'probe');

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepOutcome } from '../../../src/pipeline/step.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
 import { configureTools, endTools } from '../../../src/pipeline/tools/lifecycle.js';
+import { imageHeader } from '../../../src/pipeline/tools/sharp-tool.js';
+import { nativeHeader } from '../../../src/pipeline/tools/vips-header.js';
 import { tempDir } from '../../helpers/cli.js';
 import {
   context,
@@ -179,6 +181,67 @@ describe('thumbnail: the native and the WebAssembly HEIC paths make the same pic
       expect(mirroredSum / native.data.length).toBeGreaterThan(meanDifference);
     },
   );
+});
+
+describe('thumbnail: a picture too large to read into memory', () => {
+  // Over 48 MiB an original is not read into the worker's memory; sharp could only open a name of its
+  // descriptor (a new open file, without O_NOATIME). The system's vipsheader and vipsthumbnail read the
+  // descriptor itself, and the picture must come out as sharp would make it: upright, sRGB, no tags.
+  it.skipIf(!fs.existsSync('/usr/bin/vipsthumbnail'))(
+    'a 52 MB TIFF scan stored sideways (orientation 6): upright through vipsthumbnail, as sharp makes it small',
+    async () => {
+      const upright = await uprightPicture(5100, 3400);
+      const stored = await storedFor(upright, 6);
+      const big = path.join(dir, 'big-scan.tif');
+      await sharp(stored).withMetadata({ orientation: 6 }).tiff({ compression: 'none' }).toFile(big);
+      expect(fs.statSync(big).size).toBeGreaterThan(48 * 1024 * 1024);
+      const small = path.join(dir, 'small-scan.tif');
+      await sharp(stored)
+        .resize(1275)
+        .withMetadata({ orientation: 6 })
+        .tiff({ compression: 'lzw' })
+        .toFile(small);
+      expect(fs.statSync(small).size).toBeLessThan(48 * 1024 * 1024);
+
+      const bigOutcome = await thumbnail(big);
+      expect(bigOutcome.status === 'done' && bigOutcome.decoder).toMatch(/^vipsthumbnail [\d.]+.* → sharp/);
+      const smallOutcome = await thumbnail(small);
+      expect(smallOutcome.status === 'done' && smallOutcome.decoder).toMatch(/^sharp /);
+      for (const thumb of [bytesOf(bigOutcome), bytesOf(smallOutcome)]) {
+        const meta = await sharp(thumb).metadata();
+        expect([meta.width, meta.height]).toEqual([256, 171]);
+        expect(await layoutOf(thumb)).toEqual(['red', 'green', 'blue']);
+        expect(meta.orientation).toBeUndefined();
+        expect(meta.exif).toBeUndefined();
+      }
+    },
+  );
+});
+
+describe('vipsheader on a descriptor', () => {
+  // The header decides the budget checks (a progressive JPEG and an interlaced PNG are decoded whole):
+  // what vipsheader says must be what sharp says.
+  it.skipIf(!fs.existsSync('/usr/bin/vipsheader'))('tells what sharp tells', async () => {
+    const base = sharp({ create: { width: 300, height: 200, channels: 3, background: '#c05020' } });
+    const files = {
+      'progressive.jpg': await base.clone().jpeg({ progressive: true }).toBuffer(),
+      'baseline.jpg': await base.clone().jpeg({ chromaSubsampling: '4:4:4' }).toBuffer(),
+      'interlaced.png': await base.clone().png({ progressive: true }).toBuffer(),
+      'deep.png': await base.clone().toColourspace('rgb16').png().toBuffer(),
+      'alpha.webp': await base.clone().ensureAlpha().webp().toBuffer(),
+    };
+    for (const [name, bytes] of Object.entries(files)) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, bytes);
+      const handle = await fs.promises.open(file, 'r');
+      try {
+        const native = await nativeHeader({ fd: handle.fd, signal: new AbortController().signal, cwd: dir });
+        expect(native, name).toEqual(await imageHeader({ buffer: bytes }));
+      } finally {
+        await handle.close();
+      }
+    }
+  });
 });
 
 describe('thumbnail: formats, colour, size, params', () => {
