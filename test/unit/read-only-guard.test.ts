@@ -233,6 +233,11 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'reads metadata artifacts from <home>/artifacts to fill the relation index (as 0011 does)',
     apis: ['fs.readFileSync'],
   },
+  'src/pipeline/tools/quicktime-stand-in.ts': {
+    reason:
+      'creates (wx), writes and unlinks its own sparse file <home>/tmp/work-<pid>/stand-in-<pid>-<n>.<ext>, copied from an original through its descriptor',
+    apis: ['fs.open', 'fs.unlink'],
+  },
   'src/pipeline/tools/exiftool-input.ts': {
     reason:
       'opens for writing, and unlinks, the named pipe <home>/tmp/work-<pid>/original-<pid>-<n>.<ext> it made to feed exiftool an original',

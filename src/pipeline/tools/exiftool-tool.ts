@@ -4,6 +4,7 @@ import type * as ExiftoolVendored from 'exiftool-vendored';
 import type { ExifTool } from 'exiftool-vendored';
 import type { OriginalFile } from '../../catalog/original-file.js';
 import { fileFactsOf, needsSeeking, PIPE_MAX_BYTES, withFedPipe, type FileFacts } from './exiftool-input.js';
+import { withQuickTimeStandIn } from './quicktime-stand-in.js';
 import { runTool } from './run-tool.js';
 import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
@@ -169,9 +170,13 @@ export async function readTags(
       (stdout) => (JSON.parse(stdout.toString('utf8')) as RawTags[])[0] ?? {},
     );
   } else {
-    // exiftool treats its stdin as a pipe; a large file with its index last is read by a name for the
-    // descriptor, a new open file without O_NOATIME (see docs/principles.md, "Still an exception").
-    read = await readRaw(original.descriptorPath);
+    // exiftool treats its stdin as a pipe: a large file with its index last is read from a sparse
+    // stand-in of its boxes, or, failing that, by a name for the descriptor, a new open file without
+    // O_NOATIME (see docs/principles.md, "Still an exception").
+    const args = readArgs.filter((arg) => arg !== '-fast');
+    read =
+      (await withQuickTimeStandIn(original, scratchDir, (file) => readRaw(file, args))) ??
+      (await readRaw(original.descriptorPath));
   }
   return withFileFacts(
     read,
@@ -202,8 +207,12 @@ export async function extractBinaryTag(
   if (typeof source === 'string') return extract(source);
   const { original, scratchDir } = source;
   if (original.size <= PIPE_MAX_BYTES) return withFedPipe(original, scratchDir, extract);
-  // A binary tag of a large QuickTime-family file sits in its index: read by a name for the descriptor.
-  if (await needsSeeking(original)) return extract(original.descriptorPath);
+  // A binary tag of a large QuickTime-family file sits in its index, after the media data.
+  if (await needsSeeking(original)) {
+    return (
+      (await withQuickTimeStandIn(original, scratchDir, extract)) ?? (await extract(original.descriptorPath))
+    );
+  }
   const bytes = await oneOff(original, scratchDir, ['-b', `-${tag}`], signal);
   if (bytes.length === 0) throw new ToolError('exiftool', 'failed', `exiftool: no ${tag} in this file`);
   return bytes;

@@ -15,7 +15,8 @@ import { tiffRaw } from '../../helpers/raw-files.js';
  * of a file through an open file without O_NOATIME (no relatime's once a day), so a tool that opens an
  * original by any name of its own (a path, a link to /proc/<pid>/fd/<n>) moves its atime and fails the
  * test. `core` and `core@2` run over a JPEG with an XMP sidecar, a camera HEIC, a DNG, a 54 MB TIFF scan
- * (too large to read into memory), an MP4 whose index is at the end (ffmpeg must seek) and a HEVC MOV;
+ * (too large to read into memory), an MP4 whose index is at the end (ffmpeg must seek), a 184 MB MOV with
+ * its index last (past exiftool's pipe) and a HEVC MOV;
  * every atime must be exactly what it was.
  *
  * O_NOATIME is granted to the file's owner or a process with CAP_FOWNER: the test runs as root, and a
@@ -64,6 +65,13 @@ async function layOut(dir: string): Promise<void> {
   expect(scan.length).toBeGreaterThan(48 * 1024 * 1024);
   put('scans/big-scan.tif', scan);
   put('videos/clip.mov', fs.readFileSync(path.join(FIXTURES, 'videos', 'portrait_hevc.mov')));
+  // Over the 128 MiB exiftool may read from a pipe, with its index last (ffmpeg's default): exiftool
+  // reads a sparse stand-in of its boxes, not a name of the original. Uncompressed, so quick to make.
+  execFileSync('ffmpeg', [
+    ...['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=1280x720:rate=25', '-t', '4'],
+    ...['-c:v', 'rawvideo', '-pix_fmt', 'uyvy422', path.join(dir, 'videos', 'long-raw.mov')],
+  ]);
+  expect(fs.statSync(path.join(dir, 'videos', 'long-raw.mov')).size).toBeGreaterThan(128 * 1024 * 1024);
   // ffmpeg writes the index (moov) after the media data unless told otherwise: the case that needs seeking.
   execFileSync('ffmpeg', [
     ...['-hide_banner', '-v', 'error', '-i', path.join(FIXTURES, 'videos', 'landscape_h264.mp4')],
@@ -147,7 +155,7 @@ describe.skipIf(why !== null)('originals keep their access times through core an
     fs.chmodSync(root, 0o755);
     archive = path.join(root, 'archive');
     fs.mkdirSync(archive);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=192m,mode=0755,strictatime', 'tmpfs', archive]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=400m,mode=0755,strictatime', 'tmpfs', archive]);
     await layOut(archive);
     // The mount really records reads: a plain read of a file with an old atime moves it.
     const probe = path.join(archive, 'probe');

@@ -107,6 +107,42 @@ describe('exiftool reads an original without opening it by name', () => {
     },
   );
 
+  it(
+    `an MP4 over ${PIPE_MAX_BYTES / 1048576} MiB with its index last: read from a sparse stand-in, the same tags`,
+    { timeout: 60_000 },
+    async () => {
+      const small = path.join(dir, 'moov-last-small.mp4');
+      await promisify(execFile)('ffmpeg', [
+        ...['-v', 'error', '-i', fixture('videos/landscape_h264.mp4'), '-t', '2', '-c', 'copy'],
+        ...['-metadata', 'title=long and index last', small],
+      ]);
+      // ftyp, then a media data box larger than the pipe's limit (a hole on disk), then the rest of the
+      // file as ffmpeg wrote it (free, mdat, moov): exiftool must seek past 130 MiB to reach the index.
+      const bytes = fs.readFileSync(small);
+      const ftypSize = bytes.readUInt32BE(0);
+      const padding = PIPE_MAX_BYTES + 2 * 1024 * 1024;
+      const header = Buffer.alloc(8);
+      header.writeUInt32BE(8 + padding, 0);
+      header.write('mdat', 4, 'latin1');
+      const file = path.join(dir, 'long-moov-last.mp4');
+      const fd = fs.openSync(file, 'w');
+      fs.writeSync(fd, bytes, 0, ftypSize, 0);
+      fs.writeSync(fd, header, 0, 8, ftypSize);
+      fs.writeSync(fd, bytes, ftypSize, bytes.length - ftypSize, ftypSize + 8 + padding);
+      fs.closeSync(fd);
+      const { byName, fed } = await bothWays(file);
+      expect(fed['QuickTime:Title']).toBe('long and index last');
+      expect(Object.keys(fed).length).toBeGreaterThan(30);
+      // Every tag exiftool found by name, found the same in the stand-in (the File group is the original's).
+      for (const [tag, value] of Object.entries(byName)) {
+        if (tag === 'SourceFile' || tag.startsWith('File:')) continue;
+        expect(fed[tag], tag).toEqual(value);
+      }
+      for (const tag of FILE_TAGS) expect(fed[tag], tag).toEqual(byName[tag]);
+      expect(fs.readdirSync(scratch)).toEqual([]);
+    },
+  );
+
   it('an exiftool killed while it reads is a retryable failure, and the next read gets a new exiftool', async () => {
     const file = path.join(dir, 'again.jpg');
     fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);

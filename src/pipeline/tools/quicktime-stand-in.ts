@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { OriginalFile } from '../../catalog/original-file.js';
+
+/** What a stand-in may copy of an original's boxes other than its media data (a long video's index: MBs). */
+const COPY_BUDGET_BYTES = 64 * 1024 * 1024;
+let standIns = 0;
+
+/**
+ * Runs `read` on a stand-in for a large QuickTime-family original (MP4, MOV) whose index follows its
+ * media data, or answers null when the file does not look like one. exiftool must seek past the media
+ * data to reach the index: from a pipe or its stdin it would keep every byte it skipped in memory, and by
+ * a name of the original it would open it anew, without O_NOATIME (the kernel would record the read as
+ * an access). The stand-in is a sparse file in the worker's scratch folder of the original's size, with
+ * every top-level box copied through the descriptor at its own offset except the payload of `mdat`,
+ * which stays a hole: exiftool (without -ee) reads only the headers and boxes, so its answer is the
+ * original's. Removed afterwards.
+ */
+export async function withQuickTimeStandIn<T>(
+  original: OriginalFile,
+  scratchDir: string,
+  read: (file: string) => Promise<T>,
+): Promise<T | null> {
+  const pieces = await boxesToCopy(original);
+  if (!pieces) return null;
+  const extension = path
+    .extname(original.path)
+    .slice(1)
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 10);
+  const file = path.join(
+    scratchDir,
+    `stand-in-${process.pid}-${++standIns}${extension ? `.${extension}` : ''}`,
+  );
+  // `wx`: a file of our own, made new in our scratch folder; mode 600, only this user may read it.
+  const handle = await fs.promises.open(file, 'wx', 0o600);
+  try {
+    for (const piece of pieces) {
+      const bytes = await original.readAt(piece.position, piece.length);
+      await handle.write(bytes, 0, bytes.length, piece.position);
+    }
+    await handle.truncate(original.size); // the media data: a hole, no blocks written
+    await handle.close();
+    return await read(file);
+  } finally {
+    await handle.close().catch(() => undefined);
+    await fs.promises.unlink(file).catch(() => undefined);
+  }
+}
+
+/** The byte ranges of every top-level box but `mdat`'s payload; null if it is not a box file within budget. */
+async function boxesToCopy(original: OriginalFile): Promise<{ position: number; length: number }[] | null> {
+  const pieces: { position: number; length: number }[] = [];
+  let copied = 0;
+  for (let position = 0, boxes = 0; position < original.size; boxes++) {
+    if (boxes >= 10_000 || position + 8 > original.size) return null;
+    const header = await original.readAt(position, 16);
+    const size32 = header.readUInt32BE(0);
+    const headerLength = size32 === 1 ? 16 : 8;
+    if (header.length < headerLength) return null;
+    // 1: a 64-bit size follows the type; 0: the box runs to the end of the file.
+    const size =
+      size32 === 1 ? Number(header.readBigUInt64BE(8)) : size32 === 0 ? original.size - position : size32;
+    if (size < headerLength || position + size > original.size) return null;
+    const type = header.toString('latin1', 4, 8);
+    if (!/^[\x20-\x7e]{4}$/.test(type)) return null;
+    const length = type === 'mdat' ? headerLength : size;
+    copied += length;
+    if (copied > COPY_BUDGET_BYTES) return null;
+    pieces.push({ position, length });
+    position += size;
+  }
+  return pieces;
+}
