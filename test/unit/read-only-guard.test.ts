@@ -233,7 +233,7 @@ const ALLOWLIST: Record<string, Allowed> = {
     reason: 'reads metadata artifacts from <home>/artifacts to fill the relation index (as 0011 does)',
     apis: ['fs.readFileSync'],
   },
-  'src/pipeline/tools/quicktime-stand-in.ts': {
+  'src/pipeline/tools/box-file-stand-in.ts': {
     reason:
       'creates (wx), writes and unlinks its own sparse file <home>/tmp/work-<pid>/stand-in-<pid>-<n>.<ext>, copied from an original through its descriptor',
     apis: ['fs.open', 'fs.unlink'],

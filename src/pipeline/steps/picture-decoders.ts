@@ -199,7 +199,7 @@ async function checkHeifDecodeFits(
   options: RenderOptions,
   context: DecodeContext,
 ): Promise<void> {
-  const thumbnails = await heifThumbnailSizes(original.fd, context.signal, context.scratchDir).catch(
+  const thumbnails = await heifThumbnailSizes(original, context.signal, context.scratchDir).catch(
     (error: unknown) => {
       if (error instanceof ToolError && error.kind === 'aborted') throw error;
       return null;

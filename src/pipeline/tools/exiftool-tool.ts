@@ -4,7 +4,7 @@ import type * as ExiftoolVendored from 'exiftool-vendored';
 import type { ExifTool } from 'exiftool-vendored';
 import type { OriginalFile } from '../../catalog/original-file.js';
 import { fileFactsOf, needsSeeking, PIPE_MAX_BYTES, withFedPipe, type FileFacts } from './exiftool-input.js';
-import { withQuickTimeStandIn } from './quicktime-stand-in.js';
+import { withBoxFileStandIn } from './box-file-stand-in.js';
 import { runTool } from './run-tool.js';
 import { findOnPath, firstLineOf, messageOf, tailOf, ToolError, type ToolReport } from './tool.js';
 
@@ -175,7 +175,7 @@ export async function readTags(
     // O_NOATIME (see docs/principles.md, "Still an exception").
     const args = readArgs.filter((arg) => arg !== '-fast');
     read =
-      (await withQuickTimeStandIn(original, scratchDir, (file) => readRaw(file, args))) ??
+      (await withBoxFileStandIn(original, scratchDir, (file) => readRaw(file, args))) ??
       (await readRaw(original.descriptorPath));
   }
   return withFileFacts(
@@ -210,7 +210,7 @@ export async function extractBinaryTag(
   // A binary tag of a large QuickTime-family file sits in its index, after the media data.
   if (await needsSeeking(original)) {
     return (
-      (await withQuickTimeStandIn(original, scratchDir, extract)) ?? (await extract(original.descriptorPath))
+      (await withBoxFileStandIn(original, scratchDir, extract)) ?? (await extract(original.descriptorPath))
     );
   }
   const bytes = await oneOff(original, scratchDir, ['-b', `-${tag}`], signal);

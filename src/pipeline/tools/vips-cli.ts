@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../home/config.js';
+import type { OriginalFile } from '../../catalog/original-file.js';
+import { withBoxFileStandIn } from './box-file-stand-in.js';
 import { runTool } from './run-tool.js';
 import { findOnPath, isExecutableFile, messageOf, ToolError, type ToolReport } from './tool.js';
 
@@ -203,27 +205,32 @@ export function vipsVerdict(stderr: string): string {
 }
 
 /**
- * The thumbnail items of a HEIF's primary image, from `heif-info --dump-boxes` (libheif-examples) on the
- * original's open descriptor as the child's stdin; null when heif-info is not installed. Asked only for
+ * The thumbnail items of a HEIF's primary image, from `heif-info --dump-boxes` (libheif-examples) on a
+ * stand-in of the original's boxes (box-file-stand-in.ts); null when heif-info is not installed. Asked only for
  * pictures too large to decode whole (see picture-decoders.ts). The box dump, because plain `heif-info`
  * decodes the primary image to describe it: measured here 283 MB and 4.7 s for a 63 MP HEIC, 446 MB for
  * a 100 MP one, the very cost this question is asked to avoid; the dump takes 6 MB and 0.05 s.
  */
 export async function heifThumbnailSizes(
-  fd: number,
+  original: OriginalFile,
   signal: AbortSignal,
   cwd: string,
 ): Promise<{ width: number; height: number }[] | null> {
   const heifInfo = findOnPath('heif-info');
   if (!heifInfo) return null;
-  // `/dev/stdin` is the descriptor we opened (the child's fd 0), not a path in the source that could
-  // have been swapped since.
-  const { stdout } = await runTool('heif-info', heifInfo, ['--dump-boxes', '/dev/stdin'], {
-    signal,
-    stdinFd: fd,
-    cwd,
-    maxStdoutBytes: 16 * 1024 * 1024,
-  });
+  const dump = (file: string, stdinFd?: number) =>
+    runTool('heif-info', heifInfo, ['--dump-boxes', file], {
+      signal,
+      ...(stdinFd === undefined ? {} : { stdinFd }),
+      cwd,
+      maxStdoutBytes: 16 * 1024 * 1024,
+    });
+  // heif-info opens what it is named: a stand-in of the boxes in the scratch folder, or else
+  // `/dev/stdin`, the descriptor we opened (the child's fd 0, never a path in the source that could have
+  // been swapped since), which it opens anew without O_NOATIME.
+  const { stdout } =
+    (await withBoxFileStandIn(original, cwd, (file) => dump(file))) ??
+    (await dump('/dev/stdin', original.fd));
   return thumbnailsInDump(stdout.toString('utf8'));
 }
 

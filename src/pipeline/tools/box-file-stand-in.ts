@@ -7,16 +7,17 @@ const COPY_BUDGET_BYTES = 64 * 1024 * 1024;
 let standIns = 0;
 
 /**
- * Runs `read` on a stand-in for a large QuickTime-family original (MP4, MOV) whose index follows its
- * media data, or answers null when the file does not look like one. exiftool must seek past the media
- * data to reach the index: from a pipe or its stdin it would keep every byte it skipped in memory, and by
- * a name of the original it would open it anew, without O_NOATIME (the kernel would record the read as
- * an access). The stand-in is a sparse file in the worker's scratch folder of the original's size, with
- * every top-level box copied through the descriptor at its own offset except the payload of `mdat`,
- * which stays a hole: exiftool (without -ee) reads only the headers and boxes, so its answer is the
- * original's. Removed afterwards.
+ * Runs `read` on a stand-in for a large file made of ISO boxes (an MP4 or MOV whose index follows its
+ * media data, a HEIF), or answers null when the file does not look like one. A tool that must seek past
+ * the media data to reach the index (exiftool), or that opens its input by a name (heif-info), would
+ * otherwise keep every byte it skipped in memory (a pipe, exiftool's stdin) or open the original anew,
+ * without O_NOATIME (the kernel would record the read as an access). The stand-in is a sparse file in
+ * the worker's scratch folder of the original's size, with every top-level box copied through the
+ * descriptor at its own offset except the payload of `mdat`, which stays a hole: a tool that reads only
+ * the boxes (exiftool without -ee, heif-info's box dump) answers as it would for the original. Removed
+ * afterwards.
  */
-export async function withQuickTimeStandIn<T>(
+export async function withBoxFileStandIn<T>(
   original: OriginalFile,
   scratchDir: string,
   read: (file: string) => Promise<T>,
