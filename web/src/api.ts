@@ -8,7 +8,7 @@ import type { AssetDetail } from '../../src/catalog/asset-detail.js';
 import type { AssetJson } from '../../src/catalog/asset-json.js';
 import type { RunComparison } from '../../src/runs/compare-runs.js';
 import type { FailureJson, RunJson } from '../../src/runs/run-json.js';
-import type { AssetWorkItem, StepCounts } from '../../src/store/runs-repository.js';
+import type { AssetWorkItem, StepCounts } from '../../src/store/run-outcomes-repository.js';
 
 export type {
   ArtifactJson,
