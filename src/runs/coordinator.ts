@@ -77,8 +77,8 @@ class Coordinator {
     });
     this.reserve = new DiskReserve(home.layout);
     this.pool = new WorkerPool(home, runRow, options.workers, this.log, (worker, code, signal) =>
-      this.exits
-        .onExit(worker, code, signal)
+      // Its writes may wait on a lock a stopped worker holds until the tick kills that one: retried.
+      withReconnect(this.log, 'a worker exit', () => this.exits.onExit(worker, code, signal))
         .catch((error: unknown) => this.onWriteError(error))
         .finally(() => this.ticks.wake()),
     );
@@ -159,7 +159,10 @@ class Coordinator {
 
   /** Beats, follows the run's status, polices the workers; the final status once every worker is gone. */
   private async tick(): Promise<RunStatus | null> {
-    const status = await this.beat();
+    const { status, locked } = await this.beat();
+    // The lock was held past busy_timeout (10 s): a worker stopped by a signal is the one holding it
+    // (SQLite's only write lock, taken inside a transaction): killed now, the lock goes with it.
+    const freed = locked && this.pool.killStopped(0) > 0;
     // Counting a run's items by status reads all of them: only for a terminal showing progress.
     if (this.options.onTick)
       this.options.onTick({ status, ...(await runCoverage(this.home.db, this.runRow.id)) });
@@ -169,7 +172,8 @@ class Coordinator {
     }
     if (this.stopping.pastKillDeadline) this.pool.killAll();
     this.pool.killOverdue(this.runRow.item_timeout_ms + 5_000);
-    if (!this.stopping.stopping && this.pool.anyAlive) await this.leases.supervise();
+    // Leases that lapsed behind that lock say nothing of their workers: judged on the next tick.
+    if (!this.stopping.stopping && this.pool.anyAlive && !freed) await this.leases.supervise();
     if (this.pool.anyAlive) return null;
     return this.settle(status);
   }
@@ -179,20 +183,18 @@ class Coordinator {
    * refused by a lock held for seconds is skipped, not retried here: the tick must go on to supervise
    * the workers, since the frozen one holding the lock is killed only there.
    */
-  private async beat(): Promise<RunStatus> {
+  private async beat(): Promise<{ status: RunStatus; locked: boolean }> {
+    let locked = false;
     if (this.stopping.diskFull === null) {
       try {
-        return await beatRun(this.home.db, this.runRow.id);
+        return { status: await beatRun(this.home.db, this.runRow.id), locked };
       } catch (error) {
-        if (isLockWaitTimeout(error)) {
-          this.log.warn(
-            { event: 'database-locked', what: 'heartbeat' },
-            'database locked: heartbeat skipped',
-          );
-        } else this.onWriteError(error);
+        if (!isLockWaitTimeout(error)) this.onWriteError(error);
+        locked = true;
+        this.log.warn({ event: 'database-locked', what: 'heartbeat' }, 'database locked: heartbeat skipped');
       }
     }
-    return (await getRun(this.home.db, this.runRow.id)).status;
+    return { status: (await getRun(this.home.db, this.runRow.id)).status, locked };
   }
 
   /** Every worker is gone: end the run in the status it asked for, or carry on if items are left. */

@@ -173,9 +173,11 @@ export class WorkerPool {
    * Kills the workers a signal has stopped (SIGSTOP, SIGTSTP) for longer than `afterMs`, holding a lease
    * or not: on SQLite, one stopped inside a write transaction (an idle worker's claim) holds the whole
    * database's lock, every other writer of the run waits on it, and no lease of its ever lapses. Told
-   * from /proc on Linux; elsewhere the leases alone find the stopped workers that hold items.
+   * from /proc on Linux; elsewhere the leases alone find the stopped workers that hold items. Answers
+   * how many it killed.
    */
-  killStopped(afterMs: number, now = Date.now()): void {
+  killStopped(afterMs: number, now = Date.now()): number {
+    let killed = 0;
     for (const worker of this.workers) {
       if (worker.exited || worker.killedStopped || worker.killedForLease) continue;
       if (worker.child.pid === undefined || !isStoppedBySignal(worker.child.pid)) {
@@ -183,14 +185,16 @@ export class WorkerPool {
         continue;
       }
       worker.stoppedSince ??= now;
-      if (now - worker.stoppedSince <= afterMs) continue;
+      if (now - worker.stoppedSince < afterMs) continue;
       worker.killedStopped = true;
       this.log.warn(
         { event: 'worker-stopped', worker: worker.id },
         `worker ${worker.id} stopped by a signal`,
       );
       killGroup(worker.child.pid);
+      killed++;
     }
+    return killed;
   }
 
   get anyAlive(): boolean {
