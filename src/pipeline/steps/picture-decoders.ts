@@ -247,19 +247,16 @@ export async function pictureThumbnail(
   // Too large to read into memory, an original would reach sharp only as a name of its descriptor,
   // which libvips opens anew without O_NOATIME: where the system's libvips is there, it reads the
   // descriptor itself (header and picture) and sharp is only the fallback.
-  const large = original.size > IN_MEMORY_MAX_BYTES;
-  let native = false;
+  const native = original.size > IN_MEMORY_MAX_BYTES && (await nativeVips()) !== null;
   try {
     input = await sharpInput(original);
-    if (large) {
+    if (native) {
       header = await nativeHeader({ fd: original.fd, signal: context.signal, cwd: context.scratchDir });
-      native = header !== null;
     }
     header ??= await imageHeader(input);
   } catch (error) {
     if (!refused(error)) throw error;
     headerError = error as ToolError;
-    native ||= large && error instanceof ToolError && error.tool === 'vipsheader';
   }
   if (header && header.width * header.height > limit) {
     throw new Refusal([], tooLargeMessage(header, limit, 'pixel limit (tools.maxPixels in config.json)'));

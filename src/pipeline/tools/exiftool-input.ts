@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { OriginalFile } from '../../catalog/original-file.js';
 import { errnoCode } from '../../errors.js';
+import { scratchNameFor, topLevelBoxes } from './box-file-stand-in.js';
 
 /**
  * How exiftool reads an original without the kernel recording an access. exiftool runs long-lived
@@ -36,15 +37,7 @@ export async function withFedPipe<T>(
   scratchDir: string,
   read: (pipePath: string) => Promise<T>,
 ): Promise<T> {
-  const extension = path
-    .extname(original.path)
-    .slice(1)
-    .replace(/[^A-Za-z0-9]/g, '')
-    .slice(0, 10);
-  const pipePath = path.join(
-    scratchDir,
-    `original-${process.pid}-${++pipes}${extension ? `.${extension}` : ''}`,
-  );
+  const pipePath = scratchNameFor(original, scratchDir, 'original', ++pipes);
   // Node has no mkfifo; coreutils' is on every Linux. Mode 600: only this user may read it.
   await execFileAsync('mkfifo', ['-m', '600', pipePath]);
   let over = false;
@@ -100,17 +93,12 @@ const QUICKTIME_FIRST = new Set(['ftyp', 'moov', 'mdat', 'wide', 'free', 'skip',
  * A few positional reads of box headers through the descriptor.
  */
 export async function needsSeeking(original: OriginalFile): Promise<boolean> {
-  for (let position = 0, boxes = 0; position + 8 <= original.size && boxes < 64; boxes++) {
-    const header = await original.readAt(position, 16);
-    if (header.length < 8) return false;
-    const type = header.toString('latin1', 4, 8);
-    if (boxes === 0 && !QUICKTIME_FIRST.has(type)) return false;
+  let first = true;
+  for await (const { type } of topLevelBoxes(original, 64)) {
+    if (first && !QUICKTIME_FIRST.has(type)) return false;
+    first = false;
     if (type === 'moov' || type === 'meta') return false;
     if (type === 'mdat') return true;
-    const size32 = header.readUInt32BE(0);
-    const size = size32 === 1 && header.length >= 16 ? Number(header.readBigUInt64BE(8)) : size32;
-    if (size < 8) return false;
-    position += size;
   }
   return false;
 }
