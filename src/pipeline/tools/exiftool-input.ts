@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { OriginalFile } from '../../catalog/original-file.js';
 import { errnoCode } from '../../errors.js';
 import { scratchNameFor, topLevelBoxes } from './box-file-stand-in.js';
+import { ToolError } from './tool.js';
 
 /**
  * How exiftool reads an original without the kernel recording an access. exiftool runs long-lived
@@ -39,7 +40,21 @@ export async function withFedPipe<T>(
 ): Promise<T> {
   const pipePath = scratchNameFor(original, scratchDir, 'original', ++pipes);
   // Node has no mkfifo; coreutils' is on every Linux. Mode 600: only this user may read it.
-  await execFileAsync('mkfifo', ['-m', '600', pipePath]);
+  await execFileAsync('mkfifo', ['-m', '600', pipePath]).catch(
+    (error: Error & { signal?: string | null }) => {
+      // mkfifo killed by a signal (the OOM killer, a SIGKILL to the worker's group) says nothing of the
+      // file: tried again, like any tool that died before it answered (drill H caught it as step-error).
+      throw new ToolError(
+        'mkfifo',
+        'failed',
+        `mkfifo: ${error.signal ? `killed by ${error.signal}` : error.message}`,
+        {
+          cause: error,
+          retryable: Boolean(error.signal),
+        },
+      );
+    },
+  );
   let over = false;
   const stop: (() => void)[] = [];
   const feeding = feed(pipePath, original, () => over, stop);
