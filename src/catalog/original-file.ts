@@ -53,14 +53,17 @@ export class OriginalFile {
 
   /**
    * The whole content as a stream of positional reads through the descriptor (its offset and flags stay
-   * as they are; the handle stays open), for feeding a tool through a pipe.
+   * as they are; the handle stays open), for feeding a tool through a pipe. Reads start at 64 KiB and
+   * double up to 1 MiB: a reader that stops early (exiftool at a JPEG's image data) has then cost a few
+   * small reads, not the 1.7 MiB per 4 MB JPEG that 1 MiB reads from the start cost.
    */
   stream(): Readable {
     const { handle, size } = this;
     return Readable.from(
       (async function* chunks() {
-        for (let position = 0; position < size;) {
-          const buffer = Buffer.allocUnsafe(Math.min(1024 * 1024, size - position));
+        let chunk = 64 * 1024;
+        for (let position = 0; position < size; chunk = Math.min(chunk * 2, 1024 * 1024)) {
+          const buffer = Buffer.allocUnsafe(Math.min(chunk, size - position));
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
           if (bytesRead === 0) return;
           position += bytesRead;

@@ -4,7 +4,9 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { archiveManifest } from '../helpers/archive-manifest.js';
 import { runCli, runCliJson, tempDir, type CliOptions } from '../helpers/cli.js';
+import { queryDatabase } from '../helpers/db-query.js';
 import { makeJpeg, put } from '../helpers/media.js';
+import { POSTGRES, dialectTitle, newPostgresDatabase } from '../helpers/postgres.js';
 
 /**
  * The home of issue 2: `init`, the `--home` / $ARCHIVIST_HOME / default resolution, the config file
@@ -16,6 +18,7 @@ interface InitJson {
   home: string;
   created: boolean;
   database: string;
+  databaseKind: string;
   config: string;
 }
 
@@ -98,6 +101,39 @@ describe('archivist init', () => {
     const home = path.join(scratch(), 'empty');
     fs.mkdirSync(home);
     expect((await runCliJson<InitJson>(['init'], { home })).created).toBe(true);
+  });
+});
+
+describe.skipIf(POSTGRES.skipReason !== '')(`archivist init --database ${dialectTitle(POSTGRES)}`, () => {
+  it('creates a home whose truth store is the server, from the flag or $ARCHIVIST_DATABASE_URL, and is idempotent', async () => {
+    const root = scratch();
+    const url = await newPostgresDatabase();
+    const home = path.join(root, 'home');
+    const first = await runCliJson<InitJson>(['init', '--database', url], { home });
+    expect(first).toMatchObject({ home, created: true, databaseKind: 'postgres' });
+    // No SQLite file beside the config: the server holds the catalog, and the config names it.
+    expect(fs.existsSync(path.join(home, 'archivist.db'))).toBe(false);
+    expect(JSON.parse(fs.readFileSync(first.config, 'utf8'))).toMatchObject({ database: { url } });
+    const marker = queryDatabase<{ value: string }>(
+      { kind: 'postgres', url },
+      "select value from meta where key = 'marker'",
+    );
+    expect(marker).toEqual([{ value: 'archivist-home' }]);
+
+    // Again, with the URL only in the environment: nothing is made twice, the sources stay.
+    const archive = await smallArchive(root);
+    await runCliJson(['source', 'add', 'photos', archive], { home });
+    const second = await runCliJson<InitJson>(['init'], { home, env: { ARCHIVIST_DATABASE_URL: url } });
+    expect(second).toMatchObject({ home, created: false, databaseKind: 'postgres' });
+    const sources = await runCliJson<SourceJson[]>(['source', 'list'], { home });
+    expect(sources.map((s) => s.name)).toEqual(['photos']);
+
+    // A URL that is not PostgreSQL's is refused before anything is made.
+    const other = path.join(root, 'other');
+    const refused = await runCli(['init', '--database', 'mysql://localhost/photos'], { home: other });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/not a postgres:\/\/ URL/);
+    expect(fs.existsSync(other)).toBe(false);
   });
 });
 

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, inject } from 'vitest';
+import type { TestDatabase } from './db-query.js';
 
 /** The dialects a database test runs on: SQLite always, PostgreSQL when there is a server. */
 export interface TestDialect {
@@ -67,4 +69,18 @@ export function describeEachDialect(name: string, body: (dialect: TestDialect) =
   for (const dialect of DIALECTS) {
     describe.skipIf(dialect.skipReason !== '')(`${name} ${dialectTitle(dialect)}`, () => body(dialect));
   }
+}
+
+/**
+ * A home's database on `dialect`: the `init` arguments that make it (a new PostgreSQL database, or none:
+ * the home's own SQLite file) and where a test reads it.
+ */
+export async function homeDatabase(
+  dialect: TestDialect,
+  home: string,
+): Promise<{ initArgs: string[]; database: TestDatabase }> {
+  const url = await dialect.newDatabase();
+  return url
+    ? { initArgs: ['--database', url], database: { kind: 'postgres', url } }
+    : { initArgs: [], database: { kind: 'sqlite', file: path.join(home, 'archivist.db') } };
 }

@@ -240,8 +240,8 @@ const ALLOWLIST: Record<string, Allowed> = {
   },
   'src/pipeline/tools/exiftool-input.ts': {
     reason:
-      'opens for writing, and unlinks, the named pipe <home>/tmp/work-<pid>/original-<pid>-<n>.<ext> it made to feed exiftool an original',
-    apis: ['fs.openSync', 'fs.unlink'],
+      'makes named pipes <home>/tmp/work-<pid>/spare-fifo-<pid>-<n> ahead, renames one to original-<pid>-<n>.<ext> in the same folder, opens it for writing to feed exiftool an original, and unlinks it',
+    apis: ['fs.openSync', 'fs.unlink', 'fs.rename', 'fs.rmSync'],
   },
   'src/runs/scratch-dirs.ts': {
     reason: "creates and removes workers' scratch folders <home>/tmp/work-<pid>",

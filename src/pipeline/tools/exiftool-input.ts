@@ -39,22 +39,7 @@ export async function withFedPipe<T>(
   read: (pipePath: string) => Promise<T>,
 ): Promise<T> {
   const pipePath = scratchNameFor(original, scratchDir, 'original', ++pipes);
-  // Node has no mkfifo; coreutils' is on every Linux. Mode 600: only this user may read it.
-  await execFileAsync('mkfifo', ['-m', '600', pipePath]).catch(
-    (error: Error & { signal?: string | null }) => {
-      // mkfifo killed by a signal (the OOM killer, a SIGKILL to the worker's group) says nothing of the
-      // file: tried again, like any tool that died before it answered (drill H caught it as step-error).
-      throw new ToolError(
-        'mkfifo',
-        'failed',
-        `mkfifo: ${error.signal ? `killed by ${error.signal}` : error.message}`,
-        {
-          cause: error,
-          retryable: Boolean(error.signal),
-        },
-      );
-    },
-  );
+  await takeFifo(scratchDir, pipePath);
   let over = false;
   const stop: (() => void)[] = [];
   const feeding = feed(pipePath, original, () => over, stop);
@@ -67,6 +52,69 @@ export async function withFedPipe<T>(
     await feeding;
     await fs.promises.unlink(pipePath).catch(() => undefined);
   }
+}
+
+/**
+ * FIFOs made ahead, SPARE_BATCH per mkfifo call. Node has no mkfifo, and spawning coreutils' for every
+ * file cost a worker 3-9 ms of its main thread each time (a fork of a process of a few hundred MB), the
+ * largest cost of a JPEG's metadata step. Each FIFO is still used for one read only: a reused one could
+ * pair a new writer with the last reader before it closed. Spares left at exit go with the scratch
+ * folder (scratch-dirs.ts), or with `discardSpareFifos`.
+ */
+const SPARE_BATCH = 32;
+const spares = new Map<string, { names: string[]; making: Promise<void> | null }>();
+let spareNames = 0;
+
+/** A FIFO made ahead, renamed to `pipePath` (the original's extension): rename(2) in one folder, no child. */
+async function takeFifo(scratchDir: string, pipePath: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fs.promises.rename(await spareFifo(scratchDir), pipePath);
+      return;
+    } catch (error) {
+      // The scratch folder was emptied under the stash (its clean-up): make new ones, once.
+      if (errnoCode(error) !== 'ENOENT' || attempt > 1) throw error;
+      spares.delete(scratchDir);
+    }
+  }
+}
+
+async function spareFifo(scratchDir: string): Promise<string> {
+  let stash = spares.get(scratchDir);
+  if (!stash) spares.set(scratchDir, (stash = { names: [], making: null }));
+  while (stash.names.length === 0) {
+    stash.making ??= makeSpares(scratchDir, stash.names).finally(() => (stash.making = null));
+    await stash.making;
+  }
+  return stash.names.pop()!;
+}
+
+async function makeSpares(scratchDir: string, into: string[]): Promise<void> {
+  const names = Array.from({ length: SPARE_BATCH }, () =>
+    path.join(scratchDir, `spare-fifo-${process.pid}-${++spareNames}`),
+  );
+  // Mode 600: only this user may read them.
+  await execFileAsync('mkfifo', ['-m', '600', ...names]).catch(
+    (error: Error & { signal?: string | null }) => {
+      for (const name of names) fs.rmSync(name, { force: true });
+      // mkfifo killed by a signal (the OOM killer, a SIGKILL to the worker's group) says nothing of the
+      // file: tried again, like any tool that died before it answered (drill H caught it as step-error).
+      throw new ToolError(
+        'mkfifo',
+        'failed',
+        `mkfifo: ${error.signal ? `killed by ${error.signal}` : error.message}`,
+        { cause: error, retryable: Boolean(error.signal) },
+      );
+    },
+  );
+  into.push(...names);
+}
+
+/** Removes the FIFOs made ahead in `scratchDir` (a process that goes on without its scratch folder). */
+export function discardSpareFifos(scratchDir: string): void {
+  const stash = spares.get(scratchDir);
+  if (!stash) return;
+  for (const name of stash.names.splice(0)) fs.rmSync(name, { force: true });
 }
 
 /**

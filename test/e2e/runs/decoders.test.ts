@@ -2,17 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ArtifactJson } from '../../../src/artifacts/artifact-json.js';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, runCliJson, tempDir } from '../../helpers/cli.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import type { RunJson } from './types.js';
 
 /**
  * Issue 13 through the built CLI: a `core` run over a JPEG, an iPhone HEIC, a RAW and a video records,
  * per artifact, the decoder chain that really ran, and `artifact` and `asset` show it; turning the native
  * HEIC path off is a new cache key, so the next run makes new thumbnails instead of reusing those of the
- * other decoder. (Drill J, files changed after the catalog, is changed-files.test.ts, on both dialects.)
+ * other decoder. On both dialects: the decoder is part of the cache key the truth store matches. (Drill J, files changed after the catalog, is changed-files.test.ts, on both dialects.)
  */
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'media');
@@ -35,23 +36,6 @@ async function rawWithPreview(file: string): Promise<void> {
   await writer.end();
 }
 
-beforeAll(async () => {
-  ({ dir: root, cleanup } = tempDir('archivist-decoders-'));
-  archive = path.join(root, 'archive');
-  home = path.join(root, 'home');
-  fs.mkdirSync(archive);
-  fs.copyFileSync(path.join(FIXTURES, 'jpg', 'Canon_40D.jpg'), path.join(archive, 'camera.jpg'));
-  fs.copyFileSync(path.join(FIXTURES, 'heic', 'IMG_5195.HEIC'), path.join(archive, 'phone.HEIC'));
-  fs.copyFileSync(path.join(FIXTURES, 'videos', 'landscape_h264.mp4'), path.join(archive, 'clip.mp4'));
-  await rawWithPreview(path.join(archive, 'camera.dng'));
-  before = archiveManifest(archive);
-  await runCliJson(['init'], { home });
-  await runCliJson(['source', 'add', 'archive', archive], { home });
-  await runCliJson(['catalog', 'archive'], { home });
-  await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
-}, 120_000);
-afterAll(() => cleanup());
-
 async function thumbnailsOf(runId: string): Promise<Map<string, ArtifactJson>> {
   const byName = new Map<string, ArtifactJson>();
   for (const name of ['camera.jpg', 'phone.HEIC', 'camera.dng', 'clip.mp4']) {
@@ -64,7 +48,25 @@ async function thumbnailsOf(runId: string): Promise<Map<string, ArtifactJson>> {
   return byName;
 }
 
-describe('lineage names the decoder chain that ran', () => {
+describeEachDialect('lineage names the decoder chain that ran', (dialect) => {
+  beforeAll(async () => {
+    ({ dir: root, cleanup } = tempDir('archivist-decoders-'));
+    archive = path.join(root, 'archive');
+    home = path.join(root, 'home');
+    fs.mkdirSync(archive);
+    fs.copyFileSync(path.join(FIXTURES, 'jpg', 'Canon_40D.jpg'), path.join(archive, 'camera.jpg'));
+    fs.copyFileSync(path.join(FIXTURES, 'heic', 'IMG_5195.HEIC'), path.join(archive, 'phone.HEIC'));
+    fs.copyFileSync(path.join(FIXTURES, 'videos', 'landscape_h264.mp4'), path.join(archive, 'clip.mp4'));
+    await rawWithPreview(path.join(archive, 'camera.dng'));
+    before = archiveManifest(archive);
+    const database = await dialect.newDatabase();
+    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
+    await runCliJson(['source', 'add', 'archive', archive], { home });
+    await runCliJson(['catalog', 'archive'], { home });
+    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+  }, 120_000);
+  afterAll(() => cleanup());
+
   let first: RunJson;
 
   it('records it per artifact, and `artifact` shows it (JSON and human)', async () => {

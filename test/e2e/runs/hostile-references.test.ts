@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, runCliJson, tempDir } from '../../helpers/cli.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import type { AssetJson, RunJson } from './types.js';
 
 /**
@@ -26,55 +27,59 @@ let secret: string;
 let secretOpened = false;
 let secretWriter: Promise<fs.promises.FileHandle>;
 
-beforeAll(async () => {
-  ({ dir: root, cleanup } = tempDir('archivist-hostile-run-'));
-  archive = path.join(root, 'archive');
-  home = path.join(root, 'home');
-  fs.mkdirSync(archive);
-  spy = net.createServer((socket) => {
-    contacts.push(String(socket.remotePort));
-    socket.destroy();
+describeEachDialect('a playlist among the originals', (dialect) => {
+  beforeAll(async () => {
+    // Each dialect's run gets a listener and a secret of its own, watched afresh.
+    contacts.length = 0;
+    secretOpened = false;
+    ({ dir: root, cleanup } = tempDir('archivist-hostile-run-'));
+    archive = path.join(root, 'archive');
+    home = path.join(root, 'home');
+    fs.mkdirSync(archive);
+    spy = net.createServer((socket) => {
+      contacts.push(String(socket.remotePort));
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => spy.listen(0, '127.0.0.1', () => resolve()));
+    const port = (spy.address() as net.AddressInfo).port;
+    secret = path.join(root, 'outside', 'secret.ts');
+    fs.mkdirSync(path.dirname(secret));
+    execFileSync('mkfifo', [secret]);
+    secretWriter = fs.promises.open(secret, 'w');
+    void secretWriter.then(() => (secretOpened = true));
+
+    fs.copyFileSync(
+      path.join(REPO_ROOT, 'test', 'fixtures', 'media', 'videos', 'landscape_h264.mp4'),
+      path.join(archive, 'clip.mp4'),
+    );
+    const playlist = [
+      '#EXTM3U',
+      '#EXT-X-TARGETDURATION:10',
+      '#EXT-X-MEDIA-SEQUENCE:0',
+      '#EXTINF:10,',
+      `http://127.0.0.1:${port}/segment0.ts`,
+      '#EXTINF:10,',
+      `file:${secret}`,
+      '#EXT-X-ENDLIST',
+      '',
+    ];
+    fs.writeFileSync(path.join(archive, 'holiday.mp4'), playlist.join('\n'));
+    before = archiveManifest(archive);
+    const database = await dialect.newDatabase();
+    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
+    await runCliJson(['source', 'add', 'archive', archive], { home });
+    await runCliJson(['catalog', 'archive'], { home });
+    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+  }, 120_000);
+
+  afterAll(async () => {
+    const reader = fs.openSync(secret, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    await (await secretWriter).close();
+    fs.closeSync(reader);
+    await new Promise<void>((resolve) => spy.close(() => resolve()));
+    cleanup();
   });
-  await new Promise<void>((resolve) => spy.listen(0, '127.0.0.1', () => resolve()));
-  const port = (spy.address() as net.AddressInfo).port;
-  secret = path.join(root, 'outside', 'secret.ts');
-  fs.mkdirSync(path.dirname(secret));
-  execFileSync('mkfifo', [secret]);
-  secretWriter = fs.promises.open(secret, 'w');
-  void secretWriter.then(() => (secretOpened = true));
 
-  fs.copyFileSync(
-    path.join(REPO_ROOT, 'test', 'fixtures', 'media', 'videos', 'landscape_h264.mp4'),
-    path.join(archive, 'clip.mp4'),
-  );
-  const playlist = [
-    '#EXTM3U',
-    '#EXT-X-TARGETDURATION:10',
-    '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXTINF:10,',
-    `http://127.0.0.1:${port}/segment0.ts`,
-    '#EXTINF:10,',
-    `file:${secret}`,
-    '#EXT-X-ENDLIST',
-    '',
-  ];
-  fs.writeFileSync(path.join(archive, 'holiday.mp4'), playlist.join('\n'));
-  before = archiveManifest(archive);
-  await runCliJson(['init'], { home });
-  await runCliJson(['source', 'add', 'archive', archive], { home });
-  await runCliJson(['catalog', 'archive'], { home });
-  await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
-}, 120_000);
-
-afterAll(async () => {
-  const reader = fs.openSync(secret, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  await (await secretWriter).close();
-  fs.closeSync(reader);
-  await new Promise<void>((resolve) => spy.close(() => resolve()));
-  cleanup();
-});
-
-describe('a playlist among the originals', () => {
   it('fails its thumbnail item with a reason, the run goes on, nothing it names is opened', async () => {
     const result = await runCli(['run', 'start', 'core', '--collection', 'all', '--workers', '1', '--json'], {
       home,

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ExifTool } from 'exiftool-vendored';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ArtifactJson } from '../../../src/artifacts/artifact-json.js';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { runCliJson, tempDir } from '../../helpers/cli.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import type { AssetJson, RunJson } from './types.js';
 
 /**
@@ -67,21 +68,22 @@ async function makeDng(file: string): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  ({ dir: root, cleanup } = tempDir('archivist-raw-dng-'));
-  archive = path.join(root, 'archive');
-  home = path.join(root, 'home');
-  fs.mkdirSync(archive);
-  await makeDng(path.join(archive, 'IMG_0001.DNG'));
-  before = archiveManifest(archive);
-  await runCliJson(['init'], { home });
-  await runCliJson(['source', 'add', 'archive', archive], { home });
-  await runCliJson(['catalog', 'archive'], { home });
-  await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
-}, 120_000);
-afterAll(() => cleanup());
+describeEachDialect('a DNG through core@2: embedded preview → sharp, metadata from its tags', (dialect) => {
+  beforeAll(async () => {
+    ({ dir: root, cleanup } = tempDir('archivist-raw-dng-'));
+    archive = path.join(root, 'archive');
+    home = path.join(root, 'home');
+    fs.mkdirSync(archive);
+    await makeDng(path.join(archive, 'IMG_0001.DNG'));
+    before = archiveManifest(archive);
+    const database = await dialect.newDatabase();
+    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
+    await runCliJson(['source', 'add', 'archive', archive], { home });
+    await runCliJson(['catalog', 'archive'], { home });
+    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+  }, 120_000);
+  afterAll(() => cleanup());
 
-describe('a DNG through core@2: embedded preview → sharp, metadata from its tags', () => {
   it('thumbnail and preview name `exiftool PreviewImage → sharp` in lineage, upright; metadata reads the DNG', async () => {
     const run = await runCliJson<RunJson>(
       ['run', 'start', 'core@2', '--collection', 'all', '--workers', '1'],

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { archiveManifest } from '../../helpers/archive-manifest.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createWebFixture, until, type WebFixture } from './harness.js';
 
 /**
@@ -35,23 +36,25 @@ function syntheticArchive(archive: string): Promise<void> {
 
 let f: WebFixture;
 const requests: string[] = [];
-beforeAll(async () => {
-  f = await createWebFixture({ generated: 0, layOut: syntheticArchive });
-  f.page.on('request', (request) => {
-    const url = new URL(request.url());
-    if (url.pathname === '/api/assets') requests.push(url.search);
-  });
-}, 240_000);
-afterAll(async () => {
-  if (!f) return;
-  // Nothing the server did touched the archive.
-  expect(archiveManifest(f.archive)).toEqual(f.manifest);
-  await f.close();
-});
 
 const param = (search: string, name: string) => new URLSearchParams(search).get(name);
 
-describe('the grid of a large listing', () => {
+describeEachDialect('the grid of a large listing', (dialect) => {
+  beforeAll(async () => {
+    requests.length = 0;
+    f = await createWebFixture({ dialect, generated: 0, layOut: syntheticArchive });
+    f.page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname === '/api/assets') requests.push(url.search);
+    });
+  }, 240_000);
+  afterAll(async () => {
+    if (!f) return;
+    // Nothing the server did touched the archive.
+    expect(archiveManifest(f.archive)).toEqual(f.manifest);
+    await f.close();
+  });
+
   it('pages by keyset and jumps to a year without loading the list', async () => {
     await f.page.goto('/');
     await until(

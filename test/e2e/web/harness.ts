@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { CLI, REPO_ROOT, runCliJson, tempDir } from '../../helpers/cli.js';
+import { queryDatabase } from '../../helpers/db-query.js';
+import { homeDatabase, SQLITE, type TestDialect } from '../../helpers/postgres.js';
 
 /**
  * The web UI's end-to-end harness (issue 5): a demo archive (the media of test/fixtures laid out as
@@ -178,10 +179,14 @@ function ours(pid: number, home: string): boolean {
   }
 }
 
-/** `layOut` makes the archive instead of the demo layout (a synthetic archive of many files). */
+/**
+ * `layOut` makes the archive instead of the demo layout (a synthetic archive of many files); `dialect` is
+ * the home's truth store (SQLite in the home unless told).
+ */
 export async function createWebFixture(options: {
   generated: number;
   layOut?: (archive: string) => Promise<void>;
+  dialect?: TestDialect;
 }): Promise<WebFixture> {
   for (const [file, fix] of [
     [CHROMIUM, 'apt-get install chromium'],
@@ -196,7 +201,8 @@ export async function createWebFixture(options: {
   await (options.layOut ?? ((dir: string) => layOutArchive(dir, options.generated)))(archive);
   const manifest = archiveManifest(archive);
   const cli = <T>(args: string[]) => runCliJson<T>(args, { home });
-  await cli(['init']);
+  const { initArgs, database } = await homeDatabase(options.dialect ?? SQLITE, home);
+  await cli(['init', ...initArgs]);
   await cli(['source', 'add', 'demo', archive]);
   await cli(['catalog']);
   await cli(['collection', 'create', 'everything']);
@@ -268,11 +274,10 @@ export async function createWebFixture(options: {
       }
       child.kill('SIGTERM');
       if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-      const db = new BetterSqlite3(path.join(home, 'archivist.db'), { readonly: true, fileMustExist: true });
-      const pids = db
-        .prepare('select coordinator_pid as pid from runs where coordinator_pid is not null')
-        .all() as { pid: number }[];
-      db.close();
+      const pids = queryDatabase<{ pid: number }>(
+        database,
+        'select coordinator_pid as pid from runs where coordinator_pid is not null',
+      );
       for (const { pid } of pids) if (ours(pid, home)) process.kill(pid, 'SIGKILL');
       cleanup();
     },

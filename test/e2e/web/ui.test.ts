@@ -1,7 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { archiveManifest } from '../../helpers/archive-manifest.js';
+import { describeEachDialect } from '../../helpers/postgres.js';
 import { createWebFixture, until, WAIT_MS, type WebFixture } from './harness.js';
 
 /**
@@ -39,18 +40,18 @@ const poll = <T>(probe: () => Promise<T> | T) => expect.poll(probe, { timeout: W
 let f: WebFixture;
 let firstRun: string;
 
-beforeAll(async () => {
-  f = await createWebFixture({ generated: 30 });
-});
-afterAll(async () => {
-  await f?.close();
-});
-
 const tiles = () => f.page.locator('[data-testid=grid] a.tile');
 const firstTileId = () => tiles().first().getAttribute('data-asset-id');
 const thumbTiles = () => f.page.locator('[data-testid=grid] a.tile[data-thumb="1"]');
 
-describe('the web UI', () => {
+describeEachDialect('the web UI', (dialect) => {
+  beforeAll(async () => {
+    f = await createWebFixture({ dialect, generated: 30 });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
   it('browses the cataloged archive: a count, and placeholder tiles before any run', async () => {
     const { total } = await f.api<{ total: number }>('/api/assets?limit=1');
     await f.page.goto('/');

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withOriginal } from '../../../src/catalog/original-file.js';
 import { failureOf } from '../../../src/pipeline/steps/failures.js';
-import { PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
+import { discardSpareFifos, PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
 import { endExiftool, readTags } from '../../../src/pipeline/tools/exiftool-tool.js';
 import { ToolError } from '../../../src/pipeline/tools/tool.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -53,6 +53,10 @@ function exiftoolChildren(): number[] {
     .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('exiftool'));
 }
 
+/** What a read left in the scratch folder, but the FIFOs made ahead for the next reads. */
+const leftInScratch = () => fs.readdirSync(scratch).filter((name) => !name.startsWith('spare-fifo-'));
+const spareFifos = () => fs.readdirSync(scratch).filter((name) => name.startsWith('spare-fifo-'));
+
 const FILE_TAGS = ['File:FileName', 'File:Directory', 'File:FileSize', 'File:FileModifyDate'];
 
 describe('exiftool reads an original without opening it by name', () => {
@@ -65,6 +69,23 @@ describe('exiftool reads an original without opening it by name', () => {
       expect(fed[tag], tag).toEqual(byName[tag]);
     }
     expect(fed.SourceFile).toBe(file);
+    expect(leftInScratch()).toEqual([]);
+  });
+
+  it('takes each pipe from a batch made ahead (no mkfifo per file), and uses each for one read only', async () => {
+    const file = path.join(dir, 'batch.jpg');
+    fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
+    discardSpareFifos(scratch);
+    await bothWays(file);
+    const made = spareFifos();
+    expect(made.length).toBeGreaterThan(1);
+    for (const name of made) expect(fs.statSync(path.join(scratch, name)).isFIFO(), name).toBe(true);
+    await bothWays(file);
+    // The next read took one of them: one fewer, none made, the one used gone.
+    const after = spareFifos();
+    expect(after.length).toBe(made.length - 1);
+    expect(made).toEqual(expect.arrayContaining(after));
+    discardSpareFifos(scratch);
     expect(fs.readdirSync(scratch)).toEqual([]);
   });
 
@@ -79,7 +100,7 @@ describe('exiftool reads an original without opening it by name', () => {
     for (const tag of ['QuickTime:Duration', 'QuickTime:ImageWidth', 'QuickTime:Title', ...FILE_TAGS]) {
       expect(fed[tag], tag).toEqual(byName[tag]);
     }
-    expect(fs.readdirSync(scratch)).toEqual([]);
+    expect(leftInScratch()).toEqual([]);
   });
 
   it(
@@ -103,7 +124,7 @@ describe('exiftool reads an original without opening it by name', () => {
         expect(fed[tag], tag).toEqual(byName[tag]);
       }
       expect(fed['QuickTime:Make']).toBeDefined();
-      expect(fs.readdirSync(scratch)).toEqual([]);
+      expect(leftInScratch()).toEqual([]);
     },
   );
 
@@ -139,7 +160,7 @@ describe('exiftool reads an original without opening it by name', () => {
         expect(fed[tag], tag).toEqual(value);
       }
       for (const tag of FILE_TAGS) expect(fed[tag], tag).toEqual(byName[tag]);
-      expect(fs.readdirSync(scratch)).toEqual([]);
+      expect(leftInScratch()).toEqual([]);
     },
   );
 
