@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, inject } from 'vitest';
+import { runCliJson } from './cli.js';
 import type { TestDatabase } from './db-query.js';
 
 /** The dialects a database test runs on: SQLite always, PostgreSQL when there is a server. */
@@ -83,4 +84,21 @@ export async function homeDatabase(
   return url
     ? { initArgs: ['--database', url], database: { kind: 'postgres', url } }
     : { initArgs: [], database: { kind: 'sqlite', file: path.join(home, 'archivist.db') } };
+}
+
+/**
+ * A home on `dialect` with `archive` as its source `archive`, cataloged, and a collection `all` of it: the
+ * start of every end-to-end test that runs a pipeline over a small archive of its own.
+ */
+export async function catalogedHome(
+  dialect: TestDialect,
+  home: string,
+  archive: string,
+): Promise<TestDatabase> {
+  const { initArgs, database } = await homeDatabase(dialect, home);
+  await runCliJson(['init', ...initArgs], { home });
+  await runCliJson(['source', 'add', 'archive', archive], { home });
+  await runCliJson(['catalog', 'archive'], { home });
+  await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+  return database;
 }

@@ -59,7 +59,7 @@ export async function withFedPipe<T>(
  * file cost a worker 3-9 ms of its main thread each time (a fork of a process of a few hundred MB), the
  * largest cost of a JPEG's metadata step. Each FIFO is still used for one read only: a reused one could
  * pair a new writer with the last reader before it closed. Spares left at exit go with the scratch
- * folder (scratch-dirs.ts), or with `discardSpareFifos`.
+ * folder (scratch-dirs.ts).
  */
 const SPARE_BATCH = 32;
 const spares = new Map<string, { names: string[]; making: Promise<void> | null }>();
@@ -108,13 +108,6 @@ async function makeSpares(scratchDir: string, into: string[]): Promise<void> {
     },
   );
   into.push(...names);
-}
-
-/** Removes the FIFOs made ahead in `scratchDir` (a process that goes on without its scratch folder). */
-export function discardSpareFifos(scratchDir: string): void {
-  const stash = spares.get(scratchDir);
-  if (!stash) return;
-  for (const name of stash.names.splice(0)) fs.rmSync(name, { force: true });
 }
 
 /**

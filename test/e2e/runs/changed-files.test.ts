@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { archiveManifest } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, runCliJson, tempDir } from '../../helpers/cli.js';
-import { describeEachDialect } from '../../helpers/postgres.js';
+import { catalogedHome, describeEachDialect } from '../../helpers/postgres.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -32,11 +32,7 @@ describeEachDialect('drill J: files changed after the catalog', (dialect) => {
     fs.copyFileSync(path.join(FIXTURES, 'videos', 'landscape_h264.mp4'), path.join(archive, 'clip.mp4'));
     fs.copyFileSync(path.join(FIXTURES, 'jpg', 'Canon_40D.jpg'), path.join(archive, 'untouched.jpg'));
     fs.appendFileSync(path.join(archive, 'untouched.jpg'), 'another asset'); // its own bytes
-    const database = await dialect.newDatabase();
-    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
-    await runCliJson(['source', 'add', 'archive', archive], { home });
-    await runCliJson(['catalog', 'archive'], { home });
-    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+    await catalogedHome(dialect, home, archive);
 
     const outside = path.join(root, 'outside.jpg');
     fs.copyFileSync(path.join(FIXTURES, 'jpg', 'Nikon_D70.jpg'), outside);

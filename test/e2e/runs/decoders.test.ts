@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ArtifactJson } from '../../../src/artifacts/artifact-json.js';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, runCliJson, tempDir } from '../../helpers/cli.js';
-import { describeEachDialect } from '../../helpers/postgres.js';
+import { catalogedHome, describeEachDialect } from '../../helpers/postgres.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -59,11 +59,7 @@ describeEachDialect('lineage names the decoder chain that ran', (dialect) => {
     fs.copyFileSync(path.join(FIXTURES, 'videos', 'landscape_h264.mp4'), path.join(archive, 'clip.mp4'));
     await rawWithPreview(path.join(archive, 'camera.dng'));
     before = archiveManifest(archive);
-    const database = await dialect.newDatabase();
-    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
-    await runCliJson(['source', 'add', 'archive', archive], { home });
-    await runCliJson(['catalog', 'archive'], { home });
-    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+    await catalogedHome(dialect, home, archive);
   }, 120_000);
   afterAll(() => cleanup());
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { REPO_ROOT, runCli, runCliJson, tempDir } from '../../helpers/cli.js';
-import { describeEachDialect } from '../../helpers/postgres.js';
+import { catalogedHome, describeEachDialect } from '../../helpers/postgres.js';
 import type { AssetJson, RunJson } from './types.js';
 
 /**
@@ -65,11 +65,7 @@ describeEachDialect('a playlist among the originals', (dialect) => {
     ];
     fs.writeFileSync(path.join(archive, 'holiday.mp4'), playlist.join('\n'));
     before = archiveManifest(archive);
-    const database = await dialect.newDatabase();
-    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
-    await runCliJson(['source', 'add', 'archive', archive], { home });
-    await runCliJson(['catalog', 'archive'], { home });
-    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+    await catalogedHome(dialect, home, archive);
   }, 120_000);
 
   afterAll(async () => {

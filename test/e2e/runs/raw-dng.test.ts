@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ArtifactJson } from '../../../src/artifacts/artifact-json.js';
 import { archiveManifest, type ManifestEntry } from '../../helpers/archive-manifest.js';
 import { runCliJson, tempDir } from '../../helpers/cli.js';
-import { describeEachDialect } from '../../helpers/postgres.js';
+import { catalogedHome, describeEachDialect } from '../../helpers/postgres.js';
 import type { AssetJson, RunJson } from './types.js';
 
 /**
@@ -76,11 +76,7 @@ describeEachDialect('a DNG through core@2: embedded preview → sharp, metadata 
     fs.mkdirSync(archive);
     await makeDng(path.join(archive, 'IMG_0001.DNG'));
     before = archiveManifest(archive);
-    const database = await dialect.newDatabase();
-    await runCliJson(['init', ...(database ? ['--database', database] : [])], { home });
-    await runCliJson(['source', 'add', 'archive', archive], { home });
-    await runCliJson(['catalog', 'archive'], { home });
-    await runCliJson(['collection', 'create', 'all', '--source', 'archive'], { home });
+    await catalogedHome(dialect, home, archive);
   }, 120_000);
   afterAll(() => cleanup());
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withOriginal } from '../../../src/catalog/original-file.js';
 import { failureOf } from '../../../src/pipeline/steps/failures.js';
-import { discardSpareFifos, PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
+import { PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
 import { endExiftool, readTags } from '../../../src/pipeline/tools/exiftool-tool.js';
 import { ToolError } from '../../../src/pipeline/tools/tool.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -33,11 +33,11 @@ afterAll(async () => {
   cleanup();
 });
 
-async function bothWays(file: string) {
+async function bothWays(file: string, scratchDir = scratch) {
   const byName = await readTags(file, signal);
   const stat = fs.statSync(file);
   const fed = await withOriginal(file, { size: stat.size }, (original) =>
-    readTags({ original, scratchDir: scratch }, signal),
+    readTags({ original, scratchDir }, signal),
   );
   return { byName, fed };
 }
@@ -54,8 +54,10 @@ function exiftoolChildren(): number[] {
 }
 
 /** What a read left in the scratch folder, but the FIFOs made ahead for the next reads. */
-const leftInScratch = () => fs.readdirSync(scratch).filter((name) => !name.startsWith('spare-fifo-'));
-const spareFifos = () => fs.readdirSync(scratch).filter((name) => name.startsWith('spare-fifo-'));
+const leftInScratch = (folder = scratch) =>
+  fs.readdirSync(folder).filter((name) => !name.startsWith('spare-fifo-'));
+const spareFifos = (folder: string) =>
+  fs.readdirSync(folder).filter((name) => name.startsWith('spare-fifo-'));
 
 const FILE_TAGS = ['File:FileName', 'File:Directory', 'File:FileSize', 'File:FileModifyDate'];
 
@@ -75,18 +77,23 @@ describe('exiftool reads an original without opening it by name', () => {
   it('takes each pipe from a batch made ahead (no mkfifo per file), and uses each for one read only', async () => {
     const file = path.join(dir, 'batch.jpg');
     fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
-    discardSpareFifos(scratch);
-    await bothWays(file);
-    const made = spareFifos();
+    // A scratch folder of its own: no pipe made ahead for it yet.
+    const own = path.join(dir, 'scratch-batch');
+    fs.mkdirSync(own);
+    await bothWays(file, own);
+    const made = spareFifos(own);
     expect(made.length).toBeGreaterThan(1);
-    for (const name of made) expect(fs.statSync(path.join(scratch, name)).isFIFO(), name).toBe(true);
-    await bothWays(file);
+    for (const name of made) expect(fs.statSync(path.join(own, name)).isFIFO(), name).toBe(true);
+    await bothWays(file, own);
     // The next read took one of them: one fewer, none made, the one used gone.
-    const after = spareFifos();
+    const after = spareFifos(own);
     expect(after.length).toBe(made.length - 1);
     expect(made).toEqual(expect.arrayContaining(after));
-    discardSpareFifos(scratch);
-    expect(fs.readdirSync(scratch)).toEqual([]);
+    expect(leftInScratch(own)).toEqual([]);
+    // Emptied under the stash (as a clean-up of the folder would): the next read makes new ones.
+    for (const name of after) fs.rmSync(path.join(own, name));
+    await bothWays(file, own);
+    expect(spareFifos(own).length).toBeGreaterThan(0);
   });
 
   it('an MP4 with its index after the media data (ffmpeg, cameras): read where exiftool can seek', async () => {
