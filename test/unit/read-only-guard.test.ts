@@ -204,8 +204,9 @@ const ALLOWLIST: Record<string, Allowed> = {
       'fs.readFileSync',
     ],
   },
-  'src/pipeline/tools/ffmpeg-run.ts': {
-    reason: 'reads and replaces <home>/tool-versions.json, the versions of the ffmpeg binaries already asked',
+  'src/pipeline/tools/version-cache.ts': {
+    reason:
+      'reads and replaces <home>/tool-versions.json, the versions of tools already asked; stats the tool binaries and system libraries it keys them by',
     apis: ['fs.readFileSync', 'fs.writeFileSync', 'fs.renameSync', 'fs.rmSync'],
   },
   'src/pipeline/tools/exiftool-tool.ts': {
@@ -240,8 +241,8 @@ const ALLOWLIST: Record<string, Allowed> = {
   },
   'src/pipeline/tools/exiftool-input.ts': {
     reason:
-      'makes named pipes <home>/tmp/work-<pid>/spare-fifo-<pid>-<n> ahead, renames one to original-<pid>-<n>.<ext> in the same folder, opens it for writing to feed exiftool an original, and unlinks it',
-    apis: ['fs.openSync', 'fs.unlink', 'fs.rename', 'fs.rmSync'],
+      'makes named pipes <home>/tmp/work-<pid>/spare-fifo-<pid>-<n> ahead, renames one to original-<pid>-<n>.<ext> in the same folder, opens it for writing to feed exiftool an original (and for reading, to let that open go when exiftool never came), and unlinks it',
+    apis: ['fs.open', 'fs.openSync', 'fs.unlink', 'fs.rename', 'fs.rmSync'],
   },
   'src/runs/scratch-dirs.ts': {
     reason: "creates and removes workers' scratch folders <home>/tmp/work-<pid>",

@@ -114,12 +114,6 @@ function wholeDecodeBytes(header: ImageHeader): number {
   return 0;
 }
 
-async function sharpInput(original: OriginalFile): Promise<ImageInput> {
-  return original.size <= IN_MEMORY_MAX_BYTES
-    ? { buffer: await original.read() }
-    : { file: original.descriptorPath };
-}
-
 async function withSharp(input: ImageInput, options: RenderOptions): Promise<Made> {
   return { rendered: await renderThumbnail(input, options), decoder: await sharpLabel(true) };
 }
@@ -235,21 +229,31 @@ type Decoder = (original: OriginalFile, options: RenderOptions, context: DecodeC
  * The thumbnail of a still picture, or a Refusal naming why no decoder made one. Anything else thrown
  * (an abort, a missing sharp) is the caller's to classify.
  */
-export async function pictureThumbnail(
+export function pictureThumbnail(
   original: OriginalFile,
+  options: RenderOptions,
+  context: DecodeContext,
+): Promise<Made> {
+  // The content stays lent until every decoder is done with it (all of them are awaited below).
+  if (original.size <= IN_MEMORY_MAX_BYTES)
+    return original.withContent((buffer) => decodeFrom(original, { buffer }, options, context));
+  return decodeFrom(original, { file: original.descriptorPath }, options, context);
+}
+
+async function decodeFrom(
+  original: OriginalFile,
+  input: ImageInput,
   options: RenderOptions,
   context: DecodeContext,
 ): Promise<Made> {
   const limit = pixelLimit();
   let header: ImageHeader | null = null;
   let headerError: ToolError | null = null;
-  let input: ImageInput | null = null;
   // Too large to read into memory, an original would reach sharp only as a name of its descriptor,
   // which libvips opens anew without O_NOATIME: where the system's libvips is there, it reads the
   // descriptor itself (header and picture) and sharp is only the fallback.
   const native = original.size > IN_MEMORY_MAX_BYTES && (await nativeVips()) !== null;
   try {
-    input = await sharpInput(original);
     if (native) {
       header = await nativeHeader({ fd: original.fd, signal: context.signal, cwd: context.scratchDir });
     }
@@ -270,7 +274,7 @@ export async function pictureThumbnail(
     );
   }
 
-  const viaSharp: Decoder = (_original, opts) => withSharp(input!, opts);
+  const viaSharp: Decoder = (_original, opts) => withSharp(input, opts);
   const wasm: Decoder = async (o, opts, ctx) => {
     if (header && header.width * header.height > WASM_MAX_PIXELS) {
       throw new Refusal(

@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import type { Config } from '../../home/config.js';
 import { serveDescriptor } from './descriptor-http.js';
 import { confinedArgs, refusedDemuxerVerdict } from './ff-confinement.js';
 import { detectFfTool, locateFfTool, type FfmpegToolName } from './ffmpeg-tool.js';
 import { runTool, type ToolRunResult } from './run-tool.js';
 import { ToolError } from './tool.js';
+import { rememberedVersion } from './version-cache.js';
 
 /**
  * The ffmpeg/ffprobe port used by steps: which binary (config > PATH > npm package), its version, and
@@ -12,16 +12,11 @@ import { ToolError } from './tool.js';
  */
 
 let configured: Config['tools'] = {};
-let cacheFile: string | undefined;
 const versions = new Map<FfmpegToolName, Promise<string | null>>();
 
-/**
- * Tells the port which binaries the home's config.json names, and where versions already asked are
- * remembered; called once per process.
- */
-export function configureFfTools(tools: Config['tools'], versionCacheFile?: string): void {
+/** Tells the port which binaries the home's config.json names; called once per process. */
+export function configureFfTools(tools: Config['tools']): void {
   configured = { ...tools };
-  cacheFile = versionCacheFile;
   versions.clear();
 }
 
@@ -35,47 +30,13 @@ export function ffToolVersion(name: FfmpegToolName): Promise<string | null> {
   return version;
 }
 
-/**
- * `ffmpeg -version` costs a process start (a tenth of a second, more on a busy machine) in the command
- * that starts a run and in each of its workers, before the first item. The answer is remembered per
- * binary: its path, size, mtime and inode; a replaced or upgraded binary differs in one of them, so the
- * version recorded in lineage is always the one of the file that runs.
- */
+/** Remembered per binary in the home (version-cache.ts): a start of ffmpeg saved per process. */
 async function cachedVersion(name: FfmpegToolName): Promise<string | null> {
   const found = locateFfTool(name, configured[name]);
-  let key: string | undefined;
-  try {
-    const stat = found.ok ? fs.statSync(found.path) : undefined;
-    key = stat && `${found.path}|${stat.size}|${stat.mtimeMs}|${stat.ino}`;
-  } catch {
-    key = undefined;
-  }
-  const cache = key && cacheFile ? readVersionCache(cacheFile) : {};
-  const known = key ? cache[key] : undefined;
-  if (known) return known;
-  const version = (await detectFfTool(name, configured[name], process.env)).version;
-  if (key && cacheFile && version)
-    writeVersionCache(cacheFile, { ...readVersionCache(cacheFile), [key]: version });
-  return version;
-}
-
-function readVersionCache(file: string): Record<string, string> {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
-  } catch {
-    return {};
-  }
-}
-
-function writeVersionCache(file: string, cache: Record<string, string>): void {
-  // Whole-file replace: concurrent workers may both write; either complete answer is right.
-  const temp = `${file}.${process.pid}`;
-  try {
-    fs.writeFileSync(temp, `${JSON.stringify(cache)}\n`);
-    fs.renameSync(temp, file);
-  } catch {
-    fs.rmSync(temp, { force: true });
-  }
+  return rememberedVersion(
+    found.ok ? [found.path] : [],
+    async () => (await detectFfTool(name, configured[name], process.env)).version,
+  );
 }
 
 export type FfRunResult = ToolRunResult;

@@ -2,6 +2,7 @@ import type { Config } from '../../home/config.js';
 import { endExiftool } from './exiftool-tool.js';
 import { configureFfTools } from './ffmpeg-run.js';
 import { configurePixelLimit } from './sharp-tool.js';
+import { configureVersionCache } from './version-cache.js';
 import { configureVips } from './vips-cli.js';
 
 /**
@@ -10,7 +11,8 @@ import { configureVips } from './vips-cli.js';
  * long-lived exiftool child ends with it; batch-cluster's exit hooks are only the backstop).
  */
 export function configureTools(tools: Config['tools'], versionCacheFile?: string): void {
-  configureFfTools(tools, versionCacheFile);
+  configureVersionCache(versionCacheFile);
+  configureFfTools(tools);
   configureVips(tools);
   configurePixelLimit(tools.maxPixels);
 }

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Config } from '../../home/config.js';
@@ -7,6 +6,7 @@ import type { OriginalFile } from '../../catalog/original-file.js';
 import { withBoxFileStandIn } from './box-file-stand-in.js';
 import { runTool } from './run-tool.js';
 import { findOnPath, isExecutableFile, messageOf, ToolError, type ToolReport } from './tool.js';
+import { rememberedVersion, systemLibraries } from './version-cache.js';
 
 /**
  * The system's libvips, through its `vipsthumbnail` (Debian's libvips-tools), with the system's libheif
@@ -79,20 +79,26 @@ async function versionOf(executable: string, args: string[], pattern: RegExp): P
   }
 }
 
+/**
+ * An executable's answer about the library it prints the version of, remembered for the executable and
+ * every copy of that library (version-cache.ts); never remembered when no copy is found.
+ */
+function libraryVersion(executable: string, soname: string, args: string[], pattern: RegExp) {
+  const libraries = systemLibraries(soname);
+  return rememberedVersion(libraries.length > 0 ? [executable, ...libraries] : [], () =>
+    versionOf(executable, args, pattern),
+  );
+}
+
 /** libheif's version from `heif-info` (libheif-examples), else from the shared library's file name. */
 async function libheifVersion(): Promise<string | null> {
   const heifInfo = findOnPath('heif-info');
-  const fromTool = heifInfo ? await versionOf(heifInfo, ['-h'], /libheif version: (\S+)/) : null;
+  const fromTool = heifInfo
+    ? await libraryVersion(heifInfo, 'libheif.so.1', ['-h'], /libheif version: (\S+)/)
+    : null;
   if (fromTool) return fromTool;
-  for (const dir of ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']) {
-    try {
-      const name = fs.readdirSync(dir).find((entry) => /^libheif\.so\.\d+\.\d+\.\d+$/.test(entry));
-      if (name) return name.replace(/^libheif\.so\./, '');
-    } catch {
-      // No such folder on this system.
-    }
-  }
-  return null;
+  const library = systemLibraries('libheif.so.1')[0];
+  return library ? (/libheif\.so\.(\d+\.\d+\.\d+)$/.exec(library)?.[1] ?? null) : null;
 }
 
 /** The native decoder, found once per process; null when it is not installed or turned off. */
@@ -100,7 +106,7 @@ export function nativeVips(): Promise<NativeVips | null> {
   detected ??= (async () => {
     const found = locate();
     if (!found.path) return null;
-    const version = await versionOf(found.path, ['--vips-version'], /libvips (\S+)/);
+    const version = await libraryVersion(found.path, 'libvips.so.42', ['--vips-version'], /libvips (\S+)/);
     if (!version) return null;
     return { path: found.path, version, libheif: await libheifVersion() };
   })();

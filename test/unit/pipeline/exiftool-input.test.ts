@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withOriginal } from '../../../src/catalog/original-file.js';
 import { failureOf } from '../../../src/pipeline/steps/failures.js';
-import { PIPE_MAX_BYTES } from '../../../src/pipeline/tools/exiftool-input.js';
+import { PIPE_MAX_BYTES, withFedPipe } from '../../../src/pipeline/tools/exiftool-input.js';
 import { endExiftool, readTags } from '../../../src/pipeline/tools/exiftool-tool.js';
 import { ToolError } from '../../../src/pipeline/tools/tool.js';
 import { tempDir } from '../../helpers/cli.js';
@@ -94,6 +94,24 @@ describe('exiftool reads an original without opening it by name', () => {
     for (const name of after) fs.rmSync(path.join(own, name));
     await bothWays(file, own);
     expect(spareFifos(own).length).toBeGreaterThan(0);
+  });
+
+  it('the pipe carries the whole original to a reader, and a reader that never comes does not hold the read up', async () => {
+    const file = path.join(dir, 'fed.jpg');
+    fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
+    const size = fs.statSync(file).size;
+    // A reader that reads to the end gets every byte, as exiftool reading a whole file would.
+    const read = await withOriginal(file, { size }, (original) =>
+      withFedPipe(original, scratch, (pipe) => fs.promises.readFile(pipe)),
+    );
+    expect(read.equals(fs.readFileSync(file))).toBe(true);
+    // exiftool may answer without opening the pipe at all (a refused command): the feed waiting in its
+    // open for a reader is let go, and nothing is left behind. Without that this read never ends.
+    const answered = await withOriginal(file, { size }, (original) =>
+      withFedPipe(original, scratch, () => Promise.resolve('answered')),
+    );
+    expect(answered).toBe('answered');
+    expect(leftInScratch()).toEqual([]);
   });
 
   it('an MP4 with its index after the media data (ffmpeg, cameras): read where exiftool can seek', async () => {

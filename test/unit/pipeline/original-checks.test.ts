@@ -8,6 +8,7 @@ import { metadataStep } from '../../../src/pipeline/steps/metadata.js';
 import { thumbnailStep } from '../../../src/pipeline/steps/thumbnail.js';
 import { endTools } from '../../../src/pipeline/tools/lifecycle.js';
 import type { MediaType } from '../../../src/store/schema.js';
+import { openOriginal } from '../../../src/catalog/original-file.js';
 import { tempDir } from '../../helpers/cli.js';
 import { context, ffmpeg, fixture, THUMBNAIL_DEFAULTS } from './media-helpers.js';
 
@@ -153,5 +154,43 @@ describe('tools read the descriptor, not the name', () => {
     await ffmpeg('-f lavfi -i testsrc=size=320x240:rate=25 -t 1 -c:v libx264 -pix_fmt yuv420p', file);
     const outcome = await thumbnailStep.run(cataloged(file, 'video', THUMBNAIL_DEFAULTS));
     expect(outcome.status === 'done' && outcome.decoder).toMatch(/^ffmpeg \S+ frame at \d+\.\d s → sharp/);
+  });
+});
+
+describe('the content of an original, lent for the time of its use', () => {
+  it('one buffer per process, reused by the next original; one in use at the same time is not shared', async () => {
+    const [a, b] = ['lent-a.bin', 'lent-b.bin'].map((name, i) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, Buffer.alloc(300_000 + i * 1000, i + 1));
+      return file;
+    });
+    const open = (file: string) => openOriginal(file, { size: fs.statSync(file).size });
+    const [first, second] = [await open(a!), await open(b!)];
+    try {
+      const lentFirst = await first.withContent((content) => {
+        expect(content.equals(fs.readFileSync(a!))).toBe(true);
+        return Promise.resolve(content.buffer);
+      });
+      // The next original's content is read into the same memory: no new buffer per file.
+      const lentSecond = await second.withContent((content) => {
+        expect(content.equals(fs.readFileSync(b!))).toBe(true);
+        return Promise.resolve(content.buffer);
+      });
+      expect(lentSecond).toBe(lentFirst);
+      // Two at once (a decoder reading while another original is open): each has its own bytes.
+      await first.withContent(async (outer) => {
+        await second.withContent((inner) => {
+          expect(inner.buffer).not.toBe(outer.buffer);
+          expect(inner.equals(fs.readFileSync(b!))).toBe(true);
+          return Promise.resolve();
+        });
+        expect(outer.equals(fs.readFileSync(a!))).toBe(true);
+      });
+      // `read` gives the caller a buffer of its own, never the lent one.
+      expect((await first.read()).buffer).not.toBe(lentFirst);
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 });
