@@ -20,7 +20,8 @@
  * Measured, side by side in one invocation:
  *   - catalog first pass vs `sha256sum` over the same files (before and after), and an unchanged re-scan;
  *   - `core` run throughput vs the bare loop (scripts/bench/bare-worker.mjs) on the same assets, with the
- *     same number of processes, alternated;
+ *     same number of processes, alternated; between them the steps loop (steps-worker.mjs), the steps'
+ *     own code with no engine, which tells the steps' share of the gap from the engine's;
  *   - time from `run start --detach` to the first committed artifact (polling the home's SQLite file
  *     read-only);
  *   - peak worker RSS of a `core` run over 50 MP pictures only (peak-memory.mjs), and of the whole-archive
@@ -224,8 +225,11 @@ async function pipelineRun(home, workers, extraNodeArgs = []) {
   };
 }
 
-/** The bare loop: W forked processes sharing one queue over IPC. */
-async function bareRun(assets, workers) {
+/**
+ * The bare loop: W forked processes sharing one queue over IPC. With `steps`, the same processes run the
+ * steps' own code instead of the tools alone (steps-worker.mjs), remembering tool versions in `home`.
+ */
+async function bareRun(assets, workers, steps = null) {
   const cpuBefore = childrenCpuMs();
   const started = performance.now();
   const threads = String(Math.max(1, Math.floor(os.cpus().length / workers)));
@@ -235,7 +239,12 @@ async function bareRun(assets, workers) {
       { length: workers },
       () =>
         new Promise((resolve, reject) => {
-          const child = fork(path.join(REPO, 'scripts/bench/bare-worker.mjs'), [path.join(REPO, 'dist')], {
+          const entry = steps ? 'scripts/bench/steps-worker.mjs' : 'scripts/bench/bare-worker.mjs';
+          const args = [
+            path.join(REPO, 'dist'),
+            ...(steps ? [path.join(steps.home, 'tool-versions.json')] : []),
+          ];
+          const child = fork(path.join(REPO, entry), args, {
             stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
             env: {
               ...process.env,
@@ -389,6 +398,12 @@ function markdown(r) {
       '',
       '',
     ],
+    [
+      "Where the gap is: steps loop ÷ bare loop (the steps' own code) / `core` run ÷ steps loop (the engine), wall",
+      p.stepsVsBare ? `${fmt(p.stepsVsBare, 2)}× / ${fmt(p.runVsSteps, 2)}×` : '—',
+      '',
+      '',
+    ],
     ['`core` run, assets/s (median)', fmt(p.pipelineAssetsPerSec, 2), '', ''],
     ['Bare loop, assets/s (median)', fmt(p.bareAssetsPerSec, 2), '', ''],
     [
@@ -437,7 +452,7 @@ function markdown(r) {
   ];
   const roundRows = p.rounds.map(
     (x) =>
-      `| ${x.round} | ${x.order} | ${fmt(x.pipeline.wallMs / 1000, 1)} s (stats ${fmt(x.pipeline.statsWallSeconds, 1)} s) | ${fmt(x.bare.wallMs / 1000, 1)} s | ${fmt(x.ratio, 2)}× | ${x.pipeline.counts ? `${x.pipeline.counts.done ?? '?'} done, ${x.pipeline.counts.failed ?? 0} failed` : '?'} | ${x.bare.done} done, ${x.bare.failed} failed |`,
+      `| ${x.round} | ${x.order} | ${fmt(x.pipeline.wallMs / 1000, 1)} s (stats ${fmt(x.pipeline.statsWallSeconds, 1)} s) | ${x.steps ? `${fmt(x.steps.wallMs / 1000, 1)} s` : '—'} | ${fmt(x.bare.wallMs / 1000, 1)} s | ${fmt(x.ratio, 2)}× | ${x.pipeline.counts ? `${x.pipeline.counts.done ?? '?'} done, ${x.pipeline.counts.failed ?? 0} failed` : '?'} | ${x.bare.done} done, ${x.bare.failed} failed |`,
   );
   const t = m.tools;
   return [
@@ -456,12 +471,13 @@ function markdown(r) {
     '',
     `Pipeline vs bare, ${r.options.workers} processes each, every asset through \`metadata\` and \`thumbnail\`:`,
     '',
-    '| Round | Order | `core` run | Bare loop | Ratio | Run items | Bare steps |',
-    '| ---: | --- | ---: | ---: | ---: | --- | --- |',
+    '| Round | Order | `core` run | Steps loop | Bare loop | Ratio | Run items | Bare steps |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | --- | --- |',
     ...roundRows,
     '',
     'Ratio = bare wall ÷ run wall (both from spawn to exit, Node start-up included). Targets: PRODUCT section 7, ' +
-      'informative; the script never fails on them.',
+      'informative; the script never fails on them. The steps loop (scripts/bench/steps-worker.mjs) runs the ' +
+      "two steps' own code in the bare loop's processes, with no database, store or lineage.",
     ...(r.formats
       ? [
           '',
@@ -501,10 +517,15 @@ export async function benchCommand(argv) {
     const listed = JSON.parse((await cli(home, ['assets', '--json', '--limit', '1000000'])).stdout);
     const assets = listed
       .filter((a) => a.mediaType === 'image' || a.mediaType === 'video')
-      .map((a) => ({
-        mediaType: a.mediaType,
-        file: (a.locations.find((l) => l.status === 'present') ?? a.locations[0]).absolutePath,
-      }));
+      .map((a) => {
+        const file = (a.locations.find((l) => l.status === 'present') ?? a.locations[0]).absolutePath;
+        // What a worker knows of the asset from the catalog, for the steps loop's checks.
+        const stat = fs.statSync(file, { bigint: true });
+        return {
+          ...{ id: a.id, mediaType: a.mediaType, mime: a.mime, size: a.size, file },
+          ...{ mtimeNs: stat.mtimeNs.toString(), inode: stat.ino.toString() },
+        };
+      });
     log(`${assets.length} image/video assets`);
 
     const rounds = [];
@@ -515,18 +536,28 @@ export async function benchCommand(argv) {
       );
       let pipeline;
       let bare;
+      let steps;
       if (pipelineFirst) {
         pipeline = await pipelineRun(home, options.workers);
         bare = await bareRun(assets, options.workers);
+        steps = await bareRun(assets, options.workers, { home });
       } else {
+        steps = await bareRun(assets, options.workers, { home });
         bare = await bareRun(assets, options.workers);
         pipeline = await pipelineRun(home, options.workers);
       }
       const ratio = bare.wallMs / pipeline.wallMs;
       log(
-        `  run ${fmt(pipeline.wallMs / 1000, 1)} s, bare ${fmt(bare.wallMs / 1000, 1)} s, ratio ${fmt(ratio, 2)}`,
+        `  run ${fmt(pipeline.wallMs / 1000, 1)} s, steps ${fmt(steps.wallMs / 1000, 1)} s, bare ${fmt(bare.wallMs / 1000, 1)} s, ratio ${fmt(ratio, 2)}`,
       );
-      rounds.push({ round, order: pipelineFirst ? 'run → bare' : 'bare → run', pipeline, bare, ratio });
+      rounds.push({
+        round,
+        order: pipelineFirst ? 'run → bare → steps' : 'steps → bare → run',
+        pipeline,
+        bare,
+        steps,
+        ratio,
+      });
     }
     const cpuRatios = rounds
       .filter((x) => x.pipeline.cpuMs && x.bare.cpuMs)
@@ -536,6 +567,9 @@ export async function benchCommand(argv) {
       ratios: rounds.map((x) => x.ratio),
       ratio: median(rounds.map((x) => x.ratio)),
       cpuRatio: cpuRatios.length ? median(cpuRatios) : null,
+      // Where the gap is: the steps' own code against the tools alone, the engine against the steps.
+      stepsVsBare: median(rounds.map((x) => x.bare.wallMs / x.steps.wallMs)),
+      runVsSteps: median(rounds.map((x) => x.steps.wallMs / x.pipeline.wallMs)),
       pipelineAssetsPerSec: median(rounds.map((x) => assets.length / (x.pipeline.wallMs / 1000))),
       bareAssetsPerSec: median(rounds.map((x) => assets.length / (x.bare.wallMs / 1000))),
       peakWorkerRssBytes: Math.max(...rounds.map((x) => x.pipeline.peakWorkerRssBytes ?? 0)) || null,
