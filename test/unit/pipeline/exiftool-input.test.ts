@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -97,8 +98,9 @@ describe('exiftool reads an original without opening it by name', () => {
   });
 
   it('the pipe carries the whole original to a reader, and a reader that never comes does not hold the read up', async () => {
-    const file = path.join(dir, 'fed.jpg');
-    fs.copyFileSync(fixture('jpg/Canon_40D.jpg'), file);
+    // 3 MB: many times the pipe's capacity, so the feed waits on its reader again and again.
+    const file = path.join(dir, 'fed.bin');
+    fs.writeFileSync(file, crypto.randomBytes(3 * 1024 * 1024));
     const size = fs.statSync(file).size;
     // A reader that reads to the end gets every byte, as exiftool reading a whole file would.
     const read = await withOriginal(file, { size }, (original) =>
