@@ -38,6 +38,11 @@ export interface StoreDialect {
    * when the caller's transaction commits; nothing on SQLite, whose workers all poll one local file.
    */
   wakeUp(db: Db, hint: string): Promise<void>;
+  /**
+   * After a bulk insert (a new run's items): the planner's statistics of `table` brought up to date on
+   * PostgreSQL, whose autovacuum may take a minute to notice; nothing on SQLite, whose planner keeps none.
+   */
+  analyze(db: Db, table: 'work_items'): Promise<void>;
 }
 
 /** The dialect of a connection or transaction, told by the Kysely adapter it was made with. */

@@ -113,4 +113,11 @@ export async function insertRun(
         .execute();
     }
   });
+  // The statistics from before know nothing of this run: measured on PostgreSQL with a 400,000-item run
+  // just made, its lease-expiry scan took another index and read the run's every entry (2.1 ms a claim
+  // against 0.2 ms once analyzed). A fifth of a second, once, for a large run.
+  if (items.length >= ANALYZE_AFTER_ITEMS) await dialectOf(db).analyze(db, 'work_items');
 }
+
+/** A run at least this large brings the planner's statistics of work_items up to date. */
+const ANALYZE_AFTER_ITEMS = 10_000;

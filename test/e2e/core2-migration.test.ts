@@ -60,7 +60,7 @@ describeEachDialect('a home from before core@2', (dialect) => {
       'alter table run_workers drop column released',
       `delete from kysely_migration
         where name in ('0014-asset-marks', '0015-run-settings', '0017-worker-skips-releases',
-          '0019-listing-indexes-at-scale')`,
+          '0019-listing-indexes-at-scale', '0020-work-items-upkeep')`,
     ];
     // PostgreSQL's own index of 0013 (text_pattern_ops for path prefixes) goes with it.
     if (database.kind === 'postgres') statements.push('drop index locations_source_path_pattern');

@@ -15,6 +15,7 @@ import * as m0014 from './0014-asset-marks.js';
 import * as m0015 from './0015-run-settings.js';
 import * as m0017 from './0017-worker-skips-releases.js';
 import * as m0019 from './0019-listing-indexes-at-scale.js';
+import * as m0020 from './0020-work-items-upkeep.js';
 
 /**
  * Every migration, in order. Listed here rather than read from a folder so the built CLI needs no
@@ -36,6 +37,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0015-run-settings': m0015,
   '0017-worker-skips-releases': m0017,
   '0019-listing-indexes-at-scale': m0019,
+  '0020-work-items-upkeep': m0020,
 };
 
 /** What a migration may read besides the database: 0011 and 0013 read metadata from the artifact store. */

@@ -66,4 +66,8 @@ export const postgresDialect: StoreDialect = {
   wakeUp: async (db, hint) => {
     await sql`select pg_notify(${WAKE_UP_CHANNEL}, ${hint})`.execute(db);
   },
+
+  analyze: async (db, table) => {
+    await sql`analyze ${sql.table(table)}`.execute(db);
+  },
 };

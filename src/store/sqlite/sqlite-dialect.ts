@@ -43,4 +43,6 @@ export const sqliteDialect: StoreDialect = {
   artifactInsertionOrder: sql`rowid`,
 
   wakeUp: () => Promise.resolve(),
+
+  analyze: () => Promise.resolve(),
 };

@@ -242,7 +242,7 @@ describe('the relation index and the grid’s pairs', () => {
         alter table run_workers drop column skipped; alter table run_workers drop column released;
         delete from kysely_migration
           where name in ('0013-asset-relations', '0014-asset-marks', '0015-run-settings',
-            '0017-worker-skips-releases', '0019-listing-indexes-at-scale')`);
+            '0017-worker-skips-releases', '0019-listing-indexes-at-scale', '0020-work-items-upkeep')`);
     } finally {
       db.close();
     }
