@@ -143,48 +143,63 @@ export interface NewArtifact {
   expiresAt: string | null;
 }
 
+/** Rows per multi-row insert: 14 parameters each, far under SQLite's and PostgreSQL's limits. */
+const ROWS = 100;
+
 /**
- * The one way an artifact enters the database: its row and its lineage together, inside the caller's
- * transaction (which also marks the item done). There is no function that records one without the other.
+ * The one way artifacts enter the database: each row with its lineage, inside the caller's transaction
+ * (which also marks the items done). There is no function that records one without the other. One
+ * insert per table for each ROWS of them: a worker commits a batch of completions at once, and on
+ * PostgreSQL each statement is a round trip and a plan.
  */
-export async function recordArtifact(trx: Db, artifact: NewArtifact, lineage: Lineage): Promise<void> {
-  await trx
-    .insertInto('artifacts')
-    .values({
-      id: artifact.id,
-      kind: artifact.kind,
-      step: artifact.step,
-      asset_id: artifact.assetId,
-      run_id: artifact.runId,
-      sha256: artifact.sha256,
-      size: artifact.size,
-      mime: artifact.mime,
-      path: artifact.path,
-      cache_key: artifact.cacheKey,
-      policy: artifact.policy,
-      is_current: 0,
-      expires_at: artifact.expiresAt,
-      created_at: lineage.createdAt,
-    })
-    .execute();
-  await trx
-    .insertInto('lineage')
-    .values({
-      artifact_id: artifact.id,
-      run_id: lineage.runId,
-      pipeline: `${lineage.pipeline.name}@${lineage.pipeline.version}`,
-      step: lineage.step,
-      tool_name: lineage.tool.name,
-      tool_version: lineage.tool.version,
-      decoder: lineage.decoder,
-      params_json: JSON.stringify(lineage.params),
-      inputs_json: JSON.stringify(lineage.inputs),
-      worker: lineage.worker,
-      host: lineage.host,
-      duration_ms: lineage.durationMs,
-      created_at: lineage.createdAt,
-    })
-    .execute();
+export async function recordArtifacts(
+  trx: Db,
+  list: readonly { artifact: NewArtifact; lineage: Lineage }[],
+): Promise<void> {
+  for (let i = 0; i < list.length; i += ROWS) {
+    const chunk = list.slice(i, i + ROWS);
+    await trx
+      .insertInto('artifacts')
+      .values(
+        chunk.map(({ artifact, lineage }) => ({
+          id: artifact.id,
+          kind: artifact.kind,
+          step: artifact.step,
+          asset_id: artifact.assetId,
+          run_id: artifact.runId,
+          sha256: artifact.sha256,
+          size: artifact.size,
+          mime: artifact.mime,
+          path: artifact.path,
+          cache_key: artifact.cacheKey,
+          policy: artifact.policy,
+          is_current: 0,
+          expires_at: artifact.expiresAt,
+          created_at: lineage.createdAt,
+        })),
+      )
+      .execute();
+    await trx
+      .insertInto('lineage')
+      .values(
+        chunk.map(({ artifact, lineage }) => ({
+          artifact_id: artifact.id,
+          run_id: lineage.runId,
+          pipeline: `${lineage.pipeline.name}@${lineage.pipeline.version}`,
+          step: lineage.step,
+          tool_name: lineage.tool.name,
+          tool_version: lineage.tool.version,
+          decoder: lineage.decoder,
+          params_json: JSON.stringify(lineage.params),
+          inputs_json: JSON.stringify(lineage.inputs),
+          worker: lineage.worker,
+          host: lineage.host,
+          duration_ms: lineage.durationMs,
+          created_at: lineage.createdAt,
+        })),
+      )
+      .execute();
+  }
 }
 
 /** Takes back an artifact recorded earlier in the same transaction (its completion was refused). */
@@ -195,14 +210,38 @@ export async function deleteNewArtifact(trx: Db, id: string): Promise<void> {
 
 /** Production artifacts become the asset's current ones of their kind; sandbox artifacts never do. */
 export async function makeCurrent(trx: Db, artifactId: string, assetId: string, kind: string): Promise<void> {
-  await trx
-    .updateTable('artifacts')
-    .set({ is_current: 0 })
-    .where('asset_id', '=', assetId)
-    .where('kind', '=', kind)
-    .where('is_current', '=', 1)
-    .execute();
-  await trx.updateTable('artifacts').set({ is_current: 1 }).where('id', '=', artifactId).execute();
+  await makeCurrentAll(trx, [{ artifactId, assetId, kind }]);
+}
+
+/**
+ * `makeCurrent` for many, two statements for each ROWS of them. One current artifact per (asset, kind):
+ * of two for the same pair the later one wins, as it would one after the other.
+ */
+export async function makeCurrentAll(
+  trx: Db,
+  list: readonly { artifactId: string; assetId: string; kind: string }[],
+): Promise<void> {
+  const chosen = [...new Map(list.map((x) => [`${x.assetId}\u0000${x.kind}`, x])).values()];
+  for (let i = 0; i < chosen.length; i += ROWS) {
+    const chunk = chosen.slice(i, i + ROWS);
+    await trx
+      .updateTable('artifacts')
+      .set({ is_current: 0 })
+      .where('is_current', '=', 1)
+      .where((eb) =>
+        eb.or(chunk.map((x) => eb.and([eb('asset_id', '=', x.assetId), eb('kind', '=', x.kind)]))),
+      )
+      .execute();
+    await trx
+      .updateTable('artifacts')
+      .set({ is_current: 1 })
+      .where(
+        'id',
+        'in',
+        chunk.map((x) => x.artifactId),
+      )
+      .execute();
+  }
 }
 
 export interface ReuseCandidate {

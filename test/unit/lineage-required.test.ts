@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
 import { initHome, type Home } from '../../src/home/home.js';
+import { makeCurrentAll, recordArtifacts } from '../../src/store/artifacts-repository.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeEachDialect } from '../helpers/postgres.js';
 
@@ -106,5 +107,58 @@ describeEachDialect('lineage is mandatory in the schema itself', (dialect) => {
       .select(sql<number>`count(*)`.as('n'))
       .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(1);
+  });
+
+  it('records a batch of artifacts with their lineage, and makes one current per asset and kind', async () => {
+    const h = await homeWithRun();
+    const other = 'c'.repeat(64);
+    await h.db
+      .insertInto('assets')
+      .values({ id: other, size: 1, media_type: 'image', mime: null, first_seen_at: artifact.created_at })
+      .execute();
+    const made = (id: string, assetId: string, kind: string) => ({
+      artifact: {
+        ...{ id, kind, step: kind, assetId, runId: 'r-test', sha256: 'b'.repeat(64), size: 1 },
+        ...{ mime: 'x/y', path: `bb/bb/${id}`, cacheKey: id, policy: 'production' as const, expiresAt: null },
+      },
+      lineage: {
+        ...{ runId: 'r-test', pipeline: { name: 'p', version: 1 }, step: kind, decoder: null },
+        ...{ tool: { name: 't', version: '1' }, params: {}, inputs: [], worker: 'w', host: 'h' },
+        ...{ durationMs: 1, createdAt: artifact.created_at },
+      },
+    });
+    const current = async () =>
+      (
+        await h.db.selectFrom('artifacts').select('id').where('is_current', '=', 1).orderBy('id').execute()
+      ).map((r) => r.id);
+    await h.db.transaction().execute(async (trx) => {
+      await recordArtifacts(trx, [
+        made('a-thumb-old', artifact.asset_id, 'thumbnail'),
+        made('a-meta-old', artifact.asset_id, 'metadata'),
+        made('c-thumb-old', other, 'thumbnail'),
+      ]);
+      await makeCurrentAll(trx, [
+        { artifactId: 'a-thumb-old', assetId: artifact.asset_id, kind: 'thumbnail' },
+        { artifactId: 'a-meta-old', assetId: artifact.asset_id, kind: 'metadata' },
+        { artifactId: 'c-thumb-old', assetId: other, kind: 'thumbnail' },
+      ]);
+    });
+    expect(await current()).toEqual(['a-meta-old', 'a-thumb-old', 'c-thumb-old']);
+    const lineage = await h.db.selectFrom('lineage').select('artifact_id').execute();
+    expect(lineage).toHaveLength(3);
+    await h.db.transaction().execute(async (trx) => {
+      await recordArtifacts(trx, [
+        made('a-thumb-new', artifact.asset_id, 'thumbnail'),
+        made('c-thumb-1', other, 'thumbnail'),
+        made('c-thumb-2', other, 'thumbnail'),
+      ]);
+      // Two for one pair in one batch: the later wins; the asset's metadata is not touched.
+      await makeCurrentAll(trx, [
+        { artifactId: 'a-thumb-new', assetId: artifact.asset_id, kind: 'thumbnail' },
+        { artifactId: 'c-thumb-1', assetId: other, kind: 'thumbnail' },
+        { artifactId: 'c-thumb-2', assetId: other, kind: 'thumbnail' },
+      ]);
+    });
+    expect(await current()).toEqual(['a-meta-old', 'a-thumb-new', 'c-thumb-2']);
   });
 });

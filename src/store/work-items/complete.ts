@@ -1,7 +1,7 @@
 import {
   deleteNewArtifact,
-  makeCurrent,
-  recordArtifact,
+  makeCurrentAll,
+  recordArtifacts,
   type Lineage,
   type NewArtifact,
 } from '../artifacts-repository.js';
@@ -56,10 +56,14 @@ export async function recordCompletions(
   entries: readonly Completion[],
 ): Promise<boolean[]> {
   if (entries.length === 0) return [];
-  for (const { result } of entries) {
-    if (result.artifact && 'created' in result.artifact)
-      await recordArtifact(trx, result.artifact.created, result.artifact.lineage);
-  }
+  await recordArtifacts(
+    trx,
+    entries.flatMap(({ result }) =>
+      result.artifact && 'created' in result.artifact
+        ? [{ artifact: result.artifact.created, lineage: result.artifact.lineage }]
+        : [],
+    ),
+  );
   // By item and epoch: a stale attempt and the same worker's new one may sit in one batch.
   const accepted = new Set<string>();
   for (let i = 0; i < entries.length; i += CHUNK) {
@@ -71,10 +75,18 @@ export async function recordCompletions(
       // Never visible: the rows go in the same transaction that wrote them.
       await deleteNewArtifact(trx, result.artifact.created.id);
     }
+  }
+  await makeCurrentAll(
+    trx,
+    entries.flatMap(({ result }, i) => {
+      const artifactId = artifactIdOf(result);
+      return recorded[i] && artifactId && result.makeCurrent
+        ? [{ artifactId, assetId: result.makeCurrent.assetId, kind: result.makeCurrent.kind }]
+        : [];
+    }),
+  );
+  for (const [i, { result }] of entries.entries()) {
     const artifactId = artifactIdOf(result);
-    if (recorded[i] && artifactId && result.makeCurrent) {
-      await makeCurrent(trx, artifactId, result.makeCurrent.assetId, result.makeCurrent.kind);
-    }
     if (recorded[i] && artifactId && result.capture) {
       // The listings' facts move with the metadata, in this same transaction.
       const current = result.makeCurrent !== null;
