@@ -208,14 +208,10 @@ export async function deleteNewArtifact(trx: Db, id: string): Promise<void> {
   await trx.deleteFrom('artifacts').where('id', '=', id).execute();
 }
 
-/** Production artifacts become the asset's current ones of their kind; sandbox artifacts never do. */
-export async function makeCurrent(trx: Db, artifactId: string, assetId: string, kind: string): Promise<void> {
-  await makeCurrentAll(trx, [{ artifactId, assetId, kind }]);
-}
-
 /**
- * `makeCurrent` for many, two statements for each ROWS of them. One current artifact per (asset, kind):
- * of two for the same pair the later one wins, as it would one after the other.
+ * Production artifacts become the assets' current ones of their kind (sandbox artifacts never do), two
+ * statements for each ROWS of them. One current artifact per (asset, kind): of two for the same pair
+ * the later one wins, as it would one after the other.
  */
 export async function makeCurrentAll(
   trx: Db,

@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { Db } from './database.js';
-import { makeCurrent, PROMOTED } from './artifacts-repository.js';
+import { makeCurrentAll, PROMOTED } from './artifacts-repository.js';
 import type { NewRun } from './runs-repository.js';
 import type { ItemStatus, WorkItemsTable } from './schema.js';
 
@@ -112,6 +112,9 @@ export async function insertPromotedRun(
         throw new Error('an artifact to promote was removed meanwhile (gc); nothing was promoted');
       }
     }
-    for (const item of kept) await makeCurrent(trx, item.artifact_id!, item.asset_id, item.kind!);
+    await makeCurrentAll(
+      trx,
+      kept.map((item) => ({ artifactId: item.artifact_id!, assetId: item.asset_id, kind: item.kind! })),
+    );
   });
 }

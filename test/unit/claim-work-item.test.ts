@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { initHome, openHome, type Home } from '../../src/home/home.js';
 import type { PipelineDefinition, StepDefinition } from '../../src/pipeline/step.js';
 import { claimWorkItem, type ClaimResult } from '../../src/runs/claim-work-item.js';
-import { createRun } from '../../src/runs/create-run.js';
 import { completeWorkItem, failWorkItem } from '../../src/runs/finish-work-item.js';
 import { backoffMs } from '../../src/runs/lease.js';
 import { needsOf } from '../../src/runs/worker-context.js';
@@ -17,6 +14,7 @@ import { transitionRun } from '../../src/store/runs-repository.js';
 import { leaseOf, renewLeases, skipOrphanedDependents } from '../../src/store/work-items-repository.js';
 import { REPO_ROOT, tempDir } from '../helpers/cli.js';
 import { describeEachDialect, SQLITE, type TestDialect } from '../helpers/postgres.js';
+import { createUnitRun, insertImageAssets, unitStep } from '../helpers/unit-run.js';
 
 /**
  * Claiming work items (issues 3 and 12) on a real SQLite home and a real PostgreSQL database: claims are
@@ -35,57 +33,15 @@ afterEach(async () => {
   while (cleanups.length > 0) cleanups.pop()!();
 });
 
-const tool = { name: 'unit-tool', version: () => Promise.resolve('1') };
-function step(name: string, needs?: string[]): StepDefinition {
-  return {
-    name,
-    tool,
-    artifactKind: name,
-    mediaTypes: ['image'],
-    params: z.object({}),
-    needs,
-    run: () => Promise.resolve({ status: 'done', output: null }),
-  };
-}
-
 /** A new home with `assets` image assets and a `running` production run of `steps` over them. */
 async function setup(dialect: TestDialect, assets: number, steps: StepDefinition[]) {
   const { dir, cleanup } = tempDir('archivist-claim-');
   cleanups.push(cleanup);
   const { home } = await initHome(path.join(dir, 'home'), { databaseUrl: await dialect.newDatabase() });
   homes.push(home);
-  const ids = Array.from({ length: assets }, (_, i) =>
-    createHash('sha256').update(`asset ${i} ${dir}`).digest('hex'),
-  );
-  await home.db
-    .insertInto('assets')
-    .values(
-      ids.map((id) => ({
-        id,
-        size: 1,
-        media_type: 'image' as const,
-        mime: 'image/jpeg',
-        first_seen_at: new Date().toISOString(),
-      })),
-    )
-    .execute();
+  const ids = await insertImageAssets(home.db, `asset ${dir}`, assets);
+  const runId = await createUnitRun(home.db, ids, { steps, maxAttempts: MAX_ATTEMPTS });
   const pipeline: PipelineDefinition = { name: 'unit', version: 1, description: 'unit', steps };
-  const runId = await createRun(home.db, {
-    pipeline,
-    params: Object.fromEntries(steps.map((s) => [s.name, {}])),
-    toolVersions: Object.fromEntries(steps.map((s) => [s.name, { name: tool.name, version: '1' }])),
-    collectionName: null,
-    scope: {},
-    assets: ids.map((id) => ({ id, mediaType: 'image' as const })),
-    policy: 'production',
-    minFree: { bytes: 0, spec: '0' },
-    workers: 2,
-    maxAttempts: MAX_ATTEMPTS,
-    itemTimeoutMs: 60_000,
-    force: false,
-    seed: 1,
-    parentRunId: null,
-  });
   expect(await transitionRun(home.db, runId, ['queued'], 'running')).toBe(true);
   const needs = needsOf(pipeline);
   const claim = (owner: string, now: number | undefined, db = home.db) =>
@@ -102,7 +58,7 @@ function claimed(result: ClaimResult): WorkItemRow {
 
 describeEachDialect('claimWorkItem', (dialect) => {
   it('never hands the same item to two connections, claiming in turn', async () => {
-    const t = await setup(dialect, 10, [step('a')]);
+    const t = await setup(dialect, 10, [unitStep('a')]);
     const other = await openHome(t.root); // a second, separate better-sqlite3 connection to the same file
     homes.push(other);
     const seen = new Map<number, string>();
@@ -130,7 +86,7 @@ describeEachDialect('claimWorkItem', (dialect) => {
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`);
     const items = 300;
     const threads = 4;
-    const t = await setup(dialect, items, [step('a')]);
+    const t = await setup(dialect, items, [unitStep('a')]);
     const code = `
       const { parentPort, workerData } = require('node:worker_threads');
       (async () => {
@@ -192,7 +148,7 @@ describeEachDialect('claimWorkItem', (dialect) => {
   });
 
   it('counts the attempt at claim time and leases the item', async () => {
-    const t = await setup(dialect, 1, [step('a')]);
+    const t = await setup(dialect, 1, [unitStep('a')]);
     const item = claimed(await t.claim('A', 5_000));
     expect(item.attempts).toBe(1);
     // In the database already, before any outcome: a worker that dies now has used its attempt.
@@ -223,7 +179,7 @@ describeEachDialect('claimWorkItem', (dialect) => {
   });
 
   it('returns an expired lease to pending with a backoff, and fails the item after max attempts', async () => {
-    const t = await setup(dialect, 1, [step('a')]);
+    const t = await setup(dialect, 1, [unitStep('a')]);
     const t0 = 1_000_000;
     const first = claimed(await t.claim('A', t0));
 
@@ -280,7 +236,7 @@ describeEachDialect('claimWorkItem', (dialect) => {
   });
 
   it('makes a step that needs an earlier step wait until that step is done', async () => {
-    const t = await setup(dialect, 2, [step('a'), step('b', ['a'])]);
+    const t = await setup(dialect, 2, [unitStep('a'), unitStep('b', ['a'])]);
     const [asset0, asset1] = t.ids as [string, string];
     const a0 = claimed(await t.claim('A', 1_000));
     expect([a0.asset_id, a0.step]).toEqual([asset0, 'a']);
@@ -323,7 +279,7 @@ describeEachDialect('claimWorkItem', (dialect) => {
   });
 
   it('stops claiming once the run is no longer running', async () => {
-    const t = await setup(dialect, 2, [step('a')]);
+    const t = await setup(dialect, 2, [unitStep('a')]);
     claimed(await t.claim('A', 1_000));
     expect(await transitionRun(t.home.db, t.runId, ['running'], 'cancelling')).toBe(true);
     expect(await t.claim('B', 1_000)).toEqual({ kind: 'stopped', status: 'cancelling' });
@@ -334,7 +290,7 @@ describe('an idle claim on sqlite', () => {
   // SQLite has one write lock for the whole file. An idle worker polls for work; if each poll were a
   // write transaction, a poller frozen inside one (SIGSTOP) would hold every writer of the run up.
   it('answers wait and stopped with reads, and takes the lock only when there is work', async () => {
-    const t = await setup(SQLITE, 2, [step('a')]);
+    const t = await setup(SQLITE, 2, [unitStep('a')]);
     const idle = (owner: string, now: number) =>
       claimWorkItem(t.home.db, {
         runId: t.runId,

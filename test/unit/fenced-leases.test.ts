@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { initHome, type Home } from '../../src/home/home.js';
 import { claimWorkItem } from '../../src/runs/claim-work-item.js';
-import { createRun } from '../../src/runs/create-run.js';
 import { completeWorkItem, failWorkItem, type DoneResult } from '../../src/runs/finish-work-item.js';
 import { backoffMs } from '../../src/runs/lease.js';
 import { newArtifactId } from '../../src/runs/run-id.js';
@@ -19,6 +17,7 @@ import {
 } from '../../src/store/work-items-repository.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
+import { createUnitRun, insertImageAssets } from '../helpers/unit-run.js';
 
 /**
  * Fencing (issue 12, PRODUCT section 8): every claim bumps the item's lease epoch, and whatever a worker
@@ -41,48 +40,8 @@ async function setup(dialect: TestDialect) {
   cleanups.push(cleanup);
   const { home } = await initHome(path.join(dir, 'home'), { databaseUrl: await dialect.newDatabase() });
   homes.push(home);
-  const assetId = createHash('sha256').update(`fenced ${dir}`).digest('hex');
-  await home.db
-    .insertInto('assets')
-    .values({
-      id: assetId,
-      size: 1,
-      media_type: 'image',
-      mime: 'image/jpeg',
-      first_seen_at: new Date().toISOString(),
-    })
-    .execute();
-  const tool = { name: 'unit-tool', version: () => Promise.resolve('1') };
-  const runId = await createRun(home.db, {
-    pipeline: {
-      name: 'unit',
-      version: 1,
-      description: 'unit',
-      steps: [
-        {
-          name: 'a',
-          tool,
-          artifactKind: 'a',
-          mediaTypes: ['image'],
-          params: (await import('zod')).z.object({}),
-          run: () => Promise.resolve({ status: 'done', output: null }),
-        },
-      ],
-    },
-    params: { a: {} },
-    toolVersions: { a: { name: 'unit-tool', version: '1' } },
-    collectionName: null,
-    scope: {},
-    assets: [{ id: assetId, mediaType: 'image' }],
-    policy: 'production',
-    minFree: { bytes: 0, spec: '0' },
-    workers: 2,
-    maxAttempts: 5,
-    itemTimeoutMs: 60_000,
-    force: false,
-    seed: 1,
-    parentRunId: null,
-  });
+  const assetId = (await insertImageAssets(home.db, `fenced ${dir}`, 1))[0]!;
+  const runId = await createUnitRun(home.db, [assetId], { maxAttempts: 5 });
   expect(await transitionRun(home.db, runId, ['queued'], 'running')).toBe(true);
   const claim = async (owner: string, now?: number): Promise<WorkItemRow> => {
     const result = await claimWorkItem(home.db, { runId, owner, leaseMs: LEASE_MS, needs: {}, now });

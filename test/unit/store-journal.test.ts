@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { z } from 'zod';
 import { absoluteArtifactPath, storeArtifactFile } from '../../src/artifacts/artifact-store.js';
 import { journalPath, sweepJournal } from '../../src/artifacts/store-journal.js';
 import { initHome, type Home } from '../../src/home/home.js';
 import { claimWorkItem } from '../../src/runs/claim-work-item.js';
-import { createRun } from '../../src/runs/create-run.js';
 import { PendingCompletions } from '../../src/runs/pending-completions.js';
 import { newArtifactId } from '../../src/runs/run-id.js';
 import { transitionRun } from '../../src/store/runs-repository.js';
@@ -17,6 +14,7 @@ import { getWorkItem } from '../../src/store/work-items-repository.js';
 import type { DoneResult } from '../../src/store/work-items-repository.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
+import { createUnitRun, insertImageAssets } from '../helpers/unit-run.js';
 
 /**
  * The orphan rule of src/artifacts/store-journal.ts (issue 14, drill E's flake): a file goes into the
@@ -39,52 +37,8 @@ async function setup(dialect: TestDialect, assets: number) {
   cleanups.push(cleanup);
   const { home } = await initHome(path.join(dir, 'home'), { databaseUrl: await dialect.newDatabase() });
   homes.push(home);
-  const ids = Array.from({ length: assets }, (_, i) =>
-    createHash('sha256').update(`journal ${dir} ${i}`).digest('hex'),
-  );
-  for (const id of ids) {
-    await home.db
-      .insertInto('assets')
-      .values({
-        id,
-        size: 1,
-        media_type: 'image',
-        mime: 'image/jpeg',
-        first_seen_at: new Date().toISOString(),
-      })
-      .execute();
-  }
-  const tool = { name: 'unit-tool', version: () => Promise.resolve('1') };
-  const runId = await createRun(home.db, {
-    pipeline: {
-      name: 'unit',
-      version: 1,
-      description: 'unit',
-      steps: [
-        {
-          name: 'a',
-          tool,
-          artifactKind: 'a',
-          mediaTypes: ['image'],
-          params: z.object({}),
-          run: () => Promise.resolve({ status: 'done', output: null }),
-        },
-      ],
-    },
-    params: { a: {} },
-    toolVersions: { a: { name: 'unit-tool', version: '1' } },
-    collectionName: null,
-    scope: {},
-    assets: ids.map((id) => ({ id, mediaType: 'image' as const })),
-    policy: 'production',
-    minFree: { bytes: 0, spec: '0' },
-    workers: 1,
-    maxAttempts: 3,
-    itemTimeoutMs: 60_000,
-    force: false,
-    seed: 1,
-    parentRunId: null,
-  });
+  const ids = await insertImageAssets(home.db, `journal ${dir}`, assets);
+  const runId = await createUnitRun(home.db, ids, { workers: 1 });
   expect(await transitionRun(home.db, runId, ['queued'], 'running')).toBe(true);
   const claim = async (owner: string): Promise<WorkItemRow[]> => {
     const result = await claimWorkItem(home.db, { runId, owner, leaseMs: 60_000, needs: {}, limit: 10 });

@@ -1,13 +1,10 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { initHome, type Home } from '../../src/home/home.js';
-import type { PipelineDefinition } from '../../src/pipeline/step.js';
-import { createRun } from '../../src/runs/create-run.js';
 import { tempDir } from '../helpers/cli.js';
 import { dialectTitle, POSTGRES } from '../helpers/postgres.js';
+import { createUnitRun, insertImageAssets } from '../helpers/unit-run.js';
 
 /**
  * The work-item queue's upkeep on PostgreSQL (migration 0020, runs-repository.ts): claims and completions
@@ -35,55 +32,8 @@ let made = 0;
 
 /** A run of one step over `count` new image assets. */
 async function runOver(home: Home, count: number): Promise<void> {
-  const ids = Array.from({ length: count }, () =>
-    createHash('sha256').update(`asset ${made++} ${home.layout.root}`).digest('hex'),
-  );
-  for (let i = 0; i < ids.length; i += 1000) {
-    await home.db
-      .insertInto('assets')
-      .values(
-        ids.slice(i, i + 1000).map((id) => ({
-          id,
-          size: 1,
-          media_type: 'image' as const,
-          mime: 'image/jpeg',
-          first_seen_at: new Date().toISOString(),
-        })),
-      )
-      .execute();
-  }
-  const tool = { name: 'unit-tool', version: () => Promise.resolve('1') };
-  const pipeline: PipelineDefinition = {
-    name: 'unit',
-    version: 1,
-    description: 'unit',
-    steps: [
-      {
-        name: 'a',
-        tool,
-        artifactKind: 'a',
-        mediaTypes: ['image'],
-        params: z.object({}),
-        run: () => Promise.resolve({ status: 'done', output: null }),
-      },
-    ],
-  };
-  await createRun(home.db, {
-    pipeline,
-    params: { a: {} },
-    toolVersions: { a: { name: tool.name, version: '1' } },
-    collectionName: null,
-    scope: {},
-    assets: ids.map((id) => ({ id, mediaType: 'image' as const })),
-    policy: 'production',
-    minFree: { bytes: 0, spec: '0' },
-    workers: 2,
-    maxAttempts: 3,
-    itemTimeoutMs: 60_000,
-    force: false,
-    seed: 1,
-    parentRunId: null,
-  });
+  const ids = await insertImageAssets(home.db, `${home.layout.root} ${made++}`, count);
+  await createUnitRun(home.db, ids);
 }
 
 /** The planner's row count of work_items: -1 until the table is first analyzed. */
