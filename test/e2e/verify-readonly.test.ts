@@ -184,12 +184,17 @@ const asRoot = process.getuid?.() === 0;
 
 describe.skipIf(asRoot && !othersCanRunCli())('archivist verify-readonly on unreadable entries', () => {
   const user: CliOptions = asRoot ? { uid: 65534, gid: 65534 } : {};
-  const homeDir = tempDir('archivist-verify-home-');
-  const sourceDir = tempDir('archivist-verify-source-');
-  const home = path.join(homeDir.dir, 'home');
-  const source = sourceDir.dir;
+  // Made in beforeAll, not while the file is collected: a skipped block runs no afterAll to remove them.
+  let homeDir: ReturnType<typeof tempDir>;
+  let sourceDir: ReturnType<typeof tempDir>;
+  let home: string;
+  let source: string;
 
   beforeAll(async () => {
+    homeDir = tempDir('archivist-verify-home-');
+    sourceDir = tempDir('archivist-verify-source-');
+    home = path.join(homeDir.dir, 'home');
+    source = sourceDir.dir;
     fs.writeFileSync(path.join(source, 'ok.jpg'), randomBytes(1000));
     fs.writeFileSync(path.join(source, 'secret.jpg'), randomBytes(1000));
     fs.mkdirSync(path.join(source, 'private'));
