@@ -232,7 +232,8 @@ describeEachDialect('claimWorkItem', (dialect) => {
         });
       }
     }
-    expect(backoffMs(1)).toBeLessThan(backoffMs(2));
+    // The backoff doubles with each attempt used (computed, not waited for: the clock is injected).
+    expect(backoffMs(2)).toBe(2 * backoffMs(1));
   });
 
   it('makes a step that needs an earlier step wait until that step is done', async () => {
