@@ -15,6 +15,7 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { benchCacheDir } from './lib.mjs';
 
 const execFileAsync = promisify(execFile);
 const print = (line) => process.stdout.write(`${line}\n`);
@@ -108,7 +109,7 @@ await endTools();
 console.log(JSON.stringify({ status: outcome.status, reason: outcome.reason, message: outcome.message, decoder: outcome.decoder, ms: Date.now() - started, workerPeakBytes: hwm }));
 `;
 
-const dir = option('--dir') ?? path.join(os.tmpdir(), 'archivist-format-memory');
+const dir = option('--dir') ?? benchCacheDir('format-memory');
 fs.mkdirSync(dir, { recursive: true });
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-fm-scratch-'));
 const haveTime = fs.existsSync('/usr/bin/time');

@@ -20,16 +20,15 @@
 import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
-import { REPO, log, makeRandom, run, isWithin, realpathOfNearest } from './lib.mjs';
+import { REPO, benchCacheDir, log, makeRandom, run, isWithin, realpathOfNearest } from './lib.mjs';
 
 export const GENERATOR_FORMAT = 2; // bump when the output changes: a kept archive is then regenerated
 
 export function defaultArchiveDir({ photos, videos, seed }) {
-  return path.join(os.tmpdir(), `archivist-bench-archive-p${photos}-v${videos}-s${seed}`);
+  return benchCacheDir(`archive-p${photos}-v${videos}-s${seed}`);
 }
 
 const DEVICES = [

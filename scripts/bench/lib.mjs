@@ -13,6 +13,15 @@ import { setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Where the bench keeps what is expensive to make and worth reusing (generated archives): the user's
+ * cache directory, not the temp folder, which is for what a run cleans up after itself.
+ */
+export function benchCacheDir(name) {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'archivist-bench', name);
+}
 export const CLI = path.join(REPO, 'dist/cli/main.js');
 
 export function log(message) {

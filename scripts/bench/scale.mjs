@@ -28,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { CLI, REPO, cli, log, median, run, sleep } from './lib.mjs';
+import { CLI, REPO, benchCacheDir, cli, log, median, run, sleep } from './lib.mjs';
 
 const TARGETS = { rescanRssMb: 300, firstPassFilesPerSec: 8000, p95Ms: 100, coldMs: 300, serverRssMb: 300 };
 const PER_FOLDER = 100;
@@ -363,7 +363,7 @@ export async function benchScale(options) {
     ...options,
   };
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'archivist-bench-scale-'));
-  const archive = o.archive ?? path.join(os.tmpdir(), `archivist-scale-archive-${o.assets}`);
+  const archive = o.archive ?? benchCacheDir(`scale-archive-${o.assets}`);
   generateArchive(archive, o.assets);
   const results = [];
   try {

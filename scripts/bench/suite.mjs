@@ -6,7 +6,7 @@
  * Options:
  *   --small                 200 photos / 5 videos (the CI smoke variant; a few minutes)
  *   --photos N --videos M --seed K   the archive to use (generated when missing; see `bench -- generate`)
- *   --archive DIR           where the archive is or goes (default: under os.tmpdir(), named by the above)
+ *   --archive DIR           where the archive is or goes (default: ~/.cache/archivist-bench/, named by the above; kept)
  *   --workers W             workers of the `core` run and processes of the bare loop (default 2)
  *   --rounds R              pipeline/bare alternations (default 3, 2 with --small; order flips every
  *                           round; the ratio is their median, so a noisy neighbour moves it less)
