@@ -108,6 +108,12 @@ describe('the grid of a million assets', () => {
     const before = requests.length;
     await page.getByTestId('years').getByRole('button', { name: '2003' }).click();
     await until(() => page.locator('[data-month="2003-12"]').isVisible(), 'the header of December 2003');
+    // The headers come from the timeline, so one can show before its tiles' block is asked for: wait
+    // for the block's request itself (a grid that walked by offset would never send one with month=).
+    await until(
+      () => requests.slice(before).some((r) => param(r, 'month') !== null),
+      'a block read from its month',
+    );
     // The block holding December 2003's first tiles starts in it or late in January 2004: read from
     // that month's start, never through the 880,000 before it.
     const months = requests
