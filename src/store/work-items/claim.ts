@@ -5,6 +5,7 @@ import type { RunStatus, WorkItemRow } from '../schema.js';
 import { countForWorker } from '../run-workers-repository.js';
 import { formatHint } from '../wake-ups.js';
 import { clockOf, type RetryRule } from './lease.js';
+import { hasOpenItems } from './reads.js';
 
 export type ClaimResult =
   /** `item` is the first of `items`; a worker asks for several at once only while items are fast. */
@@ -70,16 +71,7 @@ export async function claimItems(db: Db, request: ClaimRequest): Promise<ClaimRe
       .returningAll()
       .execute();
 
-    if (items.length === 0) {
-      const open = await trx
-        .selectFrom('work_items')
-        .select('id')
-        .where('run_id', '=', runId)
-        .where('status', 'in', ['pending', 'running'])
-        .limit(1)
-        .executeTakeFirst();
-      return open ? { kind: 'wait' } : { kind: 'finished' };
-    }
+    if (items.length === 0) return (await hasOpenItems(trx, runId)) ? { kind: 'wait' } : { kind: 'finished' };
     // RETURNING gives no order: the claim's order is (order_key, step_index).
     items.sort((a, b) => a.order_key - b.order_key || a.step_index - b.step_index);
     await countForWorker(trx, runId, owner, { claimed: items.length }, clock);
