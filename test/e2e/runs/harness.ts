@@ -61,8 +61,8 @@ export interface FixtureOptions {
   dialect?: FixtureDialect;
   /** An empty PostgreSQL database to make the home with, instead of a new one on the tests' server. */
   databaseUrl?: string;
-  /** The home on a filesystem of its own (see RealFixtureOptions.privateDisk). */
-  privateDisk?: boolean;
+  /** The home on a tmpfs of its own (see RealFixtureOptions.tmpfsBytes). */
+  tmpfsBytes?: number;
   /** Plain tiny files, named `img-000.jpg`, `img-001.jpg`, ... (default 6). */
   files?: number;
   /** Extra tiny files by relative path (e.g. `crash-marker.jpg`), generated like the others. */
@@ -171,7 +171,7 @@ export async function createFixture(options: FixtureOptions = {}): Promise<Fixtu
   const { fixture } = await setUp({
     dialect: options.dialect,
     databaseUrl: options.databaseUrl,
-    privateDisk: options.privateDisk,
+    tmpfsBytes: options.tmpfsBytes,
     layOut(archive) {
       for (const name of names) {
         const file = path.join(archive, ...name.split('/'));
@@ -205,7 +205,8 @@ export function fixturesPerTest(options: { realMedia?: boolean } = {}): <F exten
   }
   afterEach(async (context) => {
     // A failure on CI can only be read from its output: what each run's processes logged, in short.
-    if (current && context.task.result?.state === 'fail') printRunLogs(current.home);
+    if (current && context.task.result?.state === 'fail')
+      for (const logs of logFolders(current.root)) printRunLogs(logs);
     await current?.cleanup();
     current = undefined;
   });
@@ -215,10 +216,16 @@ export function fixturesPerTest(options: { realMedia?: boolean } = {}): <F exten
   };
 }
 
-/** The last events of every run log in a home, one line each, on stderr (for a failed test). */
-function printRunLogs(home: string, lastEvents = 60): void {
-  const logs = path.join(home, 'logs');
-  if (!fs.existsSync(logs)) return;
+/** Every `logs` folder of the fixture: its home's, and those of the workers started as on other hosts. */
+function logFolders(root: string): string[] {
+  return fs
+    .readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name === 'logs')
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
+/** The last events of every run log in a folder, one line each, on stderr (for a failed test). */
+function printRunLogs(logs: string, lastEvents = 60): void {
   for (const name of fs.readdirSync(logs).filter((n) => n.endsWith('.jsonl'))) {
     const lines = fs.readFileSync(path.join(logs, name), 'utf8').split('\n').filter(Boolean);
     const shown = lines.slice(-lastEvents).map((line) => {
@@ -230,7 +237,9 @@ function printRunLogs(home: string, lastEvents = 60): void {
         return line;
       }
     });
-    console.error(`--- ${name} (last ${shown.length} of ${lines.length} events)\n${shown.join('\n')}`);
+    console.error(
+      `--- ${path.join(logs, name)} (last ${shown.length} of ${lines.length} events)\n${shown.join('\n')}`,
+    );
   }
 }
 

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { POSTGRES } from '../../helpers/postgres.js';
 import { runCli } from '../../helpers/cli.js';
-import { createFixture, DRILL_TIMEOUT_MS, fixturesPerTest, type Fixture } from './harness.js';
+import {
+  createFixture,
+  DRILL_TIMEOUT_MS,
+  fixturesPerTest,
+  tmpfsUnavailable,
+  type Fixture,
+} from './harness.js';
 import { pollFor } from './processes.js';
 import { startRemoteWorker, type WorkerReport } from './remote-workers.js';
 import type { RunJson } from './types.js';
@@ -18,6 +24,9 @@ import type { RunJson } from './types.js';
  */
 
 const track = fixturesPerTest();
+const MiB = 1024 * 1024;
+/** The disk-threshold test mounts a tmpfs of its own (needs root, as CI is). */
+const NO_TMPFS = tmpfsUnavailable();
 
 /** The remote host's view: the archive at another path, the store, a state folder of its own. */
 function remoteView(f: Fixture): { args: string[]; root: string } {
@@ -87,6 +96,13 @@ describe.skipIf(POSTGRES.skipReason !== '')(
         const human = await f.cli(['run', 'show', id]);
         expect(human.stdout).toMatch(/Workers \(\d+ on 1 host\)/);
         expect(human.stdout).toContain(`${os.hostname()}:${worker.pid}`);
+        // A run that ended is refused, and the refused worker exits: its wake-up connection, still
+        // being made when the refusal came, must not hold the process open (it once did, for ever).
+        const late = startRemoteWorker([...view.args, '--run', id], { env: f.env });
+        f.track(late.pid);
+        const refused = await late.exited;
+        expect(refused.code, refused.stderr).toBe(2);
+        expect(refused.stderr).toContain(`run ${id} is completed; a worker joins a running run`);
         f.verify();
       },
     );
@@ -186,25 +202,36 @@ describe.skipIf(POSTGRES.skipReason !== '')(
       },
     );
 
-    it(
-      'stops when the disk threshold pauses the run, and the run resumes',
+    it.skipIf(NO_TMPFS !== null)(
+      `stops when the disk threshold pauses the run, and the run resumes${NO_TMPFS ? ` (skipped: ${NO_TMPFS})` : ''}`,
       { timeout: DRILL_TIMEOUT_MS },
       async () => {
-        const f = track(await createFixture({ dialect: 'postgres', files: 24, privateDisk: true }));
+        // The home on a filesystem of its own: its free space moves only with what this test writes.
+        const f = track(await createFixture({ dialect: 'postgres', files: 24, tmpfsBytes: 64 * MiB }));
         const view = remoteView(f);
-        const stats = fs.statfsSync(path.join(f.home, 'artifacts'));
-        // A few small artifacts (a block each) and log lines fit below the threshold, not 24 of them.
-        const threshold = stats.bavail * stats.bsize - 16 * stats.bsize;
+        const free = () => {
+          const stats = fs.statfsSync(path.join(f.home, 'artifacts'));
+          return stats.bavail * stats.bsize;
+        };
+        // Far more room than 24 tiny artifacts and their log lines take: only the filler below crosses it.
+        const threshold = free() - 8 * MiB;
         const { id } = await f.startDetached('testsleep', [
           '--workers',
           '1',
           '--set',
-          'write.ms=400',
+          'write.ms=1000',
           '--min-free',
           String(threshold),
         ]);
         const worker = startRemoteWorker([...view.args, '--run', id], { env: f.env });
         f.track(worker.pid);
+        // The disk fills only once this worker is in the run, so that the pause is what stops it.
+        await until(
+          'the remote worker claimed an item',
+          () => (remoteFigures(f, id, worker.pid)?.claimed ?? 0) > 0,
+        );
+        const filler = path.join(path.dirname(f.home), 'filler');
+        fs.writeFileSync(filler, Buffer.alloc(free() - threshold + MiB));
         const report = await worker.report();
         const [worked] = report.runs;
         // Whoever wrote first below the threshold paused the run; this worker stopped either way.
@@ -217,7 +244,8 @@ describe.skipIf(POSTGRES.skipReason !== '')(
         expect(paused.counts.failed).toBe(0);
         expect(paused.counts.pending).toBeGreaterThan(0);
         f.verify();
-        const resumed = await f.cli(['run', 'resume', id, '--min-free', '1', '--json']);
+        fs.rmSync(filler);
+        const resumed = await f.cli(['run', 'resume', id, '--json']);
         expect(resumed.code, resumed.stderr).toBe(0);
         expect((JSON.parse(resumed.stdout) as RunJson).counts.done).toBe(24);
         f.verify();
