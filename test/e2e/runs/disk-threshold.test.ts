@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { describeEachDialect } from '../../helpers/postgres.js';
 import { drillLog, expectCoreCompleted, failuresOf, KNOWN_FAILURES } from './core-expectations.js';
-import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest } from './harness.js';
+import { createRealFixture, DRILL_TIMEOUT_MS, fixturesPerTest, tmpfsUnavailable } from './harness.js';
 import type { RunJson } from './types.js';
 
 /**
@@ -20,6 +20,11 @@ const track = fixturesPerTest({ realMedia: true });
 
 /** Some writes fit below the threshold: the database's first pages, a handful of thumbnails and JSONs. */
 const HEADROOM = 1_000_000;
+/**
+ * The home on a tmpfs of its own where one can be mounted (root, as on CI): /dev/shm, the fallback, is
+ * shared with every process on the machine (a browser's shared memory), whose use moves its free space.
+ */
+const DISK = tmpfsUnavailable() === null ? { tmpfsBytes: 256 * 1024 * 1024 } : { privateDisk: true };
 
 const UNIT: Record<string, number> = { B: 1, bytes: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
 /** `25.28 GB` (or `25280001234 bytes` when rounding would hide the difference) back to bytes. */
@@ -33,7 +38,7 @@ describeEachDialect('drill C: disk threshold', (dialect) => {
     'pauses after a few writes, fails nothing for it, and resume completes',
     { timeout: DRILL_TIMEOUT_MS },
     async () => {
-      const f = track(await createRealFixture({ privateDisk: true, dialect: dialect.name }));
+      const f = track(await createRealFixture({ ...DISK, dialect: dialect.name }));
       const artifacts = path.join(f.home, 'artifacts');
       const stats = fs.statfsSync(artifacts);
       const threshold = stats.bavail * stats.bsize - HEADROOM;
