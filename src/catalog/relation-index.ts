@@ -137,10 +137,10 @@ export async function indexRelationsAfterMetadata(
     const files = await membersOfGroup(trx, location.source_id, key);
     // The prefix `key.` also finds `key.x.jpg`, a group of its own.
     const group = files.filter((f) => groupKeyOf(f.path) === key);
-    const keys = await pairingKeysOfAssets(
-      trx,
-      group.map((f) => f.asset_id),
-    );
+    // An asset alone in its group has no relatives whatever its keys say (most photos): no read for them.
+    const members = [...new Set(group.map((f) => f.asset_id))];
+    const keys =
+      members.length > 1 ? await pairingKeysOfAssets(trx, members) : new Map<string, PairingKeys>();
     await replaceRelations(
       trx,
       location.source_id,

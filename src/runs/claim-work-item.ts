@@ -1,4 +1,5 @@
 import type { Db } from '../store/database.js';
+import type { WorkerTally } from '../store/run-workers-repository.js';
 import { claimItems, type ClaimResult } from '../store/work-items-repository.js';
 import { retryRule } from './lease.js';
 
@@ -15,7 +16,7 @@ export interface ClaimOptions {
   /** How many items to claim at most (default 1). */
   limit?: number;
   /** Runs first inside the claim's transaction: the worker commits its finished items with its claim. */
-  before?: (trx: Db) => Promise<void>;
+  before?: (trx: Db, tally: WorkerTally) => Promise<void>;
   /** `before` has nothing to commit: an idle worker's claim looks with reads first. */
   nothingToCommit?: boolean;
 }

@@ -5,6 +5,7 @@ import type { HomeLayout } from '../home/home-path.js';
 import type { Db } from '../store/database.js';
 import { withWriteLock } from '../store/dialect.js';
 import type { WorkItemRow } from '../store/schema.js';
+import type { WorkerTally } from '../store/run-workers-repository.js';
 import { lockStoreFiles } from '../store/store-files-repository.js';
 import {
   recordCompletions,
@@ -117,7 +118,7 @@ export class PendingCompletions {
    * committed only for a file that is in the store now (rule 2 of store-journal.ts). A file that a
    * sweep removed (a twin of an orphan it deleted) gives its item back, uncharged, to be done again.
    */
-  private async record(trx: Db, entries: readonly Entry[]): Promise<boolean[]> {
+  private async record(trx: Db, entries: readonly Entry[], tally?: WorkerTally): Promise<boolean[]> {
     if (entries.length === 0) return [];
     await lockStoreFiles(trx, 'shared');
     const there = entries.map(({ result }) => {
@@ -139,7 +140,7 @@ export class PendingCompletions {
       );
       await releaseItems(trx, { runId: item.run_id, owner: this.owner, itemId: item.id });
     }
-    const recorded = await recordCompletions(trx, this.owner, present);
+    const recorded = await recordCompletions(trx, this.owner, present, tally);
     let next = 0;
     // Aligned with `entries`; a vanished file's item was given back, not refused.
     return there.map((ok) => (ok ? recorded[next++]! : true));
@@ -156,13 +157,13 @@ export class PendingCompletions {
    * says `record` has nothing to write.
    */
   async within<T>(
-    transaction: (record: (trx: Db) => Promise<void>, empty: boolean) => Promise<T>,
+    transaction: (record: (trx: Db, tally?: WorkerTally) => Promise<void>, empty: boolean) => Promise<T>,
   ): Promise<T> {
     const entries = this.take();
     let recorded: boolean[] = [];
     try {
-      const result = await transaction(async (trx) => {
-        recorded = await this.record(trx, entries);
+      const result = await transaction(async (trx, tally) => {
+        recorded = await this.record(trx, entries, tally);
       }, entries.length === 0);
       if (entries.length > 0) {
         this.lastCommitAt = Date.now();

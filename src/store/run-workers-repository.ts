@@ -10,6 +10,28 @@ export function hostOfWorker(worker: string): string {
 type Counts = Partial<Record<'claimed' | 'done' | 'failed' | 'refused' | 'skipped' | 'released', number>>;
 
 /**
+ * A worker's figures gathered over one transaction (its completions, then its claim) and written by one
+ * upsert at the end: on PostgreSQL every statement is a round trip, and a claim that commits the
+ * worker's finished items used to count them and itself in two.
+ */
+export class WorkerTally {
+  private readonly byRun = new Map<string, Counts>();
+
+  add(runId: string, counts: Counts): void {
+    const sum = this.byRun.get(runId) ?? {};
+    for (const [key, value] of Object.entries(counts) as [keyof Counts, number][])
+      sum[key] = (sum[key] ?? 0) + value;
+    this.byRun.set(runId, sum);
+  }
+
+  /** One upsert per run counted (a worker serves one run: one statement). */
+  async write(trx: Db, worker: string, clock: RawBuilder<number>): Promise<void> {
+    for (const [runId, counts] of this.byRun) await countForWorker(trx, runId, worker, counts, clock);
+    this.byRun.clear();
+  }
+}
+
+/**
  * Adds to a worker's figures in a run (and notes it is alive), inside the caller's transaction: a
  * worker's claims, completions and refusals are counted in the same commit as what they count.
  */

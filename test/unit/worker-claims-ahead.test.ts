@@ -111,9 +111,11 @@ describeEachDialect('a worker stopped among quick items', (dialect) => {
     expect(pending).toHaveLength(FILES - STOP_AFTER);
     expect(pending.every((r) => r.attempts === 0 && r.lease_owner === null)).toBe(true);
     // It held more than it did: batches grow while items are quick (and on PostgreSQL one is claimed
-    // ahead), so what it gave back is what this test is about.
+    // ahead), so what it gave back is what this test is about. How far they grow depends on how quick
+    // the items were on this machine just then; that every one held and not done was given back does not.
     const [stats] = await workerStatsOfRun(home.db, run.id);
     expect(stats).toMatchObject({ worker: 'test-host:1', done: STOP_AFTER });
-    expect(stats!.claimed).toBeGreaterThan(STOP_AFTER + 32);
+    expect(stats!.claimed).toBeGreaterThan(STOP_AFTER);
+    expect(stats!.released).toBe(stats!.claimed - STOP_AFTER);
   });
 });

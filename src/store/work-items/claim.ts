@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../database.js';
 import { dialectOf, withWriteLock } from '../dialect.js';
 import type { RunStatus, WorkItemRow } from '../schema.js';
-import { countForWorker } from '../run-workers-repository.js';
+import { WorkerTally } from '../run-workers-repository.js';
 import { formatHint } from '../wake-ups.js';
 import { clockOf, type RetryRule } from './lease.js';
 import { hasOpenItems } from './reads.js';
@@ -27,8 +27,11 @@ export interface ClaimRequest {
   retryRule: RetryRule;
   /** An injected clock (tests); the database's clock otherwise. */
   now?: number;
-  /** Runs first inside the claim's transaction: the worker commits its finished items with its claim. */
-  before?: (trx: Db) => Promise<void>;
+  /**
+   * Runs first inside the claim's transaction: the worker commits its finished items with its claim,
+   * counting them into `tally`, which the claim writes with its own count in one statement.
+   */
+  before?: (trx: Db, tally: WorkerTally) => Promise<void>;
   /** `before` has nothing to commit: the claim may look with a read first (see `nothingToClaim`). */
   nothingToCommit?: boolean;
 }
@@ -39,44 +42,53 @@ export interface ClaimRequest {
  * with a new epoch and counting the attempt now, so a worker that dies mid-item still used it.
  */
 export async function claimItems(db: Db, request: ClaimRequest): Promise<ClaimResult> {
-  const { runId, owner } = request;
   if (request.nothingToCommit) {
     const idle = await nothingToClaim(db, request);
     if (idle) return idle;
   }
   return withWriteLock(db, async (trx) => {
-    await request.before?.(trx);
-    const run = await trx
-      .selectFrom('runs')
-      .select(['status', 'max_attempts'])
-      .where('id', '=', runId)
-      .executeTakeFirst();
-    if (!run) return { kind: 'stopped', status: 'cancelled' };
-    if (run.status !== 'running') return { kind: 'stopped', status: run.status };
-    const clock = clockOf(trx, request.now);
-    await expireLeases(trx, runId, run.max_attempts, clock, request);
-
-    const picked = claimable(trx, request, clock).limit(request.limit).modifyEnd(dialectOf(trx).claimLock);
-    const items = await trx
-      .updateTable('work_items')
-      .set({
-        status: 'running',
-        attempts: sql`attempts + 1`,
-        lease_epoch: sql`lease_epoch + 1`,
-        lease_owner: owner,
-        lease_expires_at: sql`${clock} + ${request.leaseMs}`,
-        started_at: new Date(request.now ?? Date.now()).toISOString(),
-      })
-      .where('id', 'in', picked)
-      .returningAll()
-      .execute();
-
-    if (items.length === 0) return (await hasOpenItems(trx, runId)) ? { kind: 'wait' } : { kind: 'finished' };
-    // RETURNING gives no order: the claim's order is (order_key, step_index).
-    items.sort((a, b) => a.order_key - b.order_key || a.step_index - b.step_index);
-    await countForWorker(trx, runId, owner, { claimed: items.length }, clock);
-    return { kind: 'claimed', item: items[0]!, items };
+    const tally = new WorkerTally();
+    await request.before?.(trx, tally);
+    const result = await claimInTransaction(trx, request, tally);
+    // Whatever the claim found, the completions committed with it are counted.
+    await tally.write(trx, request.owner, clockOf(trx, request.now));
+    return result;
   });
+}
+
+/** The claim itself, inside the write transaction; the items it leases are counted into `tally`. */
+async function claimInTransaction(trx: Db, request: ClaimRequest, tally: WorkerTally): Promise<ClaimResult> {
+  const { runId, owner } = request;
+  const run = await trx
+    .selectFrom('runs')
+    .select(['status', 'max_attempts'])
+    .where('id', '=', runId)
+    .executeTakeFirst();
+  if (!run) return { kind: 'stopped', status: 'cancelled' };
+  if (run.status !== 'running') return { kind: 'stopped', status: run.status };
+  const clock = clockOf(trx, request.now);
+  await expireLeases(trx, runId, run.max_attempts, clock, request);
+
+  const picked = claimable(trx, request, clock).limit(request.limit).modifyEnd(dialectOf(trx).claimLock);
+  const items = await trx
+    .updateTable('work_items')
+    .set({
+      status: 'running',
+      attempts: sql`attempts + 1`,
+      lease_epoch: sql`lease_epoch + 1`,
+      lease_owner: owner,
+      lease_expires_at: sql`${clock} + ${request.leaseMs}`,
+      started_at: new Date(request.now ?? Date.now()).toISOString(),
+    })
+    .where('id', 'in', picked)
+    .returningAll()
+    .execute();
+
+  if (items.length === 0) return (await hasOpenItems(trx, runId)) ? { kind: 'wait' } : { kind: 'finished' };
+  // RETURNING gives no order: the claim's order is (order_key, step_index).
+  items.sort((a, b) => a.order_key - b.order_key || a.step_index - b.step_index);
+  tally.add(runId, { claimed: items.length });
+  return { kind: 'claimed', item: items[0]!, items };
 }
 
 /** The pending items of a run that can start now: their wait is over and the items they need are done. */

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import type { Db } from '../database.js';
 import { dialectOf, withWriteLock } from '../dialect.js';
 import type { WorkItemRow } from '../schema.js';
-import { countForWorker } from '../run-workers-repository.js';
+import { WorkerTally } from '../run-workers-repository.js';
 import type { CaptureFacts } from '../../catalog/capture-facts.js';
 import { recordCaptureFacts } from '../asset-facts-repository.js';
 import { indexRelationsAfterMetadata } from '../../catalog/relation-index.js';
@@ -54,6 +54,7 @@ export async function recordCompletions(
   trx: Db,
   owner: string,
   entries: readonly Completion[],
+  tally?: WorkerTally,
 ): Promise<boolean[]> {
   if (entries.length === 0) return [];
   await recordArtifacts(
@@ -111,14 +112,10 @@ export async function recordCompletions(
       return marks;
     }),
   );
-  const byRun = new Map<string, { done: number; refused: number }>();
-  entries.forEach(({ item }, i) => {
-    const counts = byRun.get(item.run_id) ?? { done: 0, refused: 0 };
-    counts[recorded[i] ? 'done' : 'refused']++;
-    byRun.set(item.run_id, counts);
-  });
-  for (const [runId, counts] of byRun)
-    await countForWorker(trx, runId, owner, counts, dialectOf(trx).nowMs());
+  // Counted into the caller's tally when it writes one of its own later in this transaction (a claim).
+  const counts = tally ?? new WorkerTally();
+  entries.forEach(({ item }, i) => counts.add(item.run_id, recorded[i] ? { done: 1 } : { refused: 1 }));
+  if (!tally) await counts.write(trx, owner, dialectOf(trx).nowMs());
   return recorded;
 }
 

@@ -249,3 +249,22 @@ export async function stopWhileHoldingWriteLock(pids: () => number[], databaseFi
     1,
   );
 }
+
+/**
+ * Stops `pid` with a real SIGSTOP at a moment it holds no SQLite write lock (`databaseFile`; null on
+ * PostgreSQL, which has no such lock): one caught inside a write transaction is let go (SIGCONT) and
+ * stopped again a moment later. A process frozen holding the lock is another case (the one above).
+ */
+export async function stopOutsideWriteLock(pid: number, databaseFile: string | null): Promise<void> {
+  await pollFor(
+    'the process stopped outside a write transaction',
+    () => {
+      process.kill(pid, 'SIGSTOP');
+      for (let i = 0; i < 1000 && readStat(pid)?.state !== 'T'; i++);
+      if (databaseFile === null || !holdsSqliteWriteLock(pid, databaseFile)) return true;
+      process.kill(pid, 'SIGCONT');
+      return undefined;
+    },
+    5,
+  );
+}

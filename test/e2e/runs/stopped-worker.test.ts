@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { describeEachDialect } from '../../helpers/postgres.js';
 import { createFixture, fixturesPerTest, type Fixture } from './harness.js';
-import { childPids, isAlive, pollFor, stopWhileHoldingWriteLock, waitUntilDead } from './processes.js';
+import {
+  childPids,
+  isAlive,
+  pollFor,
+  stopOutsideWriteLock,
+  stopWhileHoldingWriteLock,
+  waitUntilDead,
+} from './processes.js';
 import type { ItemRow } from './types.js';
 
 /**
@@ -17,6 +24,10 @@ const track = fixturesPerTest();
 
 const shortLease = (config: Record<string, Record<string, unknown>>) => {
   config.runs = { ...config.runs, leaseSec: 2, itemTimeoutSec: 300 };
+};
+
+const longerLease = (config: Record<string, Record<string, unknown>>) => {
+  config.runs = { ...config.runs, leaseSec: 10, itemTimeoutSec: 300 };
 };
 
 /** The worker processes of a coordinator, once `n` of them are up. */
@@ -70,7 +81,9 @@ describeEachDialect('a SIGSTOPped worker', (dialect) => {
   });
 
   it('holding nothing does not keep a finished run running', async () => {
-    const f = track(await createFixture({ dialect: dialect.name, files: 2, config: shortLease }));
+    // A lease long enough for a loaded machine: the two holders must not lose theirs to each other's
+    // claims. The frozen worker holds none, so nothing here waits for a lease to lapse.
+    const f = track(await createFixture({ dialect: dialect.name, files: 2, config: longerLease }));
     // Three workers for two items: one has nothing to claim and waits.
     const { id, coordinatorPid } = await f.startDetached('testsleep', [
       '--workers',
@@ -85,7 +98,9 @@ describeEachDialect('a SIGSTOPped worker', (dialect) => {
     });
     const idle = workers.find((pid) => !holders.includes(pid))!;
     expect(idle).toBeDefined();
-    process.kill(idle, 'SIGSTOP');
+    // Frozen between its looks for work: frozen inside one it would hold SQLite's write lock, and
+    // everyone would wait on it (the case of the next test).
+    await stopOutsideWriteLock(idle, f.database.kind === 'sqlite' ? f.database.file : null);
     try {
       const run = await f.waitFor(id, (r) => r.status === 'completed', 'the run to complete');
       expect(run.counts).toMatchObject({ total: 2, done: 2, failed: 0 });
