@@ -120,32 +120,51 @@ export async function indexRelationsOfSource(
 }
 
 /**
- * A metadata artifact was recorded for an asset (inside the completion's transaction): its pairing keys
- * are written by the listings' rule, and when they changed, the groups of its present locations are
- * recomputed. A reused result with the same keys costs one read.
+ * Metadata artifacts were recorded (inside the completion's transaction, each asset at most once): their
+ * pairing keys are written by the listings' rule, and the groups of the present locations of the assets
+ * whose keys changed are recomputed, each group once. A reused result with the same keys costs one read
+ * for the whole batch. Every key is written before any group is read, so a pair whose two halves are in
+ * one batch (a Live Photo's picture and video) comes out as it would one at a time.
  */
 export async function indexRelationsAfterMetadata(
   trx: Db,
-  assetId: string,
-  artifactId: string,
-  facts: CaptureFacts,
-  options: { current: boolean },
+  results: readonly { assetId: string; artifactId: string; facts: CaptureFacts; current: boolean }[],
 ): Promise<void> {
-  if (!(await writePairingKeys(trx, assetId, artifactId, pairingKeysOf(facts), options))) return;
-  for (const location of await presentLocationsOf(trx, assetId)) {
+  const changed = await writePairingKeys(
+    trx,
+    results.map((r) => ({ ...r, keys: pairingKeysOf(r.facts) })),
+  );
+  if (changed.size === 0) return;
+  const groups = new Map<number, Map<string, MemberRow[]>>();
+  for (const location of await presentLocationsOf(trx, [...changed])) {
     const key = groupKeyOf(location.path);
+    const ofSource = groups.get(location.source_id) ?? new Map<string, MemberRow[]>();
+    groups.set(location.source_id, ofSource);
+    if (ofSource.has(key)) continue;
     const files = await membersOfGroup(trx, location.source_id, key);
     // The prefix `key.` also finds `key.x.jpg`, a group of its own.
-    const group = files.filter((f) => groupKeyOf(f.path) === key);
-    // An asset alone in its group has no relatives whatever its keys say (most photos): no read for them.
-    const members = [...new Set(group.map((f) => f.asset_id))];
-    const keys =
-      members.length > 1 ? await pairingKeysOfAssets(trx, members) : new Map<string, PairingKeys>();
+    ofSource.set(
+      key,
+      files.filter((f) => groupKeyOf(f.path) === key),
+    );
+  }
+  // An asset alone in its group has no relatives whatever its keys say (most photos): no read for them.
+  const paired = [...groups.values()].flatMap((ofSource) =>
+    [...ofSource.values()].filter((group) => new Set(group.map((f) => f.asset_id)).size > 1),
+  );
+  const keys =
+    paired.length > 0
+      ? await pairingKeysOfAssets(
+          trx,
+          paired.flatMap((group) => group.map((f) => f.asset_id)),
+        )
+      : new Map<string, PairingKeys>();
+  for (const [sourceId, ofSource] of groups) {
     await replaceRelations(
       trx,
-      location.source_id,
-      { groupKeys: [key] },
-      rowsOfGroup(location.source_id, key, group, keys),
+      sourceId,
+      { groupKeys: [...ofSource.keys()] },
+      [...ofSource].flatMap(([key, group]) => rowsOfGroup(sourceId, key, group, keys)),
     );
   }
 }

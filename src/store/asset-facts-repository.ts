@@ -110,46 +110,92 @@ export async function unlistOrphans(trx: Db, assetIds: readonly string[]): Promi
   }
 }
 
+/** A metadata result: its asset, artifact and facts, and whether it became current. */
+export interface MetadataResult {
+  assetId: string;
+  artifactId: string;
+  facts: CaptureFacts;
+  current: boolean;
+}
+
 /**
- * A metadata artifact was committed: its capture facts replace the previous ones and the asset is placed
- * anew, inside the caller's transaction, so no listing sees the artifact without them. One that became
- * current always does; a sandbox one (never current) only while the asset has no current metadata, so a
- * first look at an archive is placed by capture time, and production results are never overridden.
+ * Metadata artifacts were committed: their capture facts replace the previous ones and each asset is
+ * placed anew, inside the caller's transaction, so no listing sees an artifact without them. One that
+ * became current always does; a sandbox one (never current) only while the asset has no current
+ * metadata, so a first look at an archive is placed by capture time, and production results are never
+ * overridden. For a completion batch's results, each asset at most once: one read, one upsert and one
+ * update of the marks for all of them (on PostgreSQL each statement is a round trip,
+ * and per result these were most of a metadata item's bookkeeping).
  */
-export async function recordCaptureFacts(
-  trx: Db,
-  assetId: string,
-  artifactId: string,
-  facts: CaptureFacts,
-  options: { current: boolean },
-): Promise<void> {
-  const row = await trx
-    .selectFrom('asset_facts')
-    .leftJoin('artifacts', 'artifacts.id', 'asset_facts.metadata_artifact_id')
-    .select([
-      'asset_facts.listed',
-      'asset_facts.media_type',
-      'asset_facts.file_mtime_ms',
-      'artifacts.is_current',
-    ])
-    .where('asset_facts.asset_id', '=', assetId)
-    .executeTakeFirst();
-  if (!options.current && Number(row?.is_current ?? 0) === 1) return;
-  const base = row ?? (await uncatalogedBase(trx, assetId));
-  if (!base) return; // not an asset of this catalog
-  const next = factsRowOf({
-    assetId,
-    listed: Number(base.listed) === 1,
-    mediaType: base.media_type,
-    fileMtimeMs: Number(base.file_mtime_ms),
-    facts,
-    metadataArtifactId: artifactId,
-  });
-  // listed, media_type and the file time are the catalog's, written back as they were read.
-  if (row) await trx.updateTable('asset_facts').set(next).where('asset_id', '=', assetId).execute();
-  else await trx.insertInto('asset_facts').values(next).execute();
+export async function recordCaptureFactsOf(trx: Db, results: readonly MetadataResult[]): Promise<void> {
+  const rows: AssetFactsTable[] = [];
+  for (let i = 0; i < results.length; i += ROWS_PER_INSERT) {
+    const chunk = results.slice(i, i + ROWS_PER_INSERT);
+    const existing = await trx
+      .selectFrom('asset_facts')
+      .leftJoin('artifacts', 'artifacts.id', 'asset_facts.metadata_artifact_id')
+      .select([
+        'asset_facts.asset_id',
+        'asset_facts.listed',
+        'asset_facts.media_type',
+        'asset_facts.file_mtime_ms',
+        'artifacts.is_current',
+      ])
+      .where(
+        'asset_facts.asset_id',
+        'in',
+        chunk.map((r) => r.assetId),
+      )
+      .execute();
+    const byAsset = new Map(existing.map((row) => [row.asset_id, row]));
+    for (const result of chunk) {
+      const row = byAsset.get(result.assetId);
+      if (!result.current && Number(row?.is_current ?? 0) === 1) continue;
+      const base = row ?? (await uncatalogedBase(trx, result.assetId));
+      if (!base) continue; // not an asset of this catalog
+      rows.push(
+        factsRowOf({
+          assetId: result.assetId,
+          listed: Number(base.listed) === 1,
+          mediaType: base.media_type,
+          fileMtimeMs: Number(base.file_mtime_ms),
+          facts: result.facts,
+          metadataArtifactId: result.artifactId,
+        }),
+      );
+    }
+  }
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    // listed, media_type and the file time are the catalog's, written back as they were read.
+    await trx
+      .insertInto('asset_facts')
+      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .onConflict((oc) =>
+        oc.column('asset_id').doUpdateSet((eb) => ({
+          listed: eb.ref('excluded.listed'),
+          media_type: eb.ref('excluded.media_type'),
+          file_mtime_ms: eb.ref('excluded.file_mtime_ms'),
+          sort_ms: eb.ref('excluded.sort_ms'),
+          month: eb.ref('excluded.month'),
+          taken_day: eb.ref('excluded.taken_day'),
+          metadata_artifact_id: eb.ref('excluded.metadata_artifact_id'),
+          taken_at: eb.ref('excluded.taken_at'),
+          taken_at_source: eb.ref('excluded.taken_at_source'),
+          taken_at_local: eb.ref('excluded.taken_at_local'),
+          time_zone: eb.ref('excluded.time_zone'),
+          time_zone_source: eb.ref('excluded.time_zone_source'),
+          camera: eb.ref('excluded.camera'),
+          camera_key: eb.ref('excluded.camera_key'),
+          duration_sec: eb.ref('excluded.duration_sec'),
+        })),
+      )
+      .execute();
+  }
   // The marks carry the asset's place too (its filtered listings are read from them).
-  await syncMarksWithFacts(trx, [assetId]);
+  await syncMarksWithFacts(
+    trx,
+    rows.map((r) => r.asset_id),
+  );
 }
 
 /** An asset with no facts row yet (made by hand, as tests do): listed when it has a location. */

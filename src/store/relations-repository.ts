@@ -86,18 +86,23 @@ export async function foldersOfSource(
   return rows.map((r) => r.dir);
 }
 
-/** Present locations of an asset, for the groups a new metadata result may change. */
+/** Present locations of these assets, for the groups new metadata results may change. */
 export async function presentLocationsOf(
   db: Db,
-  assetId: string,
-): Promise<{ source_id: number; path: string }[]> {
-  const rows = await db
-    .selectFrom('locations')
-    .select(['source_id', 'path'])
-    .where('asset_id', '=', assetId)
-    .where('status', '=', 'present')
-    .execute();
-  return rows.map((r) => ({ source_id: Number(r.source_id), path: r.path }));
+  assetIds: readonly string[],
+): Promise<{ asset_id: string; source_id: number; path: string }[]> {
+  const found: { asset_id: string; source_id: number; path: string }[] = [];
+  const unique = [...new Set(assetIds)];
+  for (let i = 0; i < unique.length; i += 500) {
+    const rows = await db
+      .selectFrom('locations')
+      .select(['asset_id', 'source_id', 'path'])
+      .where('asset_id', 'in', unique.slice(i, i + 500))
+      .where('status', '=', 'present')
+      .execute();
+    for (const r of rows) found.push({ asset_id: r.asset_id, source_id: Number(r.source_id), path: r.path });
+  }
+  return found;
 }
 
 export async function pairingKeysOfAssets(db: Db, ids: readonly string[]): Promise<Map<string, PairingKeys>> {
@@ -119,48 +124,75 @@ export async function pairingKeysOfAssets(db: Db, ids: readonly string[]): Promi
   return found;
 }
 
+/** A metadata result's pairing keys: its asset, artifact, keys, and whether it became current. */
+export interface KeysResult {
+  assetId: string;
+  artifactId: string;
+  keys: PairingKeys;
+  current: boolean;
+}
+
 /**
- * Records the keys of a metadata artifact; true when they changed what pairing sees. The same rule as
- * the listings' facts (asset-facts-repository.ts recordCaptureFacts), so the grid and the asset page
- * read one metadata: one made current always counts; a sandbox one only while the asset has no current
- * metadata, so production results are never overridden.
+ * Records the keys of metadata artifacts (each asset at most once); returns the assets whose keys changed
+ * what pairing sees. The same rule as the listings' facts (asset-facts-repository.ts
+ * recordCaptureFactsOf), so the grid and the asset page read one metadata: one made current always
+ * counts; a sandbox one only while the asset has no current metadata, so production results are never
+ * overridden. One read and one upsert per 500, not two statements per result.
  */
-export async function writePairingKeys(
-  trx: Db,
-  assetId: string,
-  artifactId: string,
-  keys: PairingKeys,
-  options: { current: boolean },
-): Promise<boolean> {
-  const row = await trx
-    .selectFrom('pairing_keys')
-    .leftJoin('artifacts', 'artifacts.id', 'pairing_keys.metadata_artifact_id')
-    .select([
-      'pairing_keys.instant_ms',
-      'pairing_keys.local_ms',
-      'pairing_keys.content_identifier',
-      'artifacts.is_current',
-    ])
-    .where('pairing_keys.asset_id', '=', assetId)
-    .executeTakeFirst();
-  if (!options.current && row && Number(row.is_current ?? 0) === 1) return false;
-  const next = {
-    asset_id: assetId,
-    metadata_artifact_id: artifactId,
-    instant_ms: keys.instant,
-    local_ms: keys.local,
-    content_identifier: keys.contentIdentifier,
-  };
-  if (!row) {
-    await trx.insertInto('pairing_keys').values(next).execute();
-    return true;
+export async function writePairingKeys(trx: Db, results: readonly KeysResult[]): Promise<Set<string>> {
+  const changed = new Set<string>();
+  for (let i = 0; i < results.length; i += 500) {
+    const chunk = results.slice(i, i + 500);
+    const existing = await trx
+      .selectFrom('pairing_keys')
+      .leftJoin('artifacts', 'artifacts.id', 'pairing_keys.metadata_artifact_id')
+      .select([
+        'pairing_keys.asset_id',
+        'pairing_keys.instant_ms',
+        'pairing_keys.local_ms',
+        'pairing_keys.content_identifier',
+        'artifacts.is_current',
+      ])
+      .where(
+        'pairing_keys.asset_id',
+        'in',
+        chunk.map((r) => r.assetId),
+      )
+      .execute();
+    const byAsset = new Map(existing.map((row) => [row.asset_id, row]));
+    const rows = [];
+    for (const { assetId, artifactId, keys, current } of chunk) {
+      const row = byAsset.get(assetId);
+      if (!current && row && Number(row.is_current ?? 0) === 1) continue;
+      rows.push({
+        asset_id: assetId,
+        metadata_artifact_id: artifactId,
+        instant_ms: keys.instant,
+        local_ms: keys.local,
+        content_identifier: keys.contentIdentifier,
+      });
+      const same =
+        row !== undefined &&
+        (row.instant_ms === null ? null : Number(row.instant_ms)) === keys.instant &&
+        (row.local_ms === null ? null : Number(row.local_ms)) === keys.local &&
+        row.content_identifier === keys.contentIdentifier;
+      if (!same) changed.add(assetId);
+    }
+    if (rows.length === 0) continue;
+    await trx
+      .insertInto('pairing_keys')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.column('asset_id').doUpdateSet({
+          metadata_artifact_id: sql.ref('excluded.metadata_artifact_id'),
+          instant_ms: sql.ref('excluded.instant_ms'),
+          local_ms: sql.ref('excluded.local_ms'),
+          content_identifier: sql.ref('excluded.content_identifier'),
+        }),
+      )
+      .execute();
   }
-  await trx.updateTable('pairing_keys').set(next).where('asset_id', '=', assetId).execute();
-  const same =
-    (row.instant_ms === null ? null : Number(row.instant_ms)) === keys.instant &&
-    (row.local_ms === null ? null : Number(row.local_ms)) === keys.local &&
-    row.content_identifier === keys.contentIdentifier;
-  return !same;
+  return changed;
 }
 
 export type RelationRow = AssetRelationsTable;

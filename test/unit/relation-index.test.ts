@@ -107,27 +107,53 @@ describeEachDialect('the relation index', (dialect: TestDialect) => {
 
   const record = (rel: string, f: CaptureFacts) =>
     withWriteLock(home.db, (trx) =>
-      indexRelationsAfterMetadata(trx, id(rel), `art-${id(rel).slice(0, 8)}`, f, { current: true }),
+      indexRelationsAfterMetadata(trx, [
+        { assetId: id(rel), artifactId: `art-${id(rel).slice(0, 8)}`, facts: f, current: true },
+      ]),
     );
 
-  it('pairs files as their metadata arrives, inside the completion’s transaction', async () => {
-    await record('iphone/IMG_1.HEIC', facts('2021-07-04T20:30:00', 'CID-1'));
-    expect(await rows()).toEqual([]); // the video has no metadata yet
+  // In the order a run might record them; the HEIC's keys alone pair nothing yet.
+  const arrivals = (): [string, CaptureFacts][] => [
+    ['iphone/IMG_1.HEIC', facts('2021-07-04T20:30:00', 'CID-1')],
     // The video's time is 5 s off, but both carry Apple's content identifier: that decides.
-    await record('iphone/IMG_1.MOV', facts('2021-07-04T20:30:05', 'CID-1'));
-    await record('raw/DSC_1.NEF', facts('2020-01-01T10:00:00'));
-    await record('raw/DSC_1.JPG', facts('2020-01-01T10:00:00'));
-    await record('raw/DSC_2.NEF', facts('2020-01-01T11:00:00'));
-    await record('raw/DSC_2.JPG', facts('2020-01-01T11:00:09'));
-    await record('other/A.JPG', facts('2020-01-01T12:00:00'));
-    expect(await rows()).toEqual(
-      [
-        `${id('iphone/IMG_1.HEIC').slice(0, 12)} live-photo-video ${id('iphone/IMG_1.MOV').slice(0, 12)} content-identifier`,
-        `${id('iphone/IMG_1.MOV').slice(0, 12)} live-photo-still ${id('iphone/IMG_1.HEIC').slice(0, 12)} content-identifier`,
-        `${id('raw/DSC_1.JPG').slice(0, 12)} raw-twin ${id('raw/DSC_1.NEF').slice(0, 12)} name-and-time`,
-        `${id('raw/DSC_1.NEF').slice(0, 12)} jpeg-twin ${id('raw/DSC_1.JPG').slice(0, 12)} name-and-time`,
-      ].sort(),
+    ['iphone/IMG_1.MOV', facts('2021-07-04T20:30:05', 'CID-1')],
+    ['raw/DSC_1.NEF', facts('2020-01-01T10:00:00')],
+    ['raw/DSC_1.JPG', facts('2020-01-01T10:00:00')],
+    ['raw/DSC_2.NEF', facts('2020-01-01T11:00:00')],
+    ['raw/DSC_2.JPG', facts('2020-01-01T11:00:09')],
+    ['other/A.JPG', facts('2020-01-01T12:00:00')],
+  ];
+  const paired = () =>
+    [
+      `${id('iphone/IMG_1.HEIC').slice(0, 12)} live-photo-video ${id('iphone/IMG_1.MOV').slice(0, 12)} content-identifier`,
+      `${id('iphone/IMG_1.MOV').slice(0, 12)} live-photo-still ${id('iphone/IMG_1.HEIC').slice(0, 12)} content-identifier`,
+      `${id('raw/DSC_1.JPG').slice(0, 12)} raw-twin ${id('raw/DSC_1.NEF').slice(0, 12)} name-and-time`,
+      `${id('raw/DSC_1.NEF').slice(0, 12)} jpeg-twin ${id('raw/DSC_1.JPG').slice(0, 12)} name-and-time`,
+    ].sort();
+
+  it('pairs files as their metadata arrives, inside the completion’s transaction', async () => {
+    const [first, ...rest] = arrivals();
+    await record(...first!);
+    expect(await rows()).toEqual([]); // the video has no metadata yet
+    for (const arrival of rest) await record(...arrival);
+    expect(await rows()).toEqual(paired());
+  });
+
+  it('pairs the same when both halves of a pair are in one completion batch', async () => {
+    await home.db.deleteFrom('asset_relations').execute();
+    await home.db.deleteFrom('pairing_keys').execute();
+    await withWriteLock(home.db, (trx) =>
+      indexRelationsAfterMetadata(
+        trx,
+        arrivals().map(([rel, f]) => ({
+          assetId: id(rel),
+          artifactId: `art-${id(rel).slice(0, 8)}`,
+          facts: f,
+          current: true,
+        })),
+      ),
     );
+    expect(await rows()).toEqual(paired());
   });
 
   it('folds pairs and lists relatives in the grid’s keyset listing', async () => {

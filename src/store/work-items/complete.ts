@@ -11,7 +11,7 @@ import { dialectOf, withWriteLock } from '../dialect.js';
 import type { WorkItemRow } from '../schema.js';
 import { WorkerTally } from '../run-workers-repository.js';
 import type { CaptureFacts } from '../../catalog/capture-facts.js';
-import { recordCaptureFacts } from '../asset-facts-repository.js';
+import { recordCaptureFactsOf } from '../asset-facts-repository.js';
 import { indexRelationsAfterMetadata } from '../../catalog/relation-index.js';
 import { addMarks, kindMark, stepMark } from '../asset-marks-repository.js';
 
@@ -86,17 +86,18 @@ export async function recordCompletions(
         : [];
     }),
   );
-  for (const [i, { result }] of entries.entries()) {
+  const metadata = entries.flatMap(({ item, result }, i) => {
     const artifactId = artifactIdOf(result);
-    if (recorded[i] && artifactId && result.capture) {
-      // The listings' facts move with the metadata, in this same transaction.
-      const current = result.makeCurrent !== null;
-      await recordCaptureFacts(trx, entries[i]!.item.asset_id, artifactId, result.capture, { current });
-      // And the pairs it is part of (relation-index.ts), for the grid's folded tiles and filters.
-      await indexRelationsAfterMetadata(trx, entries[i]!.item.asset_id, artifactId, result.capture, {
-        current,
-      });
-    }
+    return recorded[i] && artifactId && result.capture
+      ? [{ assetId: item.asset_id, artifactId, facts: result.capture, current: result.makeCurrent !== null }]
+      : [];
+  });
+  // An asset twice in a batch (a stale attempt and a new one) is written twice, in order, as before.
+  for (const results of layersOfUnique(metadata, (r) => r.assetId)) {
+    // The listings' facts move with the metadata, in this same transaction.
+    await recordCaptureFactsOf(trx, results);
+    // And the pairs they are part of (relation-index.ts), for the grid's folded tiles and filters.
+    await indexRelationsAfterMetadata(trx, results);
   }
   // The listings' marks (has a kind, done a step), with the completion that earns them.
   await addMarks(
@@ -184,7 +185,7 @@ async function markDoneByValues(
  * chunk of 250 was 125,000 comparisons and 100-270 ms per commit, growing with the workers' squared
  * batch; planning and binding 1,250 parameters cost as much again. Here the rows come by primary key
  * (`id = any`) and each finds its values by its position in the id array. Ids are unique within one
- * statement (see `layersOfUniqueIds`), so the position is the item's own.
+ * statement (see `layersOfUnique`), so the position is the item's own.
  */
 async function markDoneByArrays(
   trx: Db,
@@ -193,7 +194,7 @@ async function markDoneByArrays(
   finishedAt: string,
 ): Promise<Updated> {
   const updated: Updated = [];
-  for (const layer of layersOfUniqueIds(rows)) {
+  for (const layer of layersOfUnique(rows, (r) => r.id)) {
     const ids = layer.map((r) => r.id);
     const at = sql`array_position(${ids}::bigint[], work_items.id)`;
     const { rows: changed } = await sql<{ id: number; lease_epoch: number }>`update work_items set
@@ -213,15 +214,16 @@ async function markDoneByArrays(
 }
 
 /**
- * The rows split so that no id appears twice in one part, in order: a stale attempt of an item and the
+ * The rows split so that no key appears twice in one part, in order: a stale attempt of an item and the
  * same worker's new attempt of it may sit in one batch (nearly always there is one part).
  */
-function layersOfUniqueIds(rows: readonly DoneRow[]): DoneRow[][] {
-  const layers: { ids: Set<number>; rows: DoneRow[] }[] = [];
+function layersOfUnique<T, K>(rows: readonly T[], keyOf: (row: T) => K): T[][] {
+  const layers: { keys: Set<K>; rows: T[] }[] = [];
   for (const row of rows) {
-    let layer = layers.find((l) => !l.ids.has(row.id));
-    if (!layer) layers.push((layer = { ids: new Set(), rows: [] }));
-    layer.ids.add(row.id);
+    const key = keyOf(row);
+    let layer = layers.find((l) => !l.keys.has(key));
+    if (!layer) layers.push((layer = { keys: new Set(), rows: [] }));
+    layer.keys.add(key);
     layer.rows.push(row);
   }
   return layers.map((l) => l.rows);
