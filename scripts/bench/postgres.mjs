@@ -67,7 +67,8 @@ export async function bookkeepingMatrix(server, { files = 2000, rounds = 2 } = {
         ],
         { env: { ...process.env, ...(server.url ? { ARCHIVIST_BENCH_DATABASE_URL: server.url } : {}) } },
       );
-      const rates = [...result.stderr.matchAll(/round \d+: \S+ ([\d,.]+) items\/s/g)].map((m) =>
+      // `<dialect> round <n> <cli>: <run> <rate> items/s` (bench-bookkeeping.mjs, its progress line).
+      const rates = [...result.stderr.matchAll(/ round \d+ [^:]*: \S+ ([\d,.]+) items\/s/g)].map((m) =>
         Number(m[1].replace(/,/g, '')),
       );
       rows.push({ dialect, workers, itemsPerSec: median(rates), rounds: rates });
