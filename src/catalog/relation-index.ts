@@ -3,7 +3,7 @@ import {
   dropRelationsOfEmptyFolders,
   foldersOfSource,
   membersOfFolders,
-  membersOfGroup,
+  membersOfGroups,
   pairingKeysOfAssets,
   presentLocationsOf,
   replaceRelations,
@@ -135,18 +135,20 @@ export async function indexRelationsAfterMetadata(
     results.map((r) => ({ ...r, keys: pairingKeysOf(r.facts) })),
   );
   if (changed.size === 0) return;
-  const groups = new Map<number, Map<string, MemberRow[]>>();
+  const keysBySource = new Map<number, Set<string>>();
   for (const location of await presentLocationsOf(trx, [...changed])) {
-    const key = groupKeyOf(location.path);
-    const ofSource = groups.get(location.source_id) ?? new Map<string, MemberRow[]>();
-    groups.set(location.source_id, ofSource);
-    if (ofSource.has(key)) continue;
-    const files = await membersOfGroup(trx, location.source_id, key);
-    // The prefix `key.` also finds `key.x.jpg`, a group of its own.
-    ofSource.set(
-      key,
-      files.filter((f) => groupKeyOf(f.path) === key),
+    const keys = keysBySource.get(location.source_id) ?? new Set<string>();
+    keysBySource.set(location.source_id, keys.add(groupKeyOf(location.path)));
+  }
+  const groups = new Map<number, Map<string, MemberRow[]>>();
+  for (const [sourceId, keys] of keysBySource) {
+    const ofSource = new Map([...keys].map((key) => [key, [] as MemberRow[]]));
+    const files = (await membersOfGroups(trx, sourceId, [...keys])).sort((a, b) =>
+      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
     );
+    // The prefix `key.` also finds `key.x.jpg`, a group of its own (asked for or not).
+    for (const file of files) ofSource.get(groupKeyOf(file.path))?.push(file);
+    groups.set(sourceId, ofSource);
   }
   // An asset alone in its group has no relatives whatever its keys say (most photos): no read for them.
   const paired = [...groups.values()].flatMap((ofSource) =>

@@ -106,9 +106,16 @@ export class WorkerPool {
     });
     // A send to a worker whose channel just closed fails with an 'error' event; unhandled, it would take
     // the coordinator down. The worker's exit is what matters, and 'exit' reports it.
-    child.on('error', (error) =>
-      this.log.warn({ event: 'worker-channel-error', worker: worker.id, error: error.message }),
-    );
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      // One that had said it was exiting closed its channel as a stop went to it: expected, not a warning.
+      const closing =
+        worker.exitWhy !== null && (error.code === 'EPIPE' || error.code === 'ERR_IPC_CHANNEL_CLOSED');
+      this.log[closing ? 'debug' : 'warn']({
+        event: 'worker-channel-error',
+        worker: worker.id,
+        error: error.message,
+      });
+    });
     this.workers.add(worker);
   }
 

@@ -40,17 +40,35 @@ function members(db: Db, sourceId: number) {
     .where('assets.media_type', 'in', ['image', 'video']);
 }
 
+/** Folder groups per statement: two SELECTs each, far below SQLite's 500 in one compound statement. */
+const GROUPS_PER_STATEMENT = 100;
+
 /**
- * Present pictures and videos of one folder group: `key.` followed by anything, and `key` itself (a file
- * without an extension). Two index reads in one statement (a round trip on PostgreSQL, and this runs for
- * every metadata result): an OR of the two would make SQLite give up the path range, UNION ALL does not.
+ * Present pictures and videos of these folder groups of a source, each file once, in no order: for a
+ * group `key`, the files `key.` followed by anything, and `key` itself (a file without an extension).
+ * Two index reads per group, all in one statement (a round trip on PostgreSQL, and this runs for every
+ * completion batch with metadata): an OR of them would make SQLite give up the path range, UNION ALL
+ * does not. The prefix also finds `key.x.jpg`, a group of its own: the caller sorts the files by group.
  */
-export async function membersOfGroup(db: Db, sourceId: number, key: string): Promise<MemberRow[]> {
-  const rows = await members(db, sourceId)
-    .where('locations.path', '=', key)
-    .unionAll(members(db, sourceId).where(pathStartsWith(db, sql.ref('locations.path'), `${key}.`)))
-    .execute();
-  return rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+export async function membersOfGroups(
+  db: Db,
+  sourceId: number,
+  keys: readonly string[],
+): Promise<MemberRow[]> {
+  const found = new Map<string, MemberRow>();
+  for (let i = 0; i < keys.length; i += GROUPS_PER_STATEMENT) {
+    const parts = keys
+      .slice(i, i + GROUPS_PER_STATEMENT)
+      .flatMap((key) => [
+        members(db, sourceId).where('locations.path', '=', key),
+        members(db, sourceId).where(pathStartsWith(db, sql.ref('locations.path'), `${key}.`)),
+      ]);
+    const [first, ...rest] = parts;
+    if (!first) continue;
+    const rows = await rest.reduce((query, part) => query.unionAll(part), first).execute();
+    for (const row of rows) found.set(row.path, row);
+  }
+  return [...found.values()];
 }
 
 /**

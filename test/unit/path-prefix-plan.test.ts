@@ -7,7 +7,7 @@ import { initHome, type Home } from '../../src/home/home.js';
 import { factsRowOf } from '../../src/store/asset-facts-repository.js';
 import type { Db } from '../../src/store/database.js';
 import { timePage } from '../../src/store/listing-repository.js';
-import { membersOfFolders, membersOfGroup } from '../../src/store/relations-repository.js';
+import { membersOfFolders, membersOfGroups } from '../../src/store/relations-repository.js';
 import { mediaWithPrefix } from '../../src/store/sidecars-repository.js';
 import { tempDir } from '../helpers/cli.js';
 import { describeEachDialect, type TestDialect } from '../helpers/postgres.js';
@@ -101,15 +101,17 @@ describeEachDialect('path-prefix queries read an index range', (dialect: TestDia
     expect(await mediaWithPrefix(home.db, source.id, `${prefix.slice(0, 4)}%`)).toEqual([]);
   });
 
-  it('a folder group of the relation index', async () => {
-    const target = paths[42]!;
-    const key = target.slice(0, target.lastIndexOf('.'));
-    const plan = await planOf((db) => membersOfGroup(db, source.id, key), 2);
-    console.log(`${dialect.name} plan of a folder group:\n${plan}`);
+  it('folder groups of the relation index, several in one statement', async () => {
+    const targets = [paths[42]!, paths[4242]!];
+    const keys = targets.map((t) => t.slice(0, t.lastIndexOf('.')));
+    // Four: the plugin is shown the UNION ALL's parts as it is built, as well as the statement.
+    const plan = await planOf((db) => membersOfGroups(db, source.id, keys), 4);
+    console.log(`${dialect.name} plan of two folder groups:\n${plan}`);
     expect(plan).toContain(rangeIndex());
     if (dialect.name === 'postgres') expect(plan).not.toMatch(/Seq Scan on locations/);
     else expect(plan).toMatch(/path>\? AND path<\?/);
-    expect((await membersOfGroup(home.db, source.id, key)).map((m) => m.path)).toEqual([target]);
+    const found = await membersOfGroups(home.db, source.id, keys);
+    expect(found.map((m) => m.path).sort()).toEqual([...targets].sort());
   });
 
   it('the catalog’s pass reads a batch of folders from locations_source_dir, not the source', async () => {
