@@ -102,9 +102,7 @@ export async function indexRelationsOfSource(
     const dirs = await foldersOfSource(db, sourceId, after, FOLDERS_PER_BATCH);
     if (dirs.length === 0) break;
     after = dirs.at(-1)!;
-    const files = (await membersOfFolders(db, sourceId, dirs)).sort((a, b) =>
-      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-    );
+    const files = (await membersOfFolders(db, sourceId, dirs)).sort(byPath);
     const groups = [...groupsOf(files)].filter(([, group]) => new Set(group.map((f) => f.asset_id)).size > 1);
     const keys = await pairingKeysOfAssets(
       db,
@@ -143,9 +141,7 @@ export async function indexRelationsAfterMetadata(
   const groups = new Map<number, Map<string, MemberRow[]>>();
   for (const [sourceId, keys] of keysBySource) {
     const ofSource = new Map([...keys].map((key) => [key, [] as MemberRow[]]));
-    const files = (await membersOfGroups(trx, sourceId, [...keys])).sort((a, b) =>
-      a.path < b.path ? -1 : a.path > b.path ? 1 : 0,
-    );
+    const files = (await membersOfGroups(trx, sourceId, [...keys])).sort(byPath);
     // The prefix `key.` also finds `key.x.jpg`, a group of its own (asked for or not).
     for (const file of files) ofSource.get(groupKeyOf(file.path))?.push(file);
     groups.set(sourceId, ofSource);
@@ -169,4 +165,9 @@ export async function indexRelationsAfterMetadata(
       [...ofSource].flatMap(([key, group]) => rowsOfGroup(sourceId, key, group, keys)),
     );
   }
+}
+
+/** Files in path order (binary, as the databases compare): a group's members in the order rows are made. */
+function byPath(a: MemberRow, b: MemberRow): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { cameraKey, NO_FACTS, placementOf, type CaptureFacts } from '../catalog/capture-facts.js';
 import { syncMarksWithFacts } from './asset-marks-repository.js';
+import { chunksOf } from './chunks.js';
 import type { Db } from './database.js';
 import type { AssetFactsTable, MediaType } from './schema.js';
 
@@ -129,8 +130,7 @@ export interface MetadataResult {
  */
 export async function recordCaptureFactsOf(trx: Db, results: readonly MetadataResult[]): Promise<void> {
   const rows: AssetFactsTable[] = [];
-  for (let i = 0; i < results.length; i += ROWS_PER_INSERT) {
-    const chunk = results.slice(i, i + ROWS_PER_INSERT);
+  for (const chunk of chunksOf(results, ROWS_PER_INSERT)) {
     const existing = await trx
       .selectFrom('asset_facts')
       .leftJoin('artifacts', 'artifacts.id', 'asset_facts.metadata_artifact_id')
@@ -165,11 +165,11 @@ export async function recordCaptureFactsOf(trx: Db, results: readonly MetadataRe
       );
     }
   }
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+  for (const chunk of chunksOf(rows, ROWS_PER_INSERT)) {
     // listed, media_type and the file time are the catalog's, written back as they were read.
     await trx
       .insertInto('asset_facts')
-      .values(rows.slice(i, i + ROWS_PER_INSERT))
+      .values(chunk)
       .onConflict((oc) =>
         oc.column('asset_id').doUpdateSet((eb) => ({
           listed: eb.ref('excluded.listed'),

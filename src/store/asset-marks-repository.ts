@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { chunksOf } from './chunks.js';
 import type { Db } from './database.js';
 import { dialectOf } from './dialect.js';
 
@@ -18,11 +19,7 @@ export const stepMark = (step: string) => `step:${step}`;
 /** Ids per statement: one bound parameter on either database (inValues), so only memory bounds it. */
 const IDS_PER_STATEMENT = 2_000;
 
-function chunks<T>(values: readonly T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < values.length; i += IDS_PER_STATEMENT) out.push(values.slice(i, i + IDS_PER_STATEMENT));
-  return out;
-}
+const chunks = <T>(values: readonly T[]) => chunksOf(values, IDS_PER_STATEMENT);
 
 /** Marks from a select of (asset_id, mark), each with its asset's facts; an existing mark is kept. */
 async function insertMarks(trx: Db, marks: RawBuilder<unknown>): Promise<void> {

@@ -1,6 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { PairingKeys } from '../catalog/relation-rules.js';
 import { FOLDED_RELATIONS } from '../catalog/relation-rules.js';
+import { chunksOf } from './chunks.js';
 import type { Db } from './database.js';
 import { dialectOf } from './dialect.js';
 import type { AssetRelationsTable, Database, MediaType } from './schema.js';
@@ -108,30 +109,24 @@ export async function foldersOfSource(
 export async function presentLocationsOf(
   db: Db,
   assetIds: readonly string[],
-): Promise<{ asset_id: string; source_id: number; path: string }[]> {
-  const found: { asset_id: string; source_id: number; path: string }[] = [];
-  const unique = [...new Set(assetIds)];
-  for (let i = 0; i < unique.length; i += 500) {
+): Promise<{ source_id: number; path: string }[]> {
+  const found: { source_id: number; path: string }[] = [];
+  for (const ids of chunksOf([...new Set(assetIds)], 500)) {
     const rows = await db
       .selectFrom('locations')
-      .select(['asset_id', 'source_id', 'path'])
-      .where('asset_id', 'in', unique.slice(i, i + 500))
+      .select(['source_id', 'path'])
+      .where('asset_id', 'in', ids)
       .where('status', '=', 'present')
       .execute();
-    for (const r of rows) found.push({ asset_id: r.asset_id, source_id: Number(r.source_id), path: r.path });
+    for (const r of rows) found.push({ source_id: Number(r.source_id), path: r.path });
   }
   return found;
 }
 
 export async function pairingKeysOfAssets(db: Db, ids: readonly string[]): Promise<Map<string, PairingKeys>> {
   const found = new Map<string, PairingKeys>();
-  const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const rows = await db
-      .selectFrom('pairing_keys')
-      .selectAll()
-      .where('asset_id', 'in', unique.slice(i, i + 500))
-      .execute();
+  for (const chunk of chunksOf([...new Set(ids)], 500)) {
+    const rows = await db.selectFrom('pairing_keys').selectAll().where('asset_id', 'in', chunk).execute();
     for (const r of rows)
       found.set(r.asset_id, {
         instant: r.instant_ms === null ? null : Number(r.instant_ms),
@@ -159,8 +154,7 @@ export interface KeysResult {
  */
 export async function writePairingKeys(trx: Db, results: readonly KeysResult[]): Promise<Set<string>> {
   const changed = new Set<string>();
-  for (let i = 0; i < results.length; i += 500) {
-    const chunk = results.slice(i, i + 500);
+  for (const chunk of chunksOf(results, 500)) {
     const existing = await trx
       .selectFrom('pairing_keys')
       .leftJoin('artifacts', 'artifacts.id', 'pairing_keys.metadata_artifact_id')

@@ -225,6 +225,13 @@ export function holdsSqliteWriteLock(pid: number, databaseFile: string): boolean
     });
 }
 
+/** A real SIGSTOP, returning once the process shows as stopped (its locks as they were at that moment). */
+function freeze(pid: number): void {
+  process.kill(pid, 'SIGSTOP');
+  // A stop is delivered at once, but the state to show it only once the kernel has parked the task.
+  for (let i = 0; i < 1000 && readStat(pid)?.state !== 'T'; i++);
+}
+
 /**
  * Stops one of `pids` with a real SIGSTOP at a moment it holds SQLite's write lock: each in turn is
  * stopped, looked at, and let go again (SIGCONT) until one is caught inside a write transaction.
@@ -235,12 +242,10 @@ export async function stopWhileHoldingWriteLock(pids: () => number[], databaseFi
     () => {
       for (const pid of pids()) {
         try {
-          process.kill(pid, 'SIGSTOP');
+          freeze(pid);
         } catch {
           continue; // gone
         }
-        // A stop is delivered at once, but the state to show it only once the kernel has parked the task.
-        for (let i = 0; i < 1000 && readStat(pid)?.state !== 'T'; i++);
         if (holdsSqliteWriteLock(pid, databaseFile)) return pid;
         process.kill(pid, 'SIGCONT');
       }
@@ -259,8 +264,7 @@ export async function stopOutsideWriteLock(pid: number, databaseFile: string | n
   await pollFor(
     'the process stopped outside a write transaction',
     () => {
-      process.kill(pid, 'SIGSTOP');
-      for (let i = 0; i < 1000 && readStat(pid)?.state !== 'T'; i++);
+      freeze(pid);
       if (databaseFile === null || !holdsSqliteWriteLock(pid, databaseFile)) return true;
       process.kill(pid, 'SIGCONT');
       return undefined;
