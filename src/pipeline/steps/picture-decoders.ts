@@ -1,6 +1,8 @@
 import type { OriginalFile } from '../../catalog/original-file.js';
 import { REFUSED_DEMUXER } from '../tools/ff-confinement.js';
 import { ffToolVersion } from '../tools/ffmpeg-run.js';
+import type { HeifGrid } from '../tools/heif-grid.js';
+import { decodeHeifTiles, heifGridOfFile } from '../tools/heif-tiles.js';
 import { decodeHeif, heifDecoderVersion, MAX_HEIF_BYTES } from '../tools/heif-tool.js';
 import {
   imageHeader,
@@ -65,7 +67,8 @@ const WHOLE_DECODE_BUDGET_BYTES = 300 * 1024 * 1024;
  * shrink-on-load: measured here, a 64 MP HEIC took the vipsthumbnail child to 430 MiB, about 7 bytes a
  * pixel (the YCbCr planes, then RGB). A picture whose decode would pass the same 400 MB a worker keeps
  * to is refused as `too-large` before the child starts, unless it has an embedded thumbnail item large
- * enough, which vipsthumbnail decodes instead (a few MB).
+ * enough, which vipsthumbnail decodes instead (a few MB), or is a grid of HEVC tiles, which ffmpeg then
+ * decodes one tile at a time (heif-tiles.ts: 92 MiB for 100 MP measured).
  */
 const NATIVE_HEIF_BYTES_PER_PIXEL = 7;
 const NATIVE_HEIF_BUDGET_BYTES = 400 * 1024 * 1024;
@@ -216,6 +219,31 @@ async function checkHeifDecodeFits(
   );
 }
 
+/** The grid of HEVC tiles of a HEIF (not AV1, nothing this path cannot apply), or null. */
+async function gridToDecode(original: OriginalFile, header: ImageHeader): Promise<HeifGrid | null> {
+  if (header.compression === 'av1') return null;
+  const grid = await heifGridOfFile(original).catch(() => null);
+  return grid && grid.unsupported.length === 0 ? grid : null;
+}
+
+async function withTiles(
+  original: OriginalFile,
+  grid: HeifGrid,
+  options: RenderOptions,
+  context: DecodeContext,
+): Promise<Made> {
+  try {
+    const picture = await decodeHeifTiles(original, grid, { ...options, ...context });
+    return {
+      rendered: await renderThumbnail({ raw: picture.raw }, { ...options, orientation: picture.orientation }),
+      decoder: `${picture.label} → ${await sharpLabel(false)}`,
+    };
+  } catch (error) {
+    if (!(error instanceof ToolError) || error.kind === 'aborted') throw error;
+    throw new Refusal([error]);
+  }
+}
+
 export interface DecodeContext {
   signal: AbortSignal;
   scratchDir: string;
@@ -288,7 +316,14 @@ async function decodeFrom(
     header?.format === 'heif' &&
     header.width * header.height * NATIVE_HEIF_BYTES_PER_PIXEL > NATIVE_HEIF_BUDGET_BYTES
   ) {
-    await checkHeifDecodeFits(original, header, options, context);
+    try {
+      await checkHeifDecodeFits(original, header, options, context);
+    } catch (error) {
+      // Too large to decode whole and no thumbnail item to use: a grid can still be decoded tile by tile.
+      const grid = error instanceof Refusal ? await gridToDecode(original, header) : null;
+      if (!grid) throw error;
+      return withTiles(original, grid, options, context);
+    }
   }
   let chain: Decoder[];
   if (header?.format === 'heif' && header.compression !== 'av1') chain = [withNative, wasm];
