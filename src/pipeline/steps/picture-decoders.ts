@@ -2,7 +2,7 @@ import type { OriginalFile } from '../../catalog/original-file.js';
 import { REFUSED_DEMUXER } from '../tools/ff-confinement.js';
 import { ffToolVersion } from '../tools/ffmpeg-run.js';
 import type { HeifGrid } from '../tools/heif-grid.js';
-import { decodeHeifTiles, heifGridOfFile } from '../tools/heif-tiles.js';
+import { decodeHeifTiles, heifGridOfFile, pngWithProfile } from '../tools/heif-tiles.js';
 import { decodeHeif, heifDecoderVersion, MAX_HEIF_BYTES } from '../tools/heif-tool.js';
 import {
   imageHeader,
@@ -234,8 +234,12 @@ async function withTiles(
 ): Promise<Made> {
   try {
     const picture = await decodeHeifTiles(original, grid, { ...options, ...context });
+    const png = await pngWithProfile(picture);
     return {
-      rendered: await renderThumbnail({ raw: picture.raw }, { ...options, orientation: picture.orientation }),
+      rendered: await renderThumbnail(png ? { buffer: png } : { raw: picture.raw }, {
+        ...options,
+        orientation: picture.orientation,
+      }),
       decoder: `${picture.label} → ${await sharpLabel(false)}`,
     };
   } catch (error) {

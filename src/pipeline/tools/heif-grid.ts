@@ -29,6 +29,8 @@ export interface HeifGrid {
   tiles: HeifTile[];
   /** The `nclx` colour property: how the tiles' YCbCr maps to RGB. */
   nclx: { matrix: number; fullRange: boolean } | null;
+  /** The picture's ICC profile (phones: Display P3), to convert its RGB to sRGB as for every format. */
+  icc: Buffer | null;
   /** EXIF-style orientation (1-8) the `irot`/`imir` properties of the picture amount to. */
   orientation: number;
   /** Properties this reader does not apply (a clean aperture): the caller must not decode it. */
@@ -288,12 +290,16 @@ export async function heifGridOf(
   )
     return null;
   const own = propertiesOf(primary);
-  const colr = [...own, ...propertiesOf(tileIds[0]!)].find(
-    (p) => p.type === 'colr' && p.body.toString('latin1', 0, 4) === 'nclx',
-  );
+  const colour = (kinds: string[]) =>
+    [...own, ...propertiesOf(tileIds[0]!)].find(
+      (p) => p.type === 'colr' && kinds.includes(p.body.toString('latin1', 0, 4)),
+    );
+  const nclx = colour(['nclx']);
+  const icc = colour(['prof', 'rICC']);
   return {
     ...{ rows, columns, width, height, tileWidth, tileHeight, tiles },
-    nclx: colr ? { matrix: colr.body.readUInt16BE(8), fullRange: (colr.body[10]! & 0x80) !== 0 } : null,
+    nclx: nclx ? { matrix: nclx.body.readUInt16BE(8), fullRange: (nclx.body[10]! & 0x80) !== 0 } : null,
+    icc: icc ? icc.body.subarray(4) : null,
     orientation: orientationOf(own.filter((p) => p.type === 'irot' || p.type === 'imir')),
     unsupported: own.filter((p) => p.type === 'clap').map((p) => p.type),
   };

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import type { OriginalFile } from '../../catalog/original-file.js';
 import { topLevelBoxes, scratchNameFor } from './box-file-stand-in.js';
 import { ffThreads, ffToolVersion, runFfTool } from './ffmpeg-run.js';
 import { annexBOf, heifGridOf, type HeifGrid } from './heif-grid.js';
+import { loadSharp } from './sharp-tool.js';
 import { ToolError } from './tool.js';
 
 /**
@@ -18,6 +20,8 @@ let streams = 0;
 
 export interface TiledPicture {
   raw: { data: Buffer; width: number; height: number; channels: 3 };
+  /** The picture's own ICC profile, if it has one: its RGB is in that space, not in sRGB. */
+  icc: Buffer | null;
   /** EXIF orientation the HEIF's own rotation and mirror amount to, for the renderer to apply. */
   orientation: number;
   /** The decoder chain, for lineage: `ffmpeg 5.1.9 HEVC tiles (8×6 of 512×512, 1/8)`. */
@@ -120,6 +124,7 @@ export async function decodeHeifTiles(
     const ffmpeg = (await ffToolVersion('ffmpeg')) ?? '?';
     return {
       raw,
+      icc: grid.icc,
       orientation: grid.orientation,
       label: `ffmpeg ${ffmpeg} HEVC tiles (${grid.columns}×${grid.rows} of ${grid.tileWidth}×${grid.tileHeight}, 1/${shrink})`,
     };
@@ -146,4 +151,30 @@ function compose(grid: HeifGrid, shrink: number, tiles: Buffer): TiledPicture['r
     }
   }
   return { data, width, height, channels: 3 };
+}
+
+/**
+ * The picture as a PNG that carries its ICC profile (an iCCP chunk after the header), for sharp to
+ * convert to sRGB from it as it does for every other format; sharp takes no profile with raw pixels.
+ * Without zlib.crc32 (Node before 20.15) the profile is left out and the pixels are taken as sRGB.
+ */
+export async function pngWithProfile(picture: TiledPicture): Promise<Buffer | null> {
+  if (!picture.icc || typeof zlib.crc32 !== 'function') return null;
+  const { raw } = picture;
+  const sharp = await loadSharp();
+  // Uncompressed: it is read back at once, and deflating the pixels would cost more than the decode.
+  const encoded = await sharp(raw.data, {
+    raw: { width: raw.width, height: raw.height, channels: raw.channels },
+  })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  const data = Buffer.concat([Buffer.from('ICC Profile\0\0', 'latin1'), zlib.deflateSync(picture.icc)]);
+  const chunk = Buffer.alloc(12 + data.length);
+  chunk.writeUInt32BE(data.length, 0);
+  chunk.write('iCCP', 4, 'latin1');
+  data.copy(chunk, 8);
+  chunk.writeUInt32BE(zlib.crc32(chunk.subarray(4, 8 + data.length)), 8 + data.length);
+  // The 8-byte signature, then IHDR (4 length + 4 type + 13 data + 4 CRC): the profile goes right after.
+  const afterHeader = 8 + 25;
+  return Buffer.concat([encoded.subarray(0, afterHeader), chunk, encoded.subarray(afterHeader)]);
 }
