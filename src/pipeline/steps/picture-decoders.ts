@@ -324,9 +324,15 @@ async function decodeFrom(
       await checkHeifDecodeFits(original, header, options, context);
     } catch (error) {
       // Too large to decode whole and no thumbnail item to use: a grid can still be decoded tile by tile.
-      const grid = error instanceof Refusal ? await gridToDecode(original, header) : null;
-      if (!grid) throw error;
-      return withTiles(original, grid, options, context);
+      if (!(error instanceof Refusal)) throw error;
+      const grid = await gridToDecode(original, header);
+      if (grid) return withTiles(original, grid, options, context);
+      // HEVC and AV1 levels stop at 35.6 MP a coded picture: a larger one that is not a grid is not a
+      // file a camera or phone writes, and libheif can only decode it whole.
+      throw new Refusal(
+        error.errors,
+        `${error.tooLarge}; it is one coded image, not a grid of tiles that could be decoded one at a time`,
+      );
     }
   }
   let chain: Decoder[];
