@@ -51,7 +51,15 @@ export async function gridOfFile(path: string): Promise<HeifGrid> {
 export async function writeGridHeif(
   source: string,
   target: string,
-  layout: { columns: number; rows: number; width?: number; height?: number; irot?: number },
+  layout: {
+    columns: number;
+    rows: number;
+    width?: number;
+    height?: number;
+    irot?: number;
+    /** The size the grid's `ispe` declares, if not its real one (a hostile file). */
+    declared?: { width: number; height: number };
+  },
 ): Promise<void> {
   const file = fs.readFileSync(source);
   const grid = await gridOfFile(source);
@@ -84,7 +92,7 @@ export async function writeGridHeif(
     'ipco',
     box('hvcC', grid.tiles[0]!.hvcC),
     ispe(grid.tileWidth, grid.tileHeight),
-    ispe(width, height),
+    ispe(layout.declared?.width ?? width, layout.declared?.height ?? height),
     box('irot', Buffer.from([(layout.irot ?? 0) & 3])),
   );
   const association = (id: number, indexes: number[]) =>

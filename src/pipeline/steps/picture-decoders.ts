@@ -223,7 +223,10 @@ async function checkHeifDecodeFits(
 async function gridToDecode(original: OriginalFile, header: ImageHeader): Promise<HeifGrid | null> {
   if (header.compression === 'av1') return null;
   const grid = await heifGridOfFile(original).catch(() => null);
-  return grid && grid.unsupported.length === 0 ? grid : null;
+  // The grid's own size, not only the header's, is held to the pixel limit: a file whose two disagree
+  // must not make this path allocate a canvas for the larger one.
+  if (!grid || grid.unsupported.length > 0 || grid.width * grid.height > pixelLimit()) return null;
+  return grid;
 }
 
 async function withTiles(
@@ -327,11 +330,11 @@ async function decodeFrom(
       if (!(error instanceof Refusal)) throw error;
       const grid = await gridToDecode(original, header);
       if (grid) return withTiles(original, grid, options, context);
-      // HEVC and AV1 levels stop at 35.6 MP a coded picture: a larger one that is not a grid is not a
-      // file a camera or phone writes, and libheif can only decode it whole.
+      // HEVC and AV1 levels stop at 35.6 MP a coded picture, so what phones and cameras write above it is
+      // a grid; a larger single image (or a grid this path cannot take) can only be decoded whole.
       throw new Refusal(
         error.errors,
-        `${error.tooLarge}; it is one coded image, not a grid of tiles that could be decoded one at a time`,
+        `${error.tooLarge}; it is not a grid of HEVC tiles that could be decoded one at a time`,
       );
     }
   }

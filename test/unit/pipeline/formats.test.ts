@@ -263,7 +263,7 @@ const CASES: FormatCase[] = [
     thumbnail: {
       reason: 'too-large',
       message:
-        /^9000×7000 HEIF: it has no embedded thumbnail of at least 256 px, and decoding its primary image whole takes about 421 MiB, more than the 400 MiB .*; it is one coded image, not a grid of tiles/,
+        /^9000×7000 HEIF: it has no embedded thumbnail of at least 256 px, and decoding its primary image whole takes about 421 MiB, more than the 400 MiB .*; it is not a grid of HEVC tiles/,
     },
     metadata: 'done',
   },

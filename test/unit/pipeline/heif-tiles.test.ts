@@ -159,6 +159,18 @@ describe.skipIf(!HAS_TOOLS)('a grid decoded tile by tile', () => {
     expect([meta.width, meta.height]).toEqual([256, 253]);
   });
 
+  it('a grid larger than the pixel limit behind a smaller declared size is refused, not allocated', async () => {
+    const file = path.join(dir, 'grid-lies.heic');
+    // 20×20 tiles: 10240×10240 = 105 MP, over the 100 MP limit; its ispe claims 8000×8000.
+    await writeGridHeif(fixture('heic/IMG_5195.HEIC'), file, {
+      ...{ columns: 20, rows: 20, declared: { width: 8000, height: 8000 } },
+    });
+    const outcome = await thumbnailStep.run(
+      context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/heic' }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'too-large' });
+  });
+
   it('a grid whose tile bytes are damaged fails as a decode error, not a crash', async () => {
     const file = path.join(dir, 'grid-damaged.heic');
     await writeGridHeif(fixture('heic/IMG_5195.HEIC'), file, { columns: 16, rows: 16 });
