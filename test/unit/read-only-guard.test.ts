@@ -239,6 +239,11 @@ const ALLOWLIST: Record<string, Allowed> = {
       'creates (wx), writes and unlinks its own sparse file <home>/tmp/work-<pid>/stand-in-<pid>-<n>.<ext>, copied from an original through its descriptor',
     apis: ['fs.open', 'fs.unlink'],
   },
+  'src/pipeline/tools/heif-tiles.ts': {
+    reason:
+      'creates (wx), writes and unlinks its own HEVC stream <home>/tmp/work-<pid>/tiles-<pid>-<n>.hevc, the coded tiles of a HEIF grid read from an original through its descriptor, for ffmpeg to decode',
+    apis: ['fs.open', 'fs.unlink'],
+  },
   'src/pipeline/tools/exiftool-input.ts': {
     reason:
       'makes named pipes <home>/tmp/work-<pid>/spare-fifo-<pid>-<n> ahead, renames one to original-<pid>-<n>.<ext> in the same folder, opens it for writing to feed exiftool an original (and for reading, to let that open go when exiftool never came), and unlinks it',
