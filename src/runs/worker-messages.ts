@@ -1,12 +1,16 @@
 /** What a worker process tells its coordinator over the IPC channel. */
 export type WorkerMessage =
   | { type: 'ready'; workerId: string }
-  | { type: 'claimed'; itemId: number; step: string; assetId: string; at: number }
   | {
-      type: 'finished';
+      type: 'claimed';
       itemId: number;
-      outcome: 'done' | 'reused' | 'skipped' | 'failed' | 'retrying' | 'released' | 'lost';
+      step: string;
+      assetId: string;
+      at: number;
+      /** The item finished just before this one was taken, said in the same message (one write, not two). */
+      finished?: Finished;
     }
+  | ({ type: 'finished' } & Finished)
   /** A write was refused by a full disk: the run must pause (`reason` has the figures), nothing is charged. */
   | { type: 'disk-full'; reason: string }
   | {
@@ -18,3 +22,8 @@ export type WorkerMessage =
 
 /** What a coordinator tells its workers. */
 export type CoordinatorMessage = { type: 'stop'; graceMs: number };
+
+export interface Finished {
+  itemId: number;
+  outcome: 'done' | 'reused' | 'skipped' | 'failed' | 'retrying' | 'released' | 'lost';
+}

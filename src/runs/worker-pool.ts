@@ -122,6 +122,7 @@ export class WorkerPool {
   private onMessage(worker: PooledWorker, message: WorkerMessage): void {
     switch (message.type) {
       case 'claimed':
+        if (message.finished) this.figures.crashesInARow = 0;
         worker.current = { itemId: message.itemId, at: Date.now() };
         break;
       case 'finished':

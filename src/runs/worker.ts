@@ -12,6 +12,7 @@ import { ItemProcessor } from './process-item.js';
 import { makeScratchDir, removeScratchDir } from './scratch-dirs.js';
 import { withReconnect } from './reconnect.js';
 import { needsOf, planSteps, type WorkerContext } from './worker-context.js';
+import type { Finished } from './worker-messages.js';
 
 export type { WorkerContext };
 export { needsOf };
@@ -167,9 +168,18 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
       })
       .catch(() => undefined);
   }, leaseMs / 3);
+  // The item just finished is told to the coordinator with the next one's claim when that follows at
+  // once (one IPC write per quick item instead of two); before anything that waits, it is told alone,
+  // so the coordinator never times an item that is over or blames it for a death that came after.
+  let finished: Finished | null = null;
+  const tellFinished = () => {
+    if (finished) context.send({ type: 'finished', ...finished });
+    finished = null;
+  };
   try {
     while (!context.stop.aborted) {
       if (queue.length === 0) {
+        tellFinished();
         const early = await takeAhead();
         // A `wait` said ahead is stale now that this worker's own items are done: ask again.
         const result = early.result && early.result.kind !== 'wait' ? early.result : await claim();
@@ -198,23 +208,30 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
         step: item.step,
         assetId: item.asset_id,
         at: started,
+        ...(finished ? { finished } : {}),
       });
+      finished = null;
       const outcome = await processor.process(item);
       inHand = null;
-      context.send({ type: 'finished', itemId: item.id, outcome });
-      if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
+      finished = { itemId: item.id, outcome };
+      if (outcome === 'released') {
+        tellFinished();
+        return context.abortWork.aborted ? 'stopped' : 'paused';
+      }
       const took = now() - started;
       // An injected clock (tests) decides alone; otherwise the monotonic clock, to a fraction of a ms.
       batch.record(context.now ? took : performance.now() - startedPrecisely);
       // An item longer than the whole allowance gives back what was claimed behind it, so the other
       // workers take those instead of waiting.
       if (took >= AHEAD_MS && (queue.length > 0 || ahead)) {
+        tellFinished();
         await completions.flush();
         await giveBack([...queue.splice(0), ...(await takeAhead()).items]);
       }
     }
     return 'stopped';
   } finally {
+    tellFinished();
     clearInterval(heartbeat);
     try {
       await completions.flush();
