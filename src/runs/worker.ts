@@ -214,10 +214,8 @@ async function workLoop(context: WorkerContext): Promise<WorkerExit> {
       const outcome = await processor.process(item);
       inHand = null;
       finished = { itemId: item.id, outcome };
-      if (outcome === 'released') {
-        tellFinished();
-        return context.abortWork.aborted ? 'stopped' : 'paused';
-      }
+      // Told as the loop ends (finally).
+      if (outcome === 'released') return context.abortWork.aborted ? 'stopped' : 'paused';
       const took = now() - started;
       // An injected clock (tests) decides alone; otherwise the monotonic clock, to a fraction of a ms.
       batch.record(context.now ? took : performance.now() - startedPrecisely);

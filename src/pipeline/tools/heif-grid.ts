@@ -199,13 +199,14 @@ function readProperties(iprp: Buffer, item: (id: number) => Item): Box[] {
   return properties;
 }
 
-/** EXIF orientations 1-8 as the 2×2 matrices of their transforms (y down; R is a quarter turn clockwise). */
+/** The product of two 2×2 matrices, row by row: `a` applied after `b`. */
 const multiply = (a: readonly number[], b: readonly number[]) => [
   a[0]! * b[0]! + a[1]! * b[2]!,
   a[0]! * b[1]! + a[1]! * b[3]!,
   a[2]! * b[0]! + a[3]! * b[2]!,
   a[2]! * b[1]! + a[3]! * b[3]!,
 ];
+/** EXIF orientations 1-8 as the 2×2 matrices of their transforms (y down; R is a quarter turn clockwise). */
 const ORIENTATIONS: readonly (readonly number[])[] = (() => {
   const [I, F, V, R] = [
     [1, 0, 0, 1],

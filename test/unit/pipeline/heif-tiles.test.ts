@@ -123,19 +123,18 @@ describe.skipIf(!HAS_TOOLS)('a grid decoded tile by tile', () => {
     },
   );
 
-  it('a 67 MP grid without a thumbnail item: a thumbnail from the tiles, not too-large', async () => {
-    const file = path.join(dir, 'grid-67mp.heic');
-    // 16×16 tiles of 512: 8192×8192 coded, cut to 8000×8100.
-    await writeGridHeif(fixture('heic/IMG_5195.HEIC'), file, {
-      columns: 16,
-      rows: 16,
-      width: 8000,
-      height: 8100,
-    });
+  /** The thumbnail step's outcome on a grid made of IMG_5195's tiles (see writeGridHeif). */
+  async function gridThumbnail(name: string, layout: Parameters<typeof writeGridHeif>[2]) {
+    const file = path.join(dir, name);
+    await writeGridHeif(fixture('heic/IMG_5195.HEIC'), file, layout);
     expect(fs.statSync(file).size).toBeLessThan(3 * 1024 * 1024);
-    const outcome = await thumbnailStep.run(
-      context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/heic' }),
-    );
+    return thumbnailStep.run(context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/heic' }));
+  }
+  // 16×16 tiles of 512: 8192×8192 coded, cut to 8000×8100 (64.8 MP).
+  const GRID_65MP = { columns: 16, rows: 16, width: 8000, height: 8100 };
+
+  it('a 65 MP grid without a thumbnail item: a thumbnail from the tiles, not too-large', async () => {
+    const outcome = await gridThumbnail('grid-65mp.heic', GRID_65MP);
     expect(outcome.status === 'done' && outcome.decoder).toMatch(
       /^ffmpeg \S+ HEVC tiles \(16×16 of 512×512, 1\/16\) → sharp \S+$/,
     );
@@ -145,29 +144,16 @@ describe.skipIf(!HAS_TOOLS)('a grid decoded tile by tile', () => {
   });
 
   it('the same grid turned by its irot: portrait becomes landscape', async () => {
-    const file = path.join(dir, 'grid-67mp-irot.heic');
-    await writeGridHeif(fixture('heic/IMG_5195.HEIC'), file, {
-      columns: 16,
-      rows: 16,
-      width: 8000,
-      height: 8100,
-      irot: 1,
-    });
-    const meta = await sharp(
-      bytesOf(await thumbnailStep.run(context(file, 'image', THUMBNAIL_DEFAULTS))),
-    ).metadata();
+    const outcome = await gridThumbnail('grid-65mp-irot.heic', { ...GRID_65MP, irot: 1 });
+    const meta = await sharp(bytesOf(outcome)).metadata();
     expect([meta.width, meta.height]).toEqual([256, 253]);
   });
 
   it('a grid larger than the pixel limit behind a smaller declared size is refused, not allocated', async () => {
-    const file = path.join(dir, 'grid-lies.heic');
     // 20×20 tiles: 10240×10240 = 105 MP, over the 100 MP limit; its ispe claims 8000×8000.
-    await writeGridHeif(fixture('heic/IMG_5195.HEIC'), file, {
+    const outcome = await gridThumbnail('grid-lies.heic', {
       ...{ columns: 20, rows: 20, declared: { width: 8000, height: 8000 } },
     });
-    const outcome = await thumbnailStep.run(
-      context(file, 'image', THUMBNAIL_DEFAULTS, { mime: 'image/heic' }),
-    );
     expect(outcome).toMatchObject({ status: 'failed', reason: 'too-large' });
   });
 
