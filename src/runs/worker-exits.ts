@@ -72,8 +72,24 @@ export class WorkerExits {
       return;
     }
     if (!worker.current) {
+      // Died, or killed for its lapsed leases, between items (a claim taken but not yet started, say):
+      // nothing was charged to an item, but the crash is counted and must say so in the run's log.
       await countWorkerCrash(db, this.runRow.id);
       figures.crashesInARow++;
+      this.log.warn(
+        {
+          event: 'worker-died',
+          worker: worker.id,
+          itemId: null,
+          code,
+          signal,
+          timeout: worker.killedForTimeout,
+          leaseLapsed: worker.killedForLease,
+          stopped: worker.killedStopped,
+          stderrTail: worker.stderr.slice(-20),
+        },
+        `worker ${worker.id} died between items`,
+      );
     }
     // Items the dead worker had claimed ahead but not started did nothing wrong: back to pending.
     await releaseItems(db, { runId: this.runRow.id, owner: worker.id });
