@@ -23,14 +23,15 @@ export class ListingTotals {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  get(key: string, count: () => Promise<number>): Promise<number> {
+  /** `recount` counts again behind a stale total (on SQLite in a thread of its own: off-thread-counts.ts). */
+  get(key: string, count: () => Promise<number>, recount = count): Promise<number> {
     const hit = this.entries.get(key);
     if (!hit) return this.start(key, count);
     const age = this.now() - hit.at;
     if (age >= hit.ttl && !hit.refreshing) {
       hit.refreshing = true;
       // The old total answers meanwhile; the new one replaces it when it is there.
-      const next = this.count(count);
+      const next = this.count(recount);
       next.entry.total.then(
         () => this.store(key, next.entry),
         () => (hit.refreshing = false),

@@ -16,6 +16,7 @@ import { registerRunRoutes } from './routes/runs.js';
 import { registerSourceRoutes } from './routes/sources.js';
 import { defaultWebRoot, registerWeb } from './web.js';
 import { ListingTotals } from './listing-totals.js';
+import { OffThreadCounts } from './off-thread-counts.js';
 
 export interface ServerOptions {
   /** The address the server will listen on: it decides which Host names are answered. */
@@ -44,6 +45,7 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
     home,
     launch: options.launch ?? ((runId, workers) => launchCoordinator(home, runId, workers)),
     totals: new ListingTotals(),
+    counts: home.database.kind === 'sqlite' ? new OffThreadCounts(home.layout.database) : undefined,
     progressIntervalMs: options.progressIntervalMs ?? 500,
     streams: new Set(),
   };
@@ -82,6 +84,9 @@ export async function buildServer(home: Home, options: ServerOptions = {}): Prom
       : undefined;
   timer?.unref();
 
+  app.addHook('onClose', async () => {
+    await ctx.counts?.close();
+  });
   app.addHook('preClose', (done) => {
     if (timer) clearInterval(timer);
     for (const stop of [...ctx.streams]) stop();

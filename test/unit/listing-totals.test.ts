@@ -40,3 +40,17 @@ it('keeps a cheap total 2 s and a costly one 20 times its cost, recounting behin
   await Promise.resolve();
   expect(await totals.get('b', () => Promise.resolve(9))).toBe(8);
 });
+
+it('counts a new total with the first function and recounts a stale one with the second', async () => {
+  let now = 0;
+  const totals = new ListingTotals(() => now);
+  const used: string[] = [];
+  const first = () => (used.push('inline'), Promise.resolve(1));
+  const again = () => (used.push('thread'), Promise.resolve(2));
+  expect(await totals.get('k', first, again)).toBe(1);
+  now = 2000;
+  expect(await totals.get('k', first, again)).toBe(1);
+  await Promise.resolve();
+  expect(await totals.get('k', first, again)).toBe(2);
+  expect(used).toEqual(['inline', 'thread']);
+});

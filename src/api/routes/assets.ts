@@ -177,9 +177,14 @@ export function registerAssetRoutes(app: FastifyInstance, ctx: ApiContext): void
     const filters = await filtersOf(ctx, q);
     const [{ ids, nextCursor }, total] = await Promise.all([
       pageOf(ctx, q, filters),
-      catalogVersion(db).then((version) =>
-        ctx.totals.get(`${version}|${JSON.stringify(filters)}`, () => countListed(db, filters)),
-      ),
+      catalogVersion(db).then((version) => {
+        const inline = () => countListed(db, filters);
+        return ctx.totals.get(
+          `${version}|${JSON.stringify(filters)}`,
+          inline,
+          ctx.counts ? () => ctx.counts!.count(filters, inline) : inline,
+        );
+      }),
     ]);
     const [assets, thumbnails, failures, facts, relatives] = await Promise.all([
       assetsByIds(db, ids),
