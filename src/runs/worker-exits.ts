@@ -74,22 +74,7 @@ export class WorkerExits {
     if (!worker.current) {
       // Died, or killed for its lapsed leases, between items (a claim taken but not yet started, say):
       // nothing was charged to an item, but the crash is counted and must say so in the run's log.
-      await countWorkerCrash(db, this.runRow.id);
-      figures.crashesInARow++;
-      this.log.warn(
-        {
-          event: 'worker-died',
-          worker: worker.id,
-          itemId: null,
-          code,
-          signal,
-          timeout: worker.killedForTimeout,
-          leaseLapsed: worker.killedForLease,
-          stopped: worker.killedStopped,
-          stderrTail: worker.stderr.slice(-20),
-        },
-        `worker ${worker.id} died between items`,
-      );
+      await this.countCrash(worker, null, code, signal);
     }
     // Items the dead worker had claimed ahead but not started did nothing wrong: back to pending.
     await releaseItems(db, { runId: this.runRow.id, owner: worker.id });
@@ -102,6 +87,36 @@ export class WorkerExits {
     }
   }
 
+  /**
+   * A crash of the run, with its line in the run's log. Counted on the run, not in memory: a resumed
+   * run's figures include the crashes of every session.
+   */
+  private async countCrash(
+    worker: PooledWorker,
+    itemId: number | null,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+  ): Promise<void> {
+    await countWorkerCrash(this.home.db, this.runRow.id);
+    this.pool.figures.crashesInARow++;
+    this.log.warn(
+      {
+        event: 'worker-died',
+        worker: worker.id,
+        itemId,
+        code,
+        signal,
+        timeout: worker.killedForTimeout,
+        leaseLapsed: worker.killedForLease,
+        stopped: worker.killedStopped,
+        stderrTail: worker.stderr.slice(-20),
+      },
+      itemId === null
+        ? `worker ${worker.id} died between items`
+        : `worker ${worker.id} died on item ${itemId}`,
+    );
+  }
+
   /** The item a worker died on: a failed attempt (`worker-crashed` with the signal, or `timeout`). */
   private async failCrashedItem(
     worker: PooledWorker,
@@ -110,24 +125,8 @@ export class WorkerExits {
     signal: NodeJS.Signals | null,
   ): Promise<void> {
     const { db } = this.home;
-    // Counted on the run, not in memory: a resumed run's figures include the crashes of every session.
-    await countWorkerCrash(db, this.runRow.id);
-    this.pool.figures.crashesInARow++;
+    await this.countCrash(worker, item.itemId, code, signal);
     const attempts = await attemptsOf(db, item.itemId);
-    this.log.warn(
-      {
-        event: 'worker-died',
-        worker: worker.id,
-        itemId: item.itemId,
-        code,
-        signal,
-        timeout: worker.killedForTimeout,
-        leaseLapsed: worker.killedForLease,
-        stopped: worker.killedStopped,
-        stderrTail: worker.stderr.slice(-20),
-      },
-      `worker ${worker.id} died on item ${item.itemId}`,
-    );
     const how = worker.killedForTimeout
       ? 'timeout'
       : worker.killedStopped
